@@ -1,0 +1,91 @@
+package state
+
+import (
+	"maps"
+	"slices"
+)
+
+// ChangeType says how an object changed.
+type ChangeType uint8
+
+// The change types, in the order Diff reports them.
+const (
+	Added ChangeType = iota
+	Modified
+	Removed
+)
+
+func (t ChangeType) String() string {
+	return [...]string{"added", "modified", "removed"}[t]
+}
+
+// Change is one object's change. For Added, Props holds every property; for
+// Modified, Props holds the new values of the changed properties and Old
+// their previous values, in the same order; for Removed, Old holds the last
+// properties.
+type Change struct {
+	Type  ChangeType
+	Ref   Ref
+	Props []Property
+	Old   []Property
+}
+
+// Diff compares two object lists and reports what changed: first the added
+// objects, then the modified ones, then the removed ones, each group in the
+// order of its list. Unchanged objects yield nothing.
+func Diff(old, cur []Object) []Change {
+	oldByRef := make(map[Ref]*Object, len(old))
+	for i := range old {
+		oldByRef[old[i].Ref] = &old[i]
+	}
+	var added, modified []Change
+	seen := make(map[Ref]bool, len(cur))
+	for i := range cur {
+		o := &cur[i]
+		seen[o.Ref] = true
+		prev, ok := oldByRef[o.Ref]
+		if !ok {
+			added = append(added, Change{Type: Added, Ref: o.Ref, Props: o.Props})
+			continue
+		}
+		if c, ok := diffProps(prev, o); ok {
+			modified = append(modified, c)
+		}
+	}
+	changes := append(added, modified...)
+	for i := range old {
+		if !seen[old[i].Ref] {
+			changes = append(changes, Change{Type: Removed, Ref: old[i].Ref, Old: old[i].Props})
+		}
+	}
+	return changes
+}
+
+func diffProps(prev, cur *Object) (Change, bool) {
+	c := Change{Type: Modified, Ref: cur.Ref}
+	for _, p := range cur.Props {
+		old := prev.Prop(p.Name)
+		if !Equal(old, p.Value) {
+			c.Props = append(c.Props, p)
+			c.Old = append(c.Old, Property{p.Name, old})
+		}
+	}
+	return c, len(c.Props) > 0
+}
+
+// Equal compares two property values of the types Property allows.
+func Equal(a, b any) bool {
+	switch a := a.(type) {
+	case []string:
+		b, ok := b.([]string)
+		return ok && slices.Equal(a, b)
+	case []Ref:
+		b, ok := b.([]Ref)
+		return ok && slices.Equal(a, b)
+	case map[string]string:
+		b, ok := b.(map[string]string)
+		return ok && maps.Equal(a, b)
+	default:
+		return a == b
+	}
+}

@@ -1,0 +1,133 @@
+package state
+
+import (
+	"maps"
+	"slices"
+	"sync"
+)
+
+// Sink receives every change the model finds, in order. Apply is called with
+// the model locked: it must not call back into the model.
+type Sink interface {
+	Apply(changes []Change)
+}
+
+// Model holds the current snapshot and is the single place that decides
+// what changed: every update is diffed against what it replaces, and only
+// the objects the update touches are compared, so a refresh of one volume
+// costs the size of that volume, not of the cluster.
+type Model struct {
+	mu    sync.Mutex
+	cur   *Snapshot
+	sinks []Sink
+}
+
+// NewModel returns a model holding an empty snapshot.
+func NewModel(sinks ...Sink) *Model {
+	return &Model{cur: NewSnapshot(), sinks: sinks}
+}
+
+// SetAll replaces the whole snapshot (full refresh). The glusterd object is
+// replaced too.
+func (m *Model) SetAll(next *Snapshot) []Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changes := Diff(m.cur.Objects(), next.Objects())
+	m.cur = next
+	m.publish(changes)
+	return changes
+}
+
+// SetVolume replaces one volume and its bricks; v == nil means the volume is
+// gone.
+func (m *Model) SetVolume(name string, v *Volume) []Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev := m.cur.Volumes[name]
+	membership := (prev == nil) != (v == nil)
+	var before, after []Object
+	if membership {
+		before = append(before, managerObject(m.cur))
+	}
+	before = appendVolumeObjects(before, prev)
+	if v == nil {
+		delete(m.cur.Volumes, name)
+	} else {
+		m.cur.Volumes[name] = v
+	}
+	if membership {
+		after = append(after, managerObject(m.cur))
+	}
+	after = appendVolumeObjects(after, v)
+	changes := Diff(before, after)
+	m.publish(changes)
+	return changes
+}
+
+// SetPeers replaces the set of peers.
+func (m *Model) SetPeers(peers map[string]*Peer) []Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	before := m.peerObjects()
+	m.cur.Peers = peers
+	changes := Diff(before, m.peerObjects())
+	m.publish(changes)
+	return changes
+}
+
+func (m *Model) peerObjects() []Object {
+	objs := []Object{managerObject(m.cur)}
+	for _, id := range slices.Sorted(maps.Keys(m.cur.Peers)) {
+		objs = append(objs, peerObject(m.cur.Peers[id]))
+	}
+	return objs
+}
+
+// SetGlusterd replaces what is known of the local glusterd.
+func (m *Model) SetGlusterd(g Glusterd) []Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	before := glusterdObject(&m.cur.Glusterd)
+	m.cur.Glusterd = g
+	changes := Diff([]Object{before}, []Object{glusterdObject(&g)})
+	m.publish(changes)
+	return changes
+}
+
+// Volume returns a copy of the named volume as currently known.
+func (m *Model) Volume(name string) (Volume, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.cur.Volumes[name]
+	if !ok {
+		return Volume{}, false
+	}
+	return *v, true
+}
+
+// Glusterd returns what is currently known of the local glusterd.
+func (m *Model) Glusterd() Glusterd {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cur.Glusterd
+}
+
+// VolumeNames lists the known volumes.
+func (m *Model) VolumeNames() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.cur.Volumes))
+	for n := range m.cur.Volumes {
+		names = append(names, n)
+	}
+	return names
+}
+
+func (m *Model) publish(changes []Change) {
+	if len(changes) == 0 {
+		return
+	}
+	for _, s := range m.sinks {
+		s.Apply(changes)
+	}
+}

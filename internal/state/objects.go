@@ -1,0 +1,177 @@
+package state
+
+import (
+	"maps"
+	"slices"
+)
+
+// Kind says what an object is.
+type Kind uint8
+
+// The kinds of objects, in the order the diff reports them.
+const (
+	KindManager Kind = iota
+	KindGlusterd
+	KindPeer
+	KindVolume
+	KindBrick
+)
+
+var kindNames = [...]string{"manager", "glusterd", "peer", "volume", "brick"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Ref identifies an object: the manager and glusterd have one each (Key ""),
+// a volume is keyed by name, a brick by "host:path", a peer by UUID.
+type Ref struct {
+	Kind Kind
+	Key  string
+}
+
+// Property is one named value of an object. Values are string, bool, uint32,
+// int64, uint64, []string, map[string]string, Ref or []Ref.
+type Property struct {
+	Name  string
+	Value any
+}
+
+// Object is what one cluster entity shows: its identity and its properties
+// in a fixed order.
+type Object struct {
+	Ref   Ref
+	Props []Property
+}
+
+// Prop returns the value of the named property, or nil.
+func (o *Object) Prop(name string) any {
+	for _, p := range o.Props {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return nil
+}
+
+// Objects lists every object of the snapshot: the manager, glusterd, the
+// peers by UUID, then each volume by name followed by its bricks.
+func (s *Snapshot) Objects() []Object {
+	objs := make([]Object, 0, 2+len(s.Peers)+len(s.Volumes)*4)
+	objs = append(objs, managerObject(s), glusterdObject(&s.Glusterd))
+	for _, id := range slices.Sorted(maps.Keys(s.Peers)) {
+		objs = append(objs, peerObject(s.Peers[id]))
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
+		objs = appendVolumeObjects(objs, s.Volumes[name])
+	}
+	return objs
+}
+
+func managerObject(s *Snapshot) Object {
+	vols := make([]Ref, 0, len(s.Volumes))
+	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
+		vols = append(vols, Ref{KindVolume, name})
+	}
+	peers := make([]Ref, 0, len(s.Peers))
+	for _, id := range slices.Sorted(maps.Keys(s.Peers)) {
+		peers = append(peers, Ref{KindPeer, id})
+	}
+	return Object{Ref{KindManager, ""}, []Property{
+		{"Volumes", vols},
+		{"Peers", peers},
+	}}
+}
+
+func glusterdObject(g *Glusterd) Object {
+	var last uint64
+	if !g.LastRefresh.IsZero() {
+		last = uint64(g.LastRefresh.UnixMicro())
+	}
+	return Object{Ref{KindGlusterd, ""}, []Property{
+		{"Running", g.Running},
+		{"Uuid", g.UUID},
+		{"OpVersion", g.OpVersion},
+		{"Version", g.Version},
+		{"LastRefresh", last},
+		{"LastError", g.LastError},
+		{"LoadState", g.LoadState},
+		{"ActiveState", g.ActiveState},
+	}}
+}
+
+func peerObject(p *Peer) Object {
+	return Object{Ref{KindPeer, p.UUID}, []Property{
+		{"Uuid", p.UUID},
+		{"Hostname", p.Hostname},
+		{"Hostnames", nonNil(p.Hostnames)},
+		{"Connected", p.Connected},
+		{"State", p.State},
+	}}
+}
+
+// appendVolumeObjects appends the volume's object and its bricks' objects.
+func appendVolumeObjects(objs []Object, v *Volume) []Object {
+	if v == nil {
+		return objs
+	}
+	volRef := Ref{KindVolume, v.Name}
+	bricks := make([]Ref, len(v.Bricks))
+	for i := range v.Bricks {
+		bricks[i] = Ref{KindBrick, v.Bricks[i].Name()}
+	}
+	opts := v.Options
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	objs = append(objs, Object{volRef, []Property{
+		{"Name", v.Name},
+		{"Id", v.ID},
+		{"Status", v.Status},
+		{"Type", v.Type},
+		{"BrickCount", v.BrickCount},
+		{"DistCount", v.DistCount},
+		{"ReplicaCount", v.ReplicaCount},
+		{"ArbiterCount", v.ArbiterCount},
+		{"DisperseCount", v.DisperseCount},
+		{"RedundancyCount", v.RedundancyCount},
+		{"Transport", v.Transport},
+		{"SnapshotCount", v.SnapshotCount},
+		{"Options", opts},
+		{"Bricks", bricks},
+		{"OnlineBrickCount", v.OnlineBrickCount()},
+		{"Health", v.Health()},
+	}})
+	for i := range v.Bricks {
+		b := &v.Bricks[i]
+		objs = append(objs, Object{bricks[i], []Property{
+			{"Name", b.Name()},
+			{"Host", b.Host},
+			{"Path", b.Path},
+			{"HostUuid", b.HostUUID},
+			{"Volume", volRef},
+			{"IsArbiter", b.IsArbiter},
+			{"Online", b.Online},
+			{"Pid", b.Pid},
+			{"Port", b.Port},
+			{"SizeTotal", b.SizeTotal},
+			{"SizeFree", b.SizeFree},
+			{"InodesTotal", b.InodesTotal},
+			{"InodesFree", b.InodesFree},
+			{"Device", b.Device},
+			{"FsName", b.FsName},
+			{"MountOptions", b.MountOptions},
+		}})
+	}
+	return objs
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

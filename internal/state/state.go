@@ -1,0 +1,78 @@
+// Package state is the daemon's model of a GlusterFS cluster: a snapshot of
+// volumes, bricks, peers and the local glusterd, the objects and properties
+// that snapshot shows, and the one diff that decides what changed.
+//
+// It knows nothing of D-Bus or of the gluster CLI: sources fill a Snapshot,
+// Model.Set* compare it with the current one, and the resulting Changes go
+// to the sinks (the D-Bus exporter, the event journal).
+package state
+
+import "time"
+
+// Snapshot is the cluster as read at one moment.
+type Snapshot struct {
+	Volumes  map[string]*Volume // by volume name
+	Peers    map[string]*Peer   // by peer UUID; the local node is not a peer
+	Glusterd Glusterd
+}
+
+// NewSnapshot returns an empty snapshot.
+func NewSnapshot() *Snapshot {
+	return &Snapshot{Volumes: map[string]*Volume{}, Peers: map[string]*Peer{}}
+}
+
+// Volume is one GlusterFS volume with its bricks in volume order.
+type Volume struct {
+	Name, ID        string
+	Status          string // Created, Started, Stopped
+	Type            string // Distribute, Replicate, Distributed-Replicate, Disperse, ...
+	Transport       string
+	BrickCount      uint32
+	DistCount       uint32
+	ReplicaCount    uint32
+	ArbiterCount    uint32
+	DisperseCount   uint32
+	RedundancyCount uint32
+	SnapshotCount   uint32
+	Options         map[string]string
+	Bricks          []Brick
+}
+
+// Brick is one brick of a volume. The runtime fields (Online and below) come
+// from `volume status`; Pid is -1 when unknown.
+type Brick struct {
+	Host, Path, HostUUID string
+	IsArbiter            bool
+	Online               bool
+	Pid                  int64
+	Port                 uint32
+	SizeTotal, SizeFree  uint64
+	InodesTotal          uint64
+	InodesFree           uint64
+	Device, FsName       string
+	MountOptions         string
+}
+
+// Name is the brick's gluster name, "host:path", which is also its identity.
+func (b *Brick) Name() string { return b.Host + ":" + b.Path }
+
+// Peer is another node of the trusted storage pool.
+type Peer struct {
+	UUID      string
+	Hostname  string
+	Hostnames []string
+	Connected bool
+	State     string // e.g. "Peer in Cluster"
+}
+
+// Glusterd is the local management daemon as the daemon last saw it.
+type Glusterd struct {
+	Running     bool
+	UUID        string
+	OpVersion   uint32
+	Version     string
+	LastRefresh time.Time
+	LastError   string
+	LoadState   string // of glusterd.service, where systemd runs
+	ActiveState string
+}

@@ -1,0 +1,150 @@
+package state
+
+import (
+	"reflect"
+	"testing"
+)
+
+type recorder struct{ batches [][]Change }
+
+func (r *recorder) Apply(c []Change) { r.batches = append(r.batches, c) }
+
+func replica3(name string, online ...bool) *Volume {
+	v := &Volume{Name: name, ID: "id-" + name, Status: "Started", Type: "Replicate",
+		ReplicaCount: 3, BrickCount: 3, DistCount: 1, Transport: "tcp",
+		Options: map[string]string{"performance.readdir-ahead": "off"}}
+	for i, up := range online {
+		v.Bricks = append(v.Bricks, Brick{Host: "127.1.1." + string(rune('1'+i)), Path: "/b/" + name,
+			Online: up, Pid: -1})
+	}
+	return v
+}
+
+func TestHealth(t *testing.T) {
+	cases := []struct {
+		name string
+		vol  *Volume
+		want string
+	}{
+		{"all up", replica3("a", true, true, true), HealthUp},
+		{"one of three down", replica3("a", true, false, true), HealthDegraded},
+		{"two of three down", replica3("a", true, false, false), HealthDown},
+		{"stopped", func() *Volume { v := replica3("a", false, false, false); v.Status = "Stopped"; return v }(), HealthStopped},
+		{"replica 2, first up", &Volume{Status: "Started", ReplicaCount: 2, Bricks: []Brick{{Online: true}, {}}}, HealthDegraded},
+		{"replica 2, first down", &Volume{Status: "Started", ReplicaCount: 2, Bricks: []Brick{{}, {Online: true}}}, HealthDown},
+		{"disperse 3 r1, one down", &Volume{Status: "Started", DisperseCount: 3, RedundancyCount: 1, Bricks: []Brick{{Online: true}, {}, {Online: true}}}, HealthDegraded},
+		{"disperse 3 r1, two down", &Volume{Status: "Started", DisperseCount: 3, RedundancyCount: 1, Bricks: []Brick{{Online: true}, {}, {}}}, HealthDown},
+		{"distribute, one down", &Volume{Status: "Started", Bricks: []Brick{{Online: true}, {}}}, HealthDown},
+		{"2x3, second set degraded", &Volume{Status: "Started", ReplicaCount: 3, Bricks: []Brick{
+			{Online: true}, {Online: true}, {Online: true}, {Online: true}, {}, {Online: true}}}, HealthDegraded},
+		{"started, no bricks", &Volume{Status: "Started"}, HealthDown},
+	}
+	for _, c := range cases {
+		if got := c.vol.Health(); got != c.want {
+			t.Errorf("%s: Health() = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestDiffOrderAndContent(t *testing.T) {
+	old := NewSnapshot()
+	old.Volumes["gone"] = replica3("gone", true, true, true)
+	old.Volumes["kept"] = replica3("kept", true, true, true)
+	cur := NewSnapshot()
+	kept := replica3("kept", true, false, true)
+	cur.Volumes["kept"] = kept
+	cur.Volumes["new"] = replica3("new", true, true, true)
+
+	changes := Diff(old.Objects(), cur.Objects())
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.Type.String()+" "+c.Ref.Kind.String()+" "+c.Ref.Key)
+	}
+	want := []string{
+		"added volume new", "added brick 127.1.1.1:/b/new", "added brick 127.1.1.2:/b/new", "added brick 127.1.1.3:/b/new",
+		"modified manager ", "modified volume kept", "modified brick 127.1.1.2:/b/kept",
+		"removed volume gone", "removed brick 127.1.1.1:/b/gone", "removed brick 127.1.1.2:/b/gone", "removed brick 127.1.1.3:/b/gone",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("changes:\n got %q\nwant %q", got, want)
+	}
+	// The modified volume carries only what changed, with old values beside.
+	for _, c := range changes {
+		if c.Type == Modified && c.Ref == (Ref{KindVolume, "kept"}) {
+			want := []Property{{"OnlineBrickCount", uint32(2)}, {"Health", HealthDegraded}}
+			wantOld := []Property{{"OnlineBrickCount", uint32(3)}, {"Health", HealthUp}}
+			if !reflect.DeepEqual(c.Props, want) || !reflect.DeepEqual(c.Old, wantOld) {
+				t.Fatalf("volume change = %+v / %+v", c.Props, c.Old)
+			}
+		}
+	}
+}
+
+func TestDiffNothingChanged(t *testing.T) {
+	s := NewSnapshot()
+	s.Volumes["a"] = replica3("a", true, true, true)
+	s.Peers["u1"] = &Peer{UUID: "u1", Hostnames: []string{"h"}, Connected: true}
+	if c := Diff(s.Objects(), s.Objects()); len(c) != 0 {
+		t.Fatalf("identical snapshots gave %d changes", len(c))
+	}
+	// Equal values in different maps and slices are equal.
+	t2 := NewSnapshot()
+	t2.Volumes["a"] = replica3("a", true, true, true)
+	t2.Peers["u1"] = &Peer{UUID: "u1", Hostnames: []string{"h"}, Connected: true}
+	if c := Diff(s.Objects(), t2.Objects()); len(c) != 0 {
+		t.Fatalf("equal snapshots gave %v", c)
+	}
+}
+
+func TestModelTargetedUpdates(t *testing.T) {
+	rec := &recorder{}
+	m := NewModel(rec)
+	m.SetAll(func() *Snapshot { s := NewSnapshot(); s.Volumes["a"] = replica3("a", true, true, true); return s }())
+	rec.batches = nil
+
+	// An option set touches only the volume object.
+	v := replica3("a", true, true, true)
+	v.Options = map[string]string{"performance.readdir-ahead": "on"}
+	c := m.SetVolume("a", v)
+	if len(c) != 1 || c[0].Ref != (Ref{KindVolume, "a"}) || len(c[0].Props) != 1 || c[0].Props[0].Name != "Options" {
+		t.Fatalf("option change = %+v", c)
+	}
+	// The same again: nothing.
+	if c := m.SetVolume("a", replica3("a", true, true, true)); len(c) != 1 {
+		t.Fatalf("reverting the option = %+v", c)
+	}
+	if c := m.SetVolume("a", replica3("a", true, true, true)); len(c) != 0 {
+		t.Fatalf("unchanged volume gave %+v", c)
+	}
+	// A deletion removes the volume and its bricks and updates the manager.
+	c = m.SetVolume("a", nil)
+	if len(c) != 5 || c[0].Type != Modified || c[0].Ref.Kind != KindManager || c[1].Type != Removed {
+		t.Fatalf("deletion = %+v", c)
+	}
+	if got := c[0].Props[0].Value.([]Ref); len(got) != 0 {
+		t.Fatalf("manager still lists %v", got)
+	}
+	// Removing an unknown volume is a no-op.
+	if c := m.SetVolume("nope", nil); len(c) != 0 {
+		t.Fatalf("removing an unknown volume gave %+v", c)
+	}
+	if len(rec.batches) != 3 {
+		t.Fatalf("sink saw %d batches, want 3", len(rec.batches))
+	}
+}
+
+func TestModelPeersAndGlusterd(t *testing.T) {
+	m := NewModel()
+	c := m.SetPeers(map[string]*Peer{"u1": {UUID: "u1", Connected: true, State: "Peer in Cluster"}})
+	if len(c) != 2 || c[0].Type != Added || c[1].Ref.Kind != KindManager {
+		t.Fatalf("peer added = %+v", c)
+	}
+	c = m.SetPeers(map[string]*Peer{"u1": {UUID: "u1", Connected: false, State: "Peer in Cluster"}})
+	if len(c) != 1 || c[0].Props[0].Name != "Connected" || c[0].Props[0].Value != false {
+		t.Fatalf("peer disconnected = %+v", c)
+	}
+	c = m.SetGlusterd(Glusterd{Running: true, UUID: "me"})
+	if len(c) != 1 || len(c[0].Props) != 2 {
+		t.Fatalf("glusterd = %+v", c)
+	}
+}
