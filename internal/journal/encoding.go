@@ -54,14 +54,16 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-// decodeEvent decodes a stored value. It never retains b: all strings are
-// copied, so b may point into the database's memory map.
+// decodeEvent decodes a stored value. It never retains b, which may point
+// into the database's memory map: the value is copied into one string that
+// all the event's strings share.
 func decodeEvent(b []byte) (Event, error) {
 	var e Event
 	d := decoder{b: b}
 	if err := d.version(); err != nil {
 		return e, err
 	}
+	d.s = string(b)
 	e.Time = time.UnixMicro(d.varint()).UTC()
 	e.Node = d.string()
 	e.Name = d.string()
@@ -70,7 +72,7 @@ func decodeEvent(b []byte) (Event, error) {
 	n := d.uvarint()
 	// Each field takes at least two bytes, which bounds the allocation by
 	// the input size whatever the count claims.
-	if d.err == nil && n > uint64(len(d.b))/2 {
+	if d.err == nil && n > uint64(len(b)-d.off)/2 {
 		d.err = errMalformed
 	}
 	if d.err == nil && n > 0 {
@@ -83,8 +85,8 @@ func decodeEvent(b []byte) (Event, error) {
 	if d.err != nil {
 		return Event{}, d.err
 	}
-	if len(d.b) != 0 {
-		return Event{}, fmt.Errorf("journal: %d trailing bytes after event", len(d.b))
+	if rest := len(b) - d.off; rest != 0 {
+		return Event{}, fmt.Errorf("journal: %d trailing bytes after event", rest)
 	}
 	return e, nil
 }
@@ -102,10 +104,12 @@ func decodeTime(b []byte) (time.Time, error) {
 	return time.UnixMicro(us), nil
 }
 
-// decoder reads from b and records the first error; once err is set every
-// read returns a zero value.
+// decoder reads b from off and records the first error; once err is set
+// every read returns a zero value. Strings are cut from s, a copy of b.
 type decoder struct {
 	b   []byte
+	s   string
+	off int
 	err error
 }
 
@@ -116,7 +120,7 @@ func (d *decoder) version() error {
 	if v := d.b[0]; v != encodingV1 {
 		return fmt.Errorf("journal: unknown event encoding version %d", v)
 	}
-	d.b = d.b[1:]
+	d.off = 1
 	return nil
 }
 
@@ -124,12 +128,12 @@ func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := binary.Varint(d.b[d.off:])
 	if n <= 0 {
 		d.err = errMalformed
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
@@ -137,12 +141,12 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
+	v, n := binary.Uvarint(d.b[d.off:])
 	if n <= 0 {
 		d.err = errMalformed
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
@@ -151,11 +155,11 @@ func (d *decoder) string() string {
 	if d.err != nil {
 		return ""
 	}
-	if n > uint64(len(d.b)) {
+	if n > uint64(len(d.b)-d.off) {
 		d.err = errMalformed
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.s[d.off : d.off+int(n)]
+	d.off += int(n)
 	return s
 }

@@ -411,16 +411,21 @@ func (j *Journal) Range(since uint64, limit int) ([]Event, error) {
 	var out []Event
 	err := j.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
-		for k, v := c.Seek(seqKey(since + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		lastKey, _ := c.Last()
+		k, v := c.Seek(seqKey(since + 1))
+		if k == nil {
+			return nil
+		}
+		// Keys are dense, so their difference sizes the result.
+		n := binary.BigEndian.Uint64(lastKey) - binary.BigEndian.Uint64(k) + 1
+		out = make([]Event, 0, min(uint64(limit), n))
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
 			seq := binary.BigEndian.Uint64(k)
 			e, err := decodeEvent(v)
 			if err != nil {
 				return fmt.Errorf("journal: event %d: %w", seq, err)
 			}
 			e.Seq = seq
-			if out == nil {
-				out = make([]Event, 0, min(limit, 1024))
-			}
 			out = append(out, e)
 		}
 		return nil
