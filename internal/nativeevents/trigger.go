@@ -1,0 +1,115 @@
+package nativeevents
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// TriggerKind says what an event means for the exported state.
+type TriggerKind int
+
+const (
+	// TriggerNone: the event does not change what the CLI reports.
+	TriggerNone TriggerKind = iota
+	// TriggerVolume: one volume, named alongside, changed.
+	TriggerVolume
+	// TriggerAll: the cluster changed, or a volume whose name the event
+	// does not carry.
+	TriggerAll
+)
+
+func (k TriggerKind) String() string {
+	switch k {
+	case TriggerNone:
+		return "none"
+	case TriggerVolume:
+		return "volume"
+	case TriggerAll:
+		return "all"
+	}
+	return "TriggerKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Trigger says whether the event implies a change of the state the CLI
+// reports, and for which volume. Events are hints: not every change sends
+// one (a brick process that dies sends none), so callers still refresh
+// periodically.
+//
+//	event                                    kind    volume from
+//	VOLUME_CREATE, VOLUME_START,             volume  name
+//	VOLUME_STOP, VOLUME_DELETE,
+//	VOLUME_SET, VOLUME_RESET
+//	VOLUME_ADD_BRICK,                        volume  volume
+//	VOLUME_REMOVE_BRICK_START, _COMMIT,
+//	_STOP, _FORCE
+//	VOLUME_REBALANCE_START, _STOP,           volume  volume
+//	_FAILED, _COMPLETE (the task status)
+//	BRICK_REPLACE, BRICK_RESET_START,        volume  Volume (capital V, as sent)
+//	BRICK_RESET_COMMIT
+//	BRICK_CONNECTED, BRICK_DISCONNECTED      volume  volume
+//	QUORUM_LOST, QUORUM_REGAINED             volume  volume
+//	QUOTA_ENABLE, QUOTA_DISABLE              volume  volume
+//	BITROT_ENABLE, BITROT_DISABLE            volume  name (10.3 sends "(null)": all)
+//	AFR_QUORUM_MET, AFR_QUORUM_FAIL          volume  subvol "<vol>-replicate-<n>"
+//	EC_MIN_BRICKS_UP, EC_MIN_BRICKS_NOT_UP   volume  subvol "<vol>-disperse-<n>"
+//	PEER_ATTACH, PEER_DETACH, PEER_CONNECT,  all     -
+//	PEER_DISCONNECT, PEER_REJECT
+//	SVC_CONNECTED, SVC_DISCONNECTED          all     - (self-heal, quota, bitrot
+//	                                                 daemons; no volume sent)
+//	anything else                            none    -
+//
+// A volume event whose volume field is missing or empty gives TriggerAll.
+// The *_FAILED events of volume operations change nothing and give
+// TriggerNone, except VOLUME_REBALANCE_FAILED, which ends a task.
+func (e Event) Trigger() (kind TriggerKind, volume string) {
+	switch e.Number {
+	case evPeerAttach, evPeerDetach, evPeerConnect, evPeerDisconnect, evPeerReject,
+		evSvcConnected, evSvcDisconnected:
+		return TriggerAll, ""
+	case evVolumeCreate, evVolumeStart, evVolumeStop, evVolumeDelete, evVolumeSet, evVolumeReset,
+		evBitrotEnable, evBitrotDisable:
+		return e.volumeTrigger("name")
+	case evVolumeAddBrick, evVolumeRemoveBrickStart, evVolumeRemoveBrickCommit,
+		evVolumeRemoveBrickStop, evVolumeRemoveBrickForce,
+		evVolumeRebalanceStart, evVolumeRebalanceStop, evVolumeRebalanceFailed, evVolumeRebalanceComplete,
+		evBrickConnected, evBrickDisconnected, evQuorumLost, evQuorumRegained,
+		evQuotaEnable, evQuotaDisable:
+		return e.volumeTrigger("volume")
+	case evBrickReplace, evBrickResetStart, evBrickResetCommit:
+		return e.volumeTrigger("Volume")
+	case evAFRQuorumMet, evAFRQuorumFail:
+		return e.subvolTrigger(replicateSubvol)
+	case evECMinBricksUp, evECMinBricksNotUp:
+		return e.subvolTrigger(disperseSubvol)
+	}
+	return TriggerNone, ""
+}
+
+// volumeTrigger names the volume from key, falling back on the spellings
+// other events use.
+func (e Event) volumeTrigger(key string) (TriggerKind, string) {
+	for _, k := range [...]string{key, "volume", "Volume", "name"} {
+		if v, ok := e.Get(k); ok {
+			if v = strings.TrimSpace(v); v != "" {
+				return TriggerVolume, v
+			}
+		}
+	}
+	return TriggerAll, ""
+}
+
+var (
+	replicateSubvol = regexp.MustCompile(`^(.+)-replicate-[0-9]+$`)
+	disperseSubvol  = regexp.MustCompile(`^(.+)-disperse-[0-9]+$`)
+)
+
+// subvolTrigger names the volume from a client xlator's subvolume name.
+func (e Event) subvolTrigger(re *regexp.Regexp) (TriggerKind, string) {
+	if v, ok := e.Get("subvol"); ok {
+		if m := re.FindStringSubmatch(strings.TrimSpace(v)); m != nil {
+			return TriggerVolume, m[1]
+		}
+	}
+	return TriggerAll, ""
+}
