@@ -1,0 +1,549 @@
+package gluster
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Volume is one volume of `gluster volume info --xml`.
+type Volume struct {
+	Name      string
+	ID        string
+	Status    string // statusStr: Created, Started or Stopped
+	Type      string // typeStr: Distribute, Replicate, Disperse, Distributed-Replicate, Distributed-Disperse, ...
+	Transport string // tcp, rdma or "tcp,rdma"; empty when unknown
+
+	BrickCount uint32
+	// DistCount is the number of distribute subvolumes: BrickCount divided
+	// by the bricks of one replica or disperse set (1 for a pure Replicate or
+	// Disperse volume, BrickCount for a pure Distribute one).
+	//
+	// It is computed here rather than read from <distCount>, whose meaning
+	// changed: up to GlusterFS 7 the CLI printed glusterd's dist_leaf_count,
+	// the bricks per replica/disperse set (3 for a 2 x 3 volume); GlusterFS 8
+	// and later print brick_count / dist_leaf_count, the number of
+	// subvolumes (2 for a 2 x 3 volume). Since GlusterFS 11 glusterd does
+	// that division itself, so a 10.x CLI talking to an 11.x glusterd shows
+	// the set size again. The element is used only when the set size cannot
+	// be derived from the other counts.
+	DistCount       uint32
+	ReplicaCount    uint32 // bricks per replica set, arbiter included; 1 when not replicated
+	ArbiterCount    uint32 // arbiter bricks per replica set
+	DisperseCount   uint32 // bricks per disperse set; 0 when not dispersed
+	RedundancyCount uint32 // redundancy bricks per disperse set
+	SnapshotCount   uint32
+
+	// Options are the options set on the volume (reconfigured ones, not
+	// defaults). Keys that look like secrets are never included.
+	Options map[string]string
+	Bricks  []Brick
+}
+
+// Brick is one brick of a Volume.
+type Brick struct {
+	Name      string // host:path
+	Host      string
+	Path      string
+	HostUUID  string // the UUID of the peer that hosts the brick
+	IsArbiter bool
+}
+
+// BrickStatus is the state of one brick from `gluster volume status
+// detail --xml`.
+type BrickStatus struct {
+	Volume   string
+	Host     string
+	Path     string
+	HostUUID string
+	Online   bool
+	Pid      int64  // -1 when offline or unknown
+	Port     uint32 // TCP port; 0 when offline or unknown
+
+	SizeTotal, SizeFree     uint64 // bytes
+	InodesTotal, InodesFree uint64
+
+	Device       string
+	FsName       string // file system type, e.g. ext4 or xfs
+	MountOptions string
+}
+
+// Peer is a member of the trusted storage pool.
+type Peer struct {
+	UUID      string
+	Hostname  string   // the name the peer was probed by
+	Hostnames []string // every known name of the peer, Hostname first
+	Connected bool
+	State     string // stateStr, e.g. "Peer in Cluster"; empty for the local node in `pool list`
+}
+
+// cliOutput is the document every `gluster --xml` command prints.
+type cliOutput struct {
+	XMLName  xml.Name
+	OpRet    string `xml:"opRet"`
+	OpErrno  string `xml:"opErrno"`
+	OpErrstr string `xml:"opErrstr"`
+	Output   string `xml:"output"`
+}
+
+// check returns the *CLIError that the document reports, or nil.
+func (o *cliOutput) check() error {
+	ret := atoi(o.OpRet, 0)
+	if ret == 0 {
+		return nil
+	}
+	msg := strings.TrimSpace(o.OpErrstr)
+	if msg == "" {
+		msg = strings.TrimSpace(o.Output)
+	}
+	if msg == "" {
+		msg = "gluster reported failure without a message"
+	}
+	return &CLIError{ExitCode: -1, OpRet: ret, OpErrno: atoi(o.OpErrno, 0), Message: msg}
+}
+
+// decode parses a gluster --xml document into v (a struct whose fields
+// describe the elements of <cliOutput> it needs) and returns the failure the
+// document reports, if any.
+func decode(data []byte, v any) error {
+	data = trimToXML(data)
+	if len(data) == 0 {
+		return errors.New("gluster: empty XML output")
+	}
+	var head cliOutput
+	if err := xml.Unmarshal(data, &head); err != nil {
+		return fmt.Errorf("gluster: invalid XML output: %w", err)
+	}
+	if head.XMLName.Local != "cliOutput" {
+		return fmt.Errorf("gluster: unexpected XML root element <%s>, want <cliOutput>", head.XMLName.Local)
+	}
+	if err := head.check(); err != nil {
+		return err
+	}
+	if v == nil {
+		return nil
+	}
+	if err := xml.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("gluster: invalid XML output: %w", err)
+	}
+	return nil
+}
+
+// trimToXML drops blanks and anything the CLI printed before the XML
+// document (such as a warning line).
+func trimToXML(data []byte) []byte {
+	data = bytes.TrimSpace(data)
+	if i := bytes.Index(data, []byte("<?xml")); i > 0 {
+		data = data[i:]
+	} else if i := bytes.Index(data, []byte("<cliOutput")); i > 0 {
+		data = data[i:]
+	}
+	return data
+}
+
+// CheckOutput returns nil when data is a gluster --xml document that reports
+// success, a *CLIError when it reports failure (opRet != 0), and another
+// error when it is not such a document.
+func CheckOutput(data []byte) error {
+	return decode(data, nil)
+}
+
+type xmlVolInfo struct {
+	Volumes []xmlVolume `xml:"volInfo>volumes>volume"`
+}
+
+type xmlVolume struct {
+	Name            string     `xml:"name"`
+	ID              string     `xml:"id"`
+	Status          string     `xml:"status"`
+	StatusStr       string     `xml:"statusStr"`
+	SnapshotCount   string     `xml:"snapshotCount"`
+	BrickCount      string     `xml:"brickCount"`
+	DistCount       string     `xml:"distCount"`
+	StripeCount     string     `xml:"stripeCount"`
+	ReplicaCount    string     `xml:"replicaCount"`
+	ArbiterCount    string     `xml:"arbiterCount"`
+	DisperseCount   string     `xml:"disperseCount"`
+	RedundancyCount string     `xml:"redundancyCount"`
+	Type            string     `xml:"type"`
+	TypeStr         string     `xml:"typeStr"`
+	Transport       string     `xml:"transport"`
+	Bricks          []xmlBrick `xml:"bricks>brick"`
+	Options         []struct {
+		Name  string `xml:"name"`
+		Value string `xml:"value"`
+	} `xml:"options>option"`
+}
+
+// xmlBrick is a <brick>, which mixes text (host:path) with child elements:
+//
+//	<brick uuid="U">host:/path<name>host:/path</name><hostUuid>U</hostUuid><isArbiter>0</isArbiter></brick>
+//
+// Releases before 3.6 or so have only the text.
+type xmlBrick struct {
+	Text      string  `xml:",chardata"`
+	UUID      string  `xml:"uuid,attr"`
+	Name      string  `xml:"name"`
+	HostUUID  string  `xml:"hostUuid"`
+	IsArbiter *string `xml:"isArbiter"`
+}
+
+// ParseVolumeInfo parses the output of `gluster volume info --xml`.
+func ParseVolumeInfo(data []byte) ([]Volume, error) {
+	var doc xmlVolInfo
+	if err := decode(data, &doc); err != nil {
+		return nil, err
+	}
+	vols := make([]Volume, 0, len(doc.Volumes))
+	for _, x := range doc.Volumes {
+		vols = append(vols, x.volume())
+	}
+	return vols, nil
+}
+
+var volumeStatusNames = []string{"Created", "Started", "Stopped"}
+
+func (x *xmlVolume) volume() Volume {
+	v := Volume{
+		Name:            strings.TrimSpace(x.Name),
+		ID:              strings.TrimSpace(x.ID),
+		Status:          strings.TrimSpace(x.StatusStr),
+		Type:            strings.TrimSpace(x.TypeStr),
+		BrickCount:      atou32(x.BrickCount),
+		ReplicaCount:    atou32(x.ReplicaCount),
+		ArbiterCount:    atou32(x.ArbiterCount),
+		DisperseCount:   atou32(x.DisperseCount),
+		RedundancyCount: atou32(x.RedundancyCount),
+		SnapshotCount:   atou32(x.SnapshotCount),
+		Options:         map[string]string{},
+	}
+	if v.Status == "" {
+		if s := atoi(x.Status, -1); s >= 0 && s < len(volumeStatusNames) {
+			v.Status = volumeStatusNames[s]
+		}
+	}
+	switch strings.TrimSpace(x.Transport) {
+	case "0":
+		v.Transport = "tcp"
+	case "1":
+		v.Transport = "rdma"
+	case "2":
+		v.Transport = "tcp,rdma"
+	}
+	if len(x.Bricks) > 0 && v.BrickCount == 0 {
+		v.BrickCount = uint32(len(x.Bricks))
+	}
+	if v.ReplicaCount == 0 {
+		v.ReplicaCount = 1
+	}
+
+	// The bricks of one replica or disperse set (dist_leaf_count).
+	setSize := v.ReplicaCount
+	if v.DisperseCount > 0 {
+		setSize = v.DisperseCount
+	} else if s := atou32(x.StripeCount); s > 1 {
+		setSize *= s
+	}
+	switch {
+	case v.BrickCount == 0:
+		v.DistCount = 0
+	case v.BrickCount%setSize == 0:
+		v.DistCount = v.BrickCount / setSize
+	default:
+		v.DistCount = atou32(x.DistCount)
+	}
+	if v.Type == "" {
+		v.Type = volumeType(v)
+	}
+
+	// Releases without <isArbiter> put the arbiters last in every replica
+	// set.
+	deriveArbiters := v.ArbiterCount > 0 && v.ArbiterCount < v.ReplicaCount
+	for _, xb := range x.Bricks {
+		if xb.IsArbiter != nil {
+			deriveArbiters = false
+		}
+	}
+	for i, xb := range x.Bricks {
+		b := xb.brick()
+		if deriveArbiters {
+			b.IsArbiter = uint32(i)%v.ReplicaCount >= v.ReplicaCount-v.ArbiterCount
+		}
+		v.Bricks = append(v.Bricks, b)
+	}
+
+	for _, o := range x.Options {
+		key := strings.TrimSpace(o.Name)
+		if key == "" || IsSecretOption(key) {
+			continue
+		}
+		v.Options[key] = o.Value
+	}
+	return v
+}
+
+// volumeType names the type of a volume from its counts, for outputs that
+// lack <typeStr>.
+func volumeType(v Volume) string {
+	var t string
+	switch {
+	case v.DisperseCount > 0:
+		t = "Disperse"
+	case v.ReplicaCount > 1:
+		t = "Replicate"
+	default:
+		return "Distribute"
+	}
+	if v.DistCount > 1 {
+		t = "Distributed-" + t
+	}
+	return t
+}
+
+func (xb *xmlBrick) brick() Brick {
+	b := Brick{
+		Name:     strings.TrimSpace(xb.Name),
+		HostUUID: strings.TrimSpace(xb.HostUUID),
+	}
+	if b.Name == "" {
+		b.Name = strings.TrimSpace(xb.Text)
+	}
+	if b.HostUUID == "" {
+		b.HostUUID = strings.TrimSpace(xb.UUID)
+	}
+	b.Host, b.Path = SplitBrickName(b.Name)
+	if xb.IsArbiter != nil {
+		b.IsArbiter = strings.TrimSpace(*xb.IsArbiter) == "1"
+	}
+	return b
+}
+
+// SplitBrickName splits a brick name "host:/path" into host and path. The
+// split is at the first ":/", so that IPv6 hosts work too.
+func SplitBrickName(name string) (host, path string) {
+	if i := strings.Index(name, ":/"); i >= 0 {
+		return name[:i], name[i+1:]
+	}
+	if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		return name[:i], name[i+1:]
+	}
+	return name, ""
+}
+
+// secretWords mark option keys whose values must never be exposed.
+var secretWords = []string{"password", "passwd", "secret", "token", "credential"}
+
+// IsSecretOption reports whether a volume option key looks like it holds a
+// secret; such options are dropped from Volume.Options.
+func IsSecretOption(key string) bool {
+	key = strings.ToLower(key)
+	for _, w := range secretWords {
+		if strings.Contains(key, w) {
+			return true
+		}
+	}
+	return false
+}
+
+type xmlVolStatus struct {
+	Volumes []struct {
+		Name  string `xml:"volName"`
+		Nodes []struct {
+			Hostname    string `xml:"hostname"`
+			Path        string `xml:"path"`
+			PeerID      string `xml:"peerid"`
+			Status      string `xml:"status"`
+			Port        string `xml:"port"`
+			TCPPort     string `xml:"ports>tcp"`
+			Pid         string `xml:"pid"`
+			SizeTotal   string `xml:"sizeTotal"`
+			SizeFree    string `xml:"sizeFree"`
+			Device      string `xml:"device"`
+			MntOptions  string `xml:"mntOptions"`
+			FsName      string `xml:"fsName"`
+			InodesTotal string `xml:"inodesTotal"`
+			InodesFree  string `xml:"inodesFree"`
+		} `xml:"node"`
+	} `xml:"volStatus>volumes>volume"`
+}
+
+// ParseVolumeStatusDetail parses the output of `gluster volume status
+// detail --xml`. Only bricks are returned: entries of daemons (self-heal,
+// NFS, quota, ...), whose path is not absolute, are left out. gluster itself
+// leaves out the bricks of peers that are disconnected, and stopped volumes
+// when asked about all volumes.
+func ParseVolumeStatusDetail(data []byte) ([]BrickStatus, error) {
+	var doc xmlVolStatus
+	if err := decode(data, &doc); err != nil {
+		return nil, err
+	}
+	var out []BrickStatus
+	for _, v := range doc.Volumes {
+		for _, n := range v.Nodes {
+			path := strings.TrimSpace(n.Path)
+			if !strings.HasPrefix(path, "/") {
+				continue
+			}
+			b := BrickStatus{
+				Volume:       strings.TrimSpace(v.Name),
+				Host:         strings.TrimSpace(n.Hostname),
+				Path:         path,
+				HostUUID:     strings.TrimSpace(n.PeerID),
+				Online:       strings.TrimSpace(n.Status) == "1",
+				Pid:          -1,
+				SizeTotal:    atou64(n.SizeTotal),
+				SizeFree:     atou64(n.SizeFree),
+				InodesTotal:  atou64(n.InodesTotal),
+				InodesFree:   atou64(n.InodesFree),
+				Device:       text(n.Device),
+				FsName:       text(n.FsName),
+				MountOptions: text(n.MntOptions),
+			}
+			if b.Online {
+				if pid, err := strconv.ParseInt(strings.TrimSpace(n.Pid), 10, 64); err == nil && pid > 0 {
+					b.Pid = pid
+				}
+				b.Port = atou32(n.Port)
+				if b.Port == 0 {
+					b.Port = atou32(n.TCPPort)
+				}
+			}
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+type xmlPeerStatus struct {
+	Peers []struct {
+		UUID      string   `xml:"uuid"`
+		Hostname  string   `xml:"hostname"`
+		Hostnames []string `xml:"hostnames>hostname"`
+		Connected string   `xml:"connected"`
+		StateStr  string   `xml:"stateStr"`
+	} `xml:"peerStatus>peer"`
+}
+
+// ParsePeerStatus parses the output of `gluster peer status --xml` or
+// `gluster pool list --xml` (which adds the local node as "localhost").
+func ParsePeerStatus(data []byte) ([]Peer, error) {
+	var doc xmlPeerStatus
+	if err := decode(data, &doc); err != nil {
+		return nil, err
+	}
+	peers := make([]Peer, 0, len(doc.Peers))
+	for _, x := range doc.Peers {
+		p := Peer{
+			UUID:      strings.TrimSpace(x.UUID),
+			Hostname:  strings.TrimSpace(x.Hostname),
+			Connected: strings.TrimSpace(x.Connected) == "1",
+			State:     strings.TrimSpace(x.StateStr),
+		}
+		if p.Hostname != "" {
+			p.Hostnames = append(p.Hostnames, p.Hostname)
+		}
+		for _, h := range x.Hostnames {
+			if h = strings.TrimSpace(h); h != "" && h != p.Hostname {
+				p.Hostnames = append(p.Hostnames, h)
+			}
+		}
+		peers = append(peers, p)
+	}
+	return peers, nil
+}
+
+// localPoolName is the hostname `pool list` gives the local node.
+const localPoolName = "localhost"
+
+// ParsePoolList parses the output of `gluster pool list --xml` into the
+// local node and its peers.
+func ParsePoolList(data []byte) (self Peer, peers []Peer, err error) {
+	all, err := ParsePeerStatus(data)
+	if err != nil {
+		return Peer{}, nil, err
+	}
+	found := false
+	for _, p := range all {
+		if !found && p.Hostname == localPoolName && p.State == "" {
+			self, found = p, true
+			continue
+		}
+		peers = append(peers, p)
+	}
+	if !found {
+		return Peer{}, nil, errors.New("gluster: pool list has no entry for the local node")
+	}
+	return self, peers, nil
+}
+
+// ParseOpVersion parses the output of `gluster volume get all
+// cluster.op-version --xml`.
+func ParseOpVersion(data []byte) (uint32, error) {
+	var doc struct {
+		Opts []struct {
+			Option string `xml:"Option"`
+			Value  string `xml:"Value"`
+		} `xml:"volGetopts>Opt"`
+	}
+	if err := decode(data, &doc); err != nil {
+		return 0, err
+	}
+	for _, o := range doc.Opts {
+		if strings.TrimSpace(o.Option) == "cluster.op-version" {
+			return atou32(o.Value), nil
+		}
+	}
+	return 0, errors.New("gluster: output has no cluster.op-version")
+}
+
+// ParseVersion returns the release from the output of `gluster --version`,
+// whose first line is like "glusterfs 10.3".
+func ParseVersion(out string) (string, error) {
+	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != "glusterfs" {
+		return "", fmt.Errorf("gluster: unexpected --version output %q", line)
+	}
+	return f[1], nil
+}
+
+// text is an element's text, with gluster's placeholders for "unknown" made
+// empty.
+func text(s string) string {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "N/A", "-", "-1", "(null)":
+		return ""
+	}
+	return s
+}
+
+// atoi parses a decimal int, or returns def.
+func atoi(s string, def int) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return def
+	}
+	return n
+}
+
+// atou32 parses a decimal uint32; anything else (N/A, -, -1, garbage) is 0.
+func atou32(s string) uint32 {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return uint32(n)
+}
+
+// atou64 parses a decimal uint64; anything else is 0.
+func atou64(s string) uint64 {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
