@@ -14,5 +14,7 @@
 // volfile server's address (any of 127.0.0.0/8 on a loopback cluster, the
 // node's own address otherwise), from 127.0.0.1 or that address. A Listener
 // therefore binds all of IPv4 and IPv6 and by default accepts loopback
-// sources and the cluster's peers only.
+// sources and the cluster's peers only; client machines that are not peers
+// (whose mounts send AFR events to their volfile server) need Config.Allow.
+// A Listener checks the source first, then the source's rate, then decodes.
 package nativeevents

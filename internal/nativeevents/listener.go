@@ -50,8 +50,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Stats counts what a Listener received. Every datagram received is counted
-// in exactly one of the other counters, except while it is being handled.
+// Stats counts what a Listener received. Once processed, every datagram
+// received is counted in exactly one of Accepted, Malformed, Unknown,
+// Rejected and RateLimited.
 type Stats struct {
 	Received    uint64 // datagrams read
 	Accepted    uint64 // passed to the handler
@@ -84,7 +85,8 @@ type Listener struct {
 	perEvent                                                                  [Count]atomic.Uint64
 }
 
-// Listen binds the events port on every address of cfg.
+// Listen binds the events port on every address of cfg, by default on all
+// of IPv4 and IPv6.
 //
 // If the port is taken, the error wraps ErrPortInUse and says which process
 // holds it when that can be found out (glustereventsd, most of the time).
