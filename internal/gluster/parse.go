@@ -253,7 +253,11 @@ func (x *xmlVolume) volume() Volume {
 	case v.BrickCount%setSize == 0:
 		v.DistCount = v.BrickCount / setSize
 	default:
-		v.DistCount = atou32(x.DistCount)
+		// Not a whole number of sets (never seen in practice): trust
+		// <distCount> if it is plausible.
+		if d := atou32(x.DistCount); d <= v.BrickCount {
+			v.DistCount = d
+		}
 	}
 	if v.Type == "" {
 		v.Type = volumeType(v)
