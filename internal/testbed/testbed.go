@@ -110,7 +110,9 @@ func Start(t testing.TB, nodes int) *Cluster {
 		}
 	}
 	for _, n := range c.Nodes[1:] {
-		c.Nodes[0].Gluster(t, "peer", "probe", n.Addr)
+		if _, err := c.Nodes[0].RunGluster("peer", "probe", n.Addr); err != nil {
+			t.Fatalf("testbed: %v\n%s%s", err, c.Nodes[0].logTail(), n.logTail())
+		}
 	}
 	if err := c.waitPeers(c.Nodes); err != nil {
 		t.Fatal(err)
@@ -325,8 +327,10 @@ func (c *Cluster) waitPeers(nodes []*Node) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		var problem string
+		var bad *Node
 		for _, n := range nodes {
 			if problem = n.peerProblem(len(c.Nodes) - 1); problem != "" {
+				bad = n
 				break
 			}
 		}
@@ -334,7 +338,7 @@ func (c *Cluster) waitPeers(nodes []*Node) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("testbed: peers not ready after %v: %s", startTimeout, problem)
+			return fmt.Errorf("testbed: peers not ready after %v: %s\n%s", startTimeout, problem, bad.logTail())
 		}
 		time.Sleep(pollInterval)
 	}

@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,5 +73,24 @@ func TestConcurrentClustersGetDistinctNets(t *testing.T) {
 	defer b.stop()
 	if a.Net == b.Net || a.Dir == b.Dir {
 		t.Fatalf("clusters share net %d / dir %s", a.Net, a.Dir)
+	}
+}
+
+func TestLogTail(t *testing.T) {
+	n := &Node{LogDir: t.TempDir()}
+	if got := n.logTail(); got != "" {
+		t.Errorf("tail of no logs = %q", got)
+	}
+	var log strings.Builder
+	for i := 1; i <= 50; i++ {
+		log.WriteString("line " + strconv.Itoa(i) + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(n.LogDir, "glusterd.log"), []byte(log.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := n.logTail()
+	if !strings.Contains(got, "glusterd.log") || !strings.HasSuffix(got, "line 50\n") ||
+		!strings.Contains(got, "\nline 21\n") || strings.Contains(got, "line 20\n") {
+		t.Errorf("tail = %q", got)
 	}
 }
