@@ -37,8 +37,9 @@ type Volume struct {
 	RedundancyCount uint32 // redundancy bricks per disperse set
 	SnapshotCount   uint32
 
-	// Options are the options set on the volume (reconfigured ones, not
-	// defaults). Keys that look like secrets are never included.
+	// Options are the options recorded for the volume: those set with
+	// `volume set` and those glusterd sets at creation, not every default.
+	// Keys that look like secrets (IsSecretOption) are never included.
 	Options map[string]string
 	Bricks  []Brick
 }
