@@ -17,9 +17,10 @@ type Sink interface {
 // the objects the update touches are compared, so a refresh of one volume
 // costs the size of that volume, not of the cluster.
 type Model struct {
-	mu    sync.Mutex
-	cur   *Snapshot
-	sinks []Sink
+	mu      sync.Mutex
+	cur     *Snapshot
+	sinks   []Sink
+	started bool // the sinks have seen the manager and glusterd objects
 }
 
 // NewModel returns a model holding an empty snapshot.
@@ -32,7 +33,12 @@ func NewModel(sinks ...Sink) *Model {
 func (m *Model) SetAll(next *Snapshot) []Change {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	changes := Diff(m.cur.Objects(), next.Objects())
+	var before []Object
+	if m.started {
+		before = m.cur.Objects()
+	}
+	m.started = true
+	changes := Diff(before, next.Objects())
 	m.cur = next
 	m.publish(changes)
 	return changes
@@ -43,6 +49,7 @@ func (m *Model) SetAll(next *Snapshot) []Change {
 func (m *Model) SetVolume(name string, v *Volume) []Change {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.start()
 	prev := m.cur.Volumes[name]
 	membership := (prev == nil) != (v == nil)
 	var before, after []Object
@@ -68,6 +75,7 @@ func (m *Model) SetVolume(name string, v *Volume) []Change {
 func (m *Model) SetPeers(peers map[string]*Peer) []Change {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.start()
 	before := m.peerObjects()
 	m.cur.Peers = peers
 	changes := Diff(before, m.peerObjects())
@@ -87,6 +95,7 @@ func (m *Model) peerObjects() []Object {
 func (m *Model) SetGlusterd(g Glusterd) []Change {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.start()
 	before := glusterdObject(&m.cur.Glusterd)
 	m.cur.Glusterd = g
 	changes := Diff([]Object{before}, []Object{glusterdObject(&g)})
@@ -121,6 +130,15 @@ func (m *Model) VolumeNames() []string {
 		names = append(names, n)
 	}
 	return names
+}
+
+// start shows the sinks the objects that always exist, the first time.
+func (m *Model) start() {
+	if m.started {
+		return
+	}
+	m.started = true
+	m.publish(Diff(nil, m.cur.Objects()))
 }
 
 func (m *Model) publish(changes []Change) {

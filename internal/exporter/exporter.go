@@ -1,0 +1,351 @@
+// Package exporter shows the state model on D-Bus: it keeps one object per
+// state object, answers Properties, Introspectable and ObjectManager calls
+// from its own locked object tree (godbus's default registry is not safe
+// when objects come and go while clients introspect), and turns the model's
+// changes into InterfacesAdded, InterfacesRemoved and PropertiesChanged.
+package exporter
+
+import (
+	"context"
+	"encoding/xml"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
+	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/glusterbus/glusterbus/api"
+	"github.com/glusterbus/glusterbus/internal/state"
+)
+
+// Exporter is a dbus.Handler over the daemon's objects and a state.Sink.
+type Exporter struct {
+	log      *slog.Logger
+	ctx      context.Context
+	ifaces   map[string]introspect.Interface
+	silent   map[string]bool // "iface.Prop" that emit no PropertiesChanged
+	methods  map[string]map[string]*Method
+	emitMu   sync.Mutex // keeps signals in the order of Apply
+	connMu   sync.RWMutex
+	conn     *dbus.Conn
+	mu       sync.RWMutex
+	objects  map[dbus.ObjectPath]*object
+	children map[dbus.ObjectPath]map[string]bool // intermediate path -> child elements
+}
+
+type object struct {
+	iface string
+	props map[string]dbus.Variant
+}
+
+// New returns an exporter with no objects. ctx bounds method calls.
+func New(ctx context.Context, log *slog.Logger) *Exporter {
+	ifaces := api.MustInterfaces()
+	silent := map[string]bool{}
+	for name, iface := range ifaces {
+		for _, p := range iface.Properties {
+			for _, a := range p.Annotations {
+				if a.Name == "org.freedesktop.DBus.Property.EmitsChangedSignal" && a.Value != "true" {
+					silent[name+"."+p.Name] = true
+				}
+			}
+		}
+	}
+	return &Exporter{
+		log:      log,
+		ctx:      ctx,
+		ifaces:   ifaces,
+		silent:   silent,
+		methods:  map[string]map[string]*Method{},
+		objects:  map[dbus.ObjectPath]*object{},
+		children: map[dbus.ObjectPath]map[string]bool{},
+	}
+}
+
+// Handle registers the implementation of a method of a domain interface.
+// The method must be declared in api/.
+func (e *Exporter) Handle(iface, name string, m *Method) {
+	if e.methods[iface] == nil {
+		e.methods[iface] = map[string]*Method{}
+	}
+	e.methods[iface][name] = m
+}
+
+// SetConn sets the connection signals go out on (nil while disconnected).
+func (e *Exporter) SetConn(c *dbus.Conn) {
+	e.connMu.Lock()
+	e.conn = c
+	e.connMu.Unlock()
+}
+
+// Emit sends a signal from path if a connection is set.
+func (e *Exporter) Emit(path dbus.ObjectPath, name string, args ...any) {
+	e.connMu.RLock()
+	c := e.conn
+	e.connMu.RUnlock()
+	if c == nil {
+		return
+	}
+	if err := c.Emit(path, name, args...); err != nil {
+		e.log.Warn("emitting a signal failed", "signal", name, "path", path, "err", err)
+	}
+}
+
+type pendingSignal struct {
+	path dbus.ObjectPath
+	name string
+	args []any
+}
+
+// Apply updates the objects and emits one signal per changed object.
+func (e *Exporter) Apply(changes []state.Change) {
+	sigs := make([]pendingSignal, 0, len(changes))
+	e.mu.Lock()
+	for _, c := range changes {
+		path := Path(c.Ref)
+		iface := Interface(c.Ref.Kind)
+		switch c.Type {
+		case state.Added:
+			props := make(map[string]dbus.Variant, len(c.Props))
+			for _, p := range c.Props {
+				props[p.Name] = variant(p.Value)
+			}
+			e.objects[path] = &object{iface: iface, props: props}
+			e.link(path)
+			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesAdded",
+				[]any{path, map[string]map[string]dbus.Variant{iface: maps.Clone(props)}}})
+		case state.Modified:
+			obj, ok := e.objects[path]
+			if !ok {
+				obj = &object{iface: iface, props: map[string]dbus.Variant{}}
+				e.objects[path] = obj
+				e.link(path)
+			}
+			changed := map[string]dbus.Variant{}
+			for _, p := range c.Props {
+				v := variant(p.Value)
+				obj.props[p.Name] = v
+				if !e.silent[iface+"."+p.Name] {
+					changed[p.Name] = v
+				}
+			}
+			if len(changed) > 0 {
+				sigs = append(sigs, pendingSignal{path, propertiesInterface + ".PropertiesChanged",
+					[]any{iface, changed, []string{}}})
+			}
+		case state.Removed:
+			if _, ok := e.objects[path]; !ok {
+				continue
+			}
+			delete(e.objects, path)
+			e.unlink(path)
+			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesRemoved",
+				[]any{path, []string{iface}}})
+		}
+	}
+	e.emitMu.Lock()
+	e.mu.Unlock()
+	defer e.emitMu.Unlock()
+	for _, s := range sigs {
+		e.Emit(s.path, s.name, s.args...)
+	}
+}
+
+// link records path's ancestors as intermediate nodes, so introspection
+// of every path up to / lists its children.
+func (e *Exporter) link(path dbus.ObjectPath) {
+	for p := string(path); p != "/"; {
+		i := strings.LastIndexByte(p, '/')
+		parent := dbus.ObjectPath(p[:max(i, 1)])
+		kids := e.children[parent]
+		if kids == nil {
+			kids = map[string]bool{}
+			e.children[parent] = kids
+		}
+		if kids[p[i+1:]] {
+			return
+		}
+		kids[p[i+1:]] = true
+		p = string(parent)
+	}
+}
+
+// unlink removes path from its parent's children, and empty intermediate
+// nodes with it.
+func (e *Exporter) unlink(path dbus.ObjectPath) {
+	for p := string(path); p != "/"; {
+		if len(e.children[dbus.ObjectPath(p)]) > 0 {
+			return
+		}
+		if _, isObject := e.objects[dbus.ObjectPath(p)]; isObject {
+			return
+		}
+		delete(e.children, dbus.ObjectPath(p))
+		i := strings.LastIndexByte(p, '/')
+		parent := dbus.ObjectPath(p[:max(i, 1)])
+		delete(e.children[parent], p[i+1:])
+		p = string(parent)
+	}
+}
+
+// LookupObject implements dbus.Handler: every exported object and every
+// path above one exists.
+func (e *Exporter) LookupObject(path dbus.ObjectPath) (dbus.ServerObject, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	_, isObject := e.objects[path]
+	if !isObject && path != RootPath && path != "/" && len(e.children[path]) == 0 {
+		return nil, false
+	}
+	return &node{e: e, path: path}, true
+}
+
+// node is one path as seen by one incoming call.
+type node struct {
+	e    *Exporter
+	path dbus.ObjectPath
+}
+
+type methodTable map[string]dbus.Method
+
+func (t methodTable) LookupMethod(name string) (dbus.Method, bool) {
+	m, ok := t[name]
+	return m, ok
+}
+
+func (n *node) LookupInterface(name string) (dbus.Interface, bool) {
+	switch name {
+	case introspectInterface:
+		return methodTable{"Introspect": &funcMethod{fn: n.introspect}}, true
+	case propertiesInterface:
+		return methodTable{
+			"Get":    &funcMethod{in: []any{"", ""}, fn: n.get},
+			"GetAll": &funcMethod{in: []any{""}, fn: n.getAll},
+			"Set":    &funcMethod{in: []any{"", "", dbus.Variant{}}, fn: n.set},
+		}, true
+	case objectManagerInterface:
+		if n.path != RootPath {
+			return nil, false
+		}
+		return methodTable{"GetManagedObjects": &funcMethod{fn: n.managedObjects}}, true
+	case "":
+		// A call with no interface: the object's own interface, then the
+		// standard ones.
+		t := methodTable{}
+		for _, s := range []string{objectManagerInterface, propertiesInterface, introspectInterface, n.iface()} {
+			if s == "" {
+				continue
+			}
+			if i, ok := n.LookupInterface(s); ok {
+				for k, v := range i.(methodTable) {
+					t[k] = v
+				}
+			}
+		}
+		return t, true
+	}
+	if name != n.iface() {
+		return nil, false
+	}
+	t := methodTable{}
+	for mname, m := range n.e.methods[name] {
+		t[mname] = &boundMethod{m: m, path: n.path, ctx: n.e.ctx}
+	}
+	return t, true
+}
+
+// iface is the domain interface of the object at the node's path, or "".
+func (n *node) iface() string {
+	n.e.mu.RLock()
+	defer n.e.mu.RUnlock()
+	if o, ok := n.e.objects[n.path]; ok {
+		return o.iface
+	}
+	return ""
+}
+
+func (n *node) introspect(dbus.Sender, []any) ([]any, *dbus.Error) {
+	n.e.mu.RLock()
+	doc := introspect.Node{Name: string(n.path)}
+	doc.Interfaces = append(doc.Interfaces, introspect.IntrospectData, peerData)
+	if o, ok := n.e.objects[n.path]; ok {
+		doc.Interfaces = append(doc.Interfaces, prop.IntrospectData, n.e.ifaces[o.iface])
+	}
+	if n.path == RootPath {
+		doc.Interfaces = append(doc.Interfaces, objectManagerData)
+	}
+	for _, child := range slices.Sorted(maps.Keys(n.e.children[n.path])) {
+		doc.Children = append(doc.Children, introspect.Node{Name: child})
+	}
+	n.e.mu.RUnlock()
+	out, err := xml.MarshalIndent(doc, "", " ")
+	if err != nil {
+		return nil, dbus.MakeFailedError(err)
+	}
+	return []any{introspect.IntrospectDeclarationString + string(out)}, nil
+}
+
+func (n *node) get(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
+	iface, name := args[0].(string), args[1].(string)
+	n.e.mu.RLock()
+	defer n.e.mu.RUnlock()
+	o, ok := n.e.objects[n.path]
+	if !ok || o.iface != iface {
+		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(n.path)})
+	}
+	v, ok := o.props[name]
+	if !ok {
+		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no property " + name + " in " + iface})
+	}
+	return []any{v}, nil
+}
+
+func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
+	iface := args[0].(string)
+	n.e.mu.RLock()
+	defer n.e.mu.RUnlock()
+	o, ok := n.e.objects[n.path]
+	if !ok || (iface != "" && o.iface != iface) {
+		if ok || iface == "" {
+			return []any{map[string]dbus.Variant{}}, nil
+		}
+		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(n.path)})
+	}
+	return []any{maps.Clone(o.props)}, nil
+}
+
+func (n *node) set(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
+	return nil, dbus.NewError("org.freedesktop.DBus.Error.PropertyReadOnly", []any{"property " + args[1].(string) + " is read-only"})
+}
+
+func (n *node) managedObjects(dbus.Sender, []any) ([]any, *dbus.Error) {
+	n.e.mu.RLock()
+	defer n.e.mu.RUnlock()
+	out := make(map[dbus.ObjectPath]map[string]map[string]dbus.Variant, len(n.e.objects))
+	for path, o := range n.e.objects {
+		out[path] = map[string]map[string]dbus.Variant{o.iface: maps.Clone(o.props)}
+	}
+	return []any{out}, nil
+}
+
+var peerData = introspect.Interface{
+	Name: peerInterface,
+	Methods: []introspect.Method{
+		{Name: "Ping"},
+		{Name: "GetMachineId", Args: []introspect.Arg{{Name: "machine_uuid", Type: "s", Direction: "out"}}},
+	},
+}
+
+var objectManagerData = introspect.Interface{
+	Name: objectManagerInterface,
+	Methods: []introspect.Method{{Name: "GetManagedObjects", Args: []introspect.Arg{
+		{Name: "objects", Type: "a{oa{sa{sv}}}", Direction: "out"}}}},
+	Signals: []introspect.Signal{
+		{Name: "InterfacesAdded", Args: []introspect.Arg{{Name: "object", Type: "o"}, {Name: "interfaces", Type: "a{sa{sv}}"}}},
+		{Name: "InterfacesRemoved", Args: []introspect.Arg{{Name: "object", Type: "o"}, {Name: "interfaces", Type: "as"}}},
+	},
+}
