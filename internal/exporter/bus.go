@@ -4,28 +4,14 @@ import (
 	"fmt"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/glusterbus/glusterbus/internal/bus"
 )
 
-// Dial connects to a bus: "system", "session", or any D-Bus address such as
-// unix:path=/run/x.sock. The exporter serves its objects on the connection.
-func (e *Exporter) Dial(bus string) (*dbus.Conn, error) {
-	opts := []dbus.ConnOption{dbus.WithHandler(e)}
-	var (
-		conn *dbus.Conn
-		err  error
-	)
-	switch bus {
-	case "system":
-		conn, err = dbus.ConnectSystemBus(opts...)
-	case "session":
-		conn, err = dbus.ConnectSessionBus(opts...)
-	default:
-		conn, err = dbus.Connect(bus, opts...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the %s bus: %w", bus, err)
-	}
-	return conn, nil
+// Dial connects to a bus ("system", "session" or a D-Bus address) and
+// serves the exporter's objects on the connection.
+func (e *Exporter) Dial(address string) (*dbus.Conn, error) {
+	return bus.Connect(address, dbus.WithHandler(e))
 }
 
 // Claim sets conn as the connection signals go out on and takes the
