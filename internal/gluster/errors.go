@@ -11,6 +11,12 @@ import (
 // be retried later.
 var ErrLocked = errors.New("gluster: another transaction is in progress")
 
+// ErrNoVolume matches a *CLIError saying the named volume does not exist.
+var ErrNoVolume = errors.New("gluster: no such volume")
+
+// ErrNoGlusterd matches a *CLIError saying the CLI could not reach glusterd.
+var ErrNoGlusterd = errors.New("gluster: glusterd is not reachable")
+
 // CLIError is a failed gluster command: either the process failed, or its
 // XML output reported failure (opRet != 0), which happens with exit status 0
 // too.
@@ -48,7 +54,17 @@ func (e *CLIError) Error() string {
 
 // Is reports whether the error is ErrLocked.
 func (e *CLIError) Is(target error) bool {
-	return target == ErrLocked && isLockMessage(e.Message)
+	msg := strings.ToLower(e.Message)
+	switch target {
+	case ErrLocked:
+		return isLockMessage(e.Message)
+	case ErrNoVolume:
+		// 10.3 says "Volume does not exist" or "Volume NAME does not exist".
+		return strings.HasPrefix(msg, "volume ") && strings.Contains(msg, "does not exist")
+	case ErrNoGlusterd:
+		return strings.Contains(msg, "connection failed") || strings.Contains(msg, "is gluster daemon operational")
+	}
+	return false
 }
 
 // lockMessages are the phrases glusterd uses when it could not take the

@@ -322,3 +322,22 @@ func TestParseVersionCaptured(t *testing.T) {
 		t.Error("nonsense accepted")
 	}
 }
+
+func TestErrorKinds(t *testing.T) {
+	data, err := os.ReadFile("testdata/error-volume-info-missing.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseVolumeInfo(data)
+	if !errors.Is(err, ErrNoVolume) || errors.Is(err, ErrLocked) || errors.Is(err, ErrNoGlusterd) {
+		t.Fatalf("missing volume: %v", err)
+	}
+	down := &CLIError{ExitCode: 1, Message: "Connection failed. Please check if gluster daemon is operational."}
+	if !errors.Is(down, ErrNoGlusterd) || errors.Is(down, ErrNoVolume) {
+		t.Fatalf("glusterd down: %v", down)
+	}
+	locked := &CLIError{Message: "Another transaction is in progress for gv0. Please try again after some time."}
+	if !errors.Is(locked, ErrLocked) {
+		t.Fatalf("locked: %v", locked)
+	}
+}
