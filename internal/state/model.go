@@ -121,6 +121,17 @@ func (m *Model) Glusterd() Glusterd {
 	return m.cur.Glusterd
 }
 
+// Peers returns copies of the known peers by UUID.
+func (m *Model) Peers() map[string]Peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]Peer, len(m.cur.Peers))
+	for id, p := range m.cur.Peers {
+		out[id] = *p
+	}
+	return out
+}
+
 // VolumeNames lists the known volumes.
 func (m *Model) VolumeNames() []string {
 	m.mu.Lock()

@@ -1,0 +1,400 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/state"
+)
+
+// maxRuntimeReadsPerReconcile bounds the per-volume `volume status` calls of
+// one reconcile when some volume is busy and `volume status all` must not
+// run; the volumes read longest ago go first.
+const maxRuntimeReadsPerReconcile = 32
+
+// readAll reads the whole cluster into the model.
+func (r *Refresher) readAll(ctx context.Context) error {
+	started := r.opt.Now()
+	vols, err := cli(r, ctx, func(ctx context.Context) ([]gluster.Volume, error) { return r.src.VolumeInfo(ctx, "") })
+	if err != nil {
+		r.noteError("volume info", err)
+		return err
+	}
+	peers, err := cli(r, ctx, r.src.Peers)
+	if err != nil {
+		r.noteError("peer status", err)
+		return err
+	}
+	g, err := r.readGlusterd(ctx)
+	if err != nil {
+		r.noteError("glusterd identity", err)
+		return err
+	}
+	runtime, fresh := r.readRuntimes(ctx, vols)
+
+	snap := state.NewSnapshot()
+	for i := range peers {
+		p := &peers[i]
+		snap.Peers[p.UUID] = &state.Peer{UUID: p.UUID, Hostname: p.Hostname, Hostnames: p.Hostnames, Connected: p.Connected, State: p.State}
+	}
+	up := connectedFunc(g.UUID, snap.Peers)
+	for i := range vols {
+		v := &vols[i]
+		prev, _ := r.model.Volume(v.Name)
+		snap.Volumes[v.Name] = buildVolume(v, &prev, runtime, fresh[v.Name], up)
+	}
+	g.Running, g.LastError, g.LastRefresh = true, "", r.opt.Now()
+	snap.Glusterd = g
+
+	// A targeted read that reached the model after this read began is
+	// newer than what this read saw: keep it.
+	r.mu.Lock()
+	for name, at := range r.touched {
+		if at.Before(started) {
+			delete(r.touched, name)
+			continue
+		}
+		if cur, ok := r.model.Volume(name); ok {
+			snap.Volumes[name] = &cur
+		} else {
+			delete(snap.Volumes, name)
+		}
+	}
+	r.mu.Unlock()
+	r.model.SetAll(snap)
+	return nil
+}
+
+// readGlusterd returns what is known of the local glusterd, reading its
+// identity (UUID, op-version, version) when not yet known.
+func (r *Refresher) readGlusterd(ctx context.Context) (state.Glusterd, error) {
+	g := r.model.Glusterd()
+	if g.UUID == "" || !g.Running || r.takeIdentityRequest() {
+		var err error
+		if g.UUID, err = cli(r, ctx, r.src.LocalUUID); err != nil {
+			return g, err
+		}
+		if g.OpVersion, err = cli(r, ctx, r.src.OpVersion); err != nil {
+			return g, err
+		}
+		if g.Version, err = cli(r, ctx, r.src.Version); err != nil {
+			return g, err
+		}
+	}
+	if r.opt.GlusterdUnit != nil {
+		g.LoadState, g.ActiveState = r.opt.GlusterdUnit(ctx)
+	}
+	return g, nil
+}
+
+// RefreshIdentity makes the next full read re-read glusterd's UUID,
+// op-version and version (after an explicit Reload, or an op-version change).
+func (r *Refresher) RefreshIdentity() {
+	r.mu.Lock()
+	r.identity = true
+	r.mu.Unlock()
+}
+
+func (r *Refresher) takeIdentityRequest() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.identity
+	r.identity = false
+	return v
+}
+
+// readRuntimes reads `volume status` for the started volumes that are
+// quiet: all at once when every volume is quiet, else one by one for a
+// bounded number. fresh says which volumes' runtime was read.
+func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (map[string]gluster.BrickStatus, map[string]bool) {
+	runtime := map[string]gluster.BrickStatus{}
+	fresh := map[string]bool{}
+	var quiet []string
+	busy := false
+	for i := range vols {
+		if vols[i].Status != "Started" {
+			continue
+		}
+		if r.quietFor(vols[i].Name) > 0 {
+			busy = true
+		} else {
+			quiet = append(quiet, vols[i].Name)
+		}
+	}
+	if len(quiet) == 0 {
+		return runtime, fresh
+	}
+	if !busy {
+		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, "") })
+		if err != nil {
+			r.runtimeFailed("", err)
+			return runtime, fresh
+		}
+		for _, name := range quiet {
+			fresh[name] = true
+		}
+		indexRuntime(runtime, st)
+		r.noteRuntime(quiet...)
+		return runtime, fresh
+	}
+	r.mu.Lock()
+	slices.SortStableFunc(quiet, func(a, b string) int { return r.runtimeRead[a].Compare(r.runtimeRead[b]) })
+	r.mu.Unlock()
+	for _, name := range quiet[:min(len(quiet), maxRuntimeReadsPerReconcile)] {
+		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, name) })
+		if err != nil {
+			r.runtimeFailed(name, err)
+			continue
+		}
+		fresh[name] = true
+		indexRuntime(runtime, st)
+		r.noteRuntime(name)
+	}
+	return runtime, fresh
+}
+
+func (r *Refresher) noteRuntime(names ...string) {
+	now := r.opt.Now()
+	r.mu.Lock()
+	for _, n := range names {
+		r.runtimeRead[n] = now
+	}
+	r.mu.Unlock()
+}
+
+// runtimeFailed logs a failed `volume status`; the bricks keep their last
+// known runtime. A lock held by an admin command is expected now and then.
+func (r *Refresher) runtimeFailed(volume string, err error) {
+	if errors.Is(err, gluster.ErrLocked) {
+		r.log.Info("volume status skipped: the volume is busy", "volume", volume)
+		return
+	}
+	r.log.Warn("reading brick status failed", "volume", volume, "err", err)
+}
+
+func indexRuntime(into map[string]gluster.BrickStatus, st []gluster.BrickStatus) {
+	for _, b := range st {
+		into[b.Host+":"+b.Path] = b
+	}
+}
+
+// readVolume reads one volume's configuration and/or runtime into the model.
+func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
+	prev, known := r.model.Volume(name)
+	var cfg *gluster.Volume
+	if w&wantConfig != 0 {
+		vols, err := cli(r, ctx, func(ctx context.Context) ([]gluster.Volume, error) { return r.src.VolumeInfo(ctx, name) })
+		switch {
+		case errors.Is(err, gluster.ErrNoVolume):
+			if !known {
+				return fmt.Errorf("volume %q: %w", name, gluster.ErrNoVolume)
+			}
+			r.model.SetVolume(name, nil)
+			r.forget(name)
+			return nil
+		case err != nil:
+			r.noteError("volume info "+name, err)
+			return err
+		}
+		for i := range vols {
+			if vols[i].Name == name {
+				cfg = &vols[i]
+			}
+		}
+		if cfg == nil {
+			return fmt.Errorf("volume info %s: gluster answered without that volume", name)
+		}
+	} else if !known {
+		return nil // gone meanwhile
+	}
+
+	started := prev.Status == "Started"
+	if cfg != nil {
+		started = cfg.Status == "Started"
+	}
+	runtime := map[string]gluster.BrickStatus{}
+	fresh := false
+	if w&wantRuntime != 0 && started {
+		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, name) })
+		if err != nil {
+			r.runtimeFailed(name, err)
+			if errors.Is(err, gluster.ErrLocked) {
+				r.scheduleRuntime(name, r.opt.QuietPeriod)
+			}
+		} else {
+			fresh = true
+			indexRuntime(runtime, st)
+			r.noteRuntime(name)
+		}
+	}
+
+	up := connectedFunc(r.model.Glusterd().UUID, toPointers(r.model.Peers()))
+	var next *state.Volume
+	if cfg != nil {
+		next = buildVolume(cfg, &prev, runtime, fresh, up)
+	} else {
+		next = withRuntime(&prev, runtime, fresh, up)
+	}
+	r.model.SetVolume(name, next)
+	r.mu.Lock()
+	r.touched[name] = r.opt.Now()
+	r.mu.Unlock()
+
+	if cfg != nil && started && !fresh && needsRuntime(&prev, next) {
+		r.scheduleRuntime(name, 0)
+	}
+	return nil
+}
+
+// needsRuntime says whether a configuration change may have changed the
+// bricks' runtime: the volume was (re)started or its bricks changed.
+func needsRuntime(prev, next *state.Volume) bool {
+	if prev.Status != next.Status || len(prev.Bricks) != len(next.Bricks) {
+		return true
+	}
+	for i := range next.Bricks {
+		if next.Bricks[i].Name() != prev.Bricks[i].Name() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Refresher) forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.activity, name)
+	delete(r.runtimeRead, name)
+	if t, ok := r.timers[name]; ok {
+		t.Stop()
+		delete(r.timers, name)
+	}
+	r.touched[name] = r.opt.Now()
+}
+
+// readPeers reads the peers; bricks on a peer that disconnected go offline
+// at once, and volumes with bricks on a peer that came back get their
+// runtime read.
+func (r *Refresher) readPeers(ctx context.Context) error {
+	peers, err := cli(r, ctx, r.src.Peers)
+	if err != nil {
+		r.noteError("peer status", err)
+		return err
+	}
+	before := r.model.Peers()
+	next := map[string]*state.Peer{}
+	changed := map[string]bool{} // uuid -> now connected
+	for i := range peers {
+		p := &peers[i]
+		next[p.UUID] = &state.Peer{UUID: p.UUID, Hostname: p.Hostname, Hostnames: p.Hostnames, Connected: p.Connected, State: p.State}
+		if old, ok := before[p.UUID]; ok && old.Connected != p.Connected {
+			changed[p.UUID] = p.Connected
+		}
+	}
+	r.model.SetPeers(next)
+	if len(changed) == 0 {
+		return nil
+	}
+	up := connectedFunc(r.model.Glusterd().UUID, next)
+	for _, name := range r.model.VolumeNames() {
+		v, ok := r.model.Volume(name)
+		if !ok || !slices.ContainsFunc(v.Bricks, func(b state.Brick) bool { _, hit := changed[b.HostUUID]; return hit }) {
+			continue
+		}
+		r.model.SetVolume(name, withRuntime(&v, nil, false, up))
+		if v.Status == "Started" {
+			r.scheduleRuntime(name, 0)
+		}
+	}
+	return nil
+}
+
+// connectedFunc says whether the node with a UUID is reachable: this node
+// always, peers as last read.
+func connectedFunc(self string, peers map[string]*state.Peer) func(uuid string) bool {
+	return func(uuid string) bool {
+		if uuid == self {
+			return true
+		}
+		p, ok := peers[uuid]
+		return !ok || p.Connected // a brick on an unknown host: do not guess
+	}
+}
+
+func toPointers(m map[string]state.Peer) map[string]*state.Peer {
+	out := make(map[string]*state.Peer, len(m))
+	for k, v := range m {
+		out[k] = &v
+	}
+	return out
+}
+
+// buildVolume makes the state volume from gluster's configuration, the
+// runtime read now (if fresh) and what was known before.
+func buildVolume(v *gluster.Volume, prev *state.Volume, runtime map[string]gluster.BrickStatus, fresh bool, up func(string) bool) *state.Volume {
+	out := &state.Volume{
+		Name: v.Name, ID: v.ID, Status: v.Status, Type: v.Type, Transport: v.Transport,
+		BrickCount: v.BrickCount, DistCount: v.DistCount, ReplicaCount: v.ReplicaCount,
+		ArbiterCount: v.ArbiterCount, DisperseCount: v.DisperseCount, RedundancyCount: v.RedundancyCount,
+		SnapshotCount: v.SnapshotCount, Options: maps.Clone(v.Options),
+		Bricks: make([]state.Brick, len(v.Bricks)),
+	}
+	old := map[string]*state.Brick{}
+	for i := range prev.Bricks {
+		old[prev.Bricks[i].Name()] = &prev.Bricks[i]
+	}
+	for i, b := range v.Bricks {
+		sb := state.Brick{Host: b.Host, Path: b.Path, HostUUID: b.HostUUID, IsArbiter: b.IsArbiter, Pid: -1}
+		if o, ok := old[sb.Name()]; ok {
+			copyRuntime(&sb, o)
+		}
+		out.Bricks[i] = sb
+	}
+	return withRuntime(out, runtime, fresh, up)
+}
+
+// withRuntime returns a copy of v with the runtime applied: fresh status
+// where read, offline where a fresh read left a brick out or its host is
+// disconnected or the volume is not started, else what was known.
+func withRuntime(v *state.Volume, runtime map[string]gluster.BrickStatus, fresh bool, up func(string) bool) *state.Volume {
+	out := *v
+	out.Bricks = slices.Clone(v.Bricks)
+	for i := range out.Bricks {
+		b := &out.Bricks[i]
+		st, ok := runtime[b.Name()]
+		switch {
+		case out.Status != "Started":
+			setOffline(b)
+		case fresh && ok:
+			applyStatus(b, &st)
+		case fresh || !up(b.HostUUID):
+			setOffline(b)
+		}
+	}
+	return &out
+}
+
+func setOffline(b *state.Brick) { b.Online, b.Pid, b.Port = false, -1, 0 }
+
+func applyStatus(b *state.Brick, st *gluster.BrickStatus) {
+	b.Online, b.Pid, b.Port = st.Online, st.Pid, st.Port
+	if !st.Online {
+		b.Pid, b.Port = -1, 0
+	}
+	if st.SizeTotal > 0 {
+		b.SizeTotal, b.SizeFree, b.InodesTotal, b.InodesFree = st.SizeTotal, st.SizeFree, st.InodesTotal, st.InodesFree
+	}
+	if st.Device != "" {
+		b.Device, b.FsName, b.MountOptions = st.Device, st.FsName, st.MountOptions
+	}
+}
+
+func copyRuntime(dst, src *state.Brick) {
+	dst.Online, dst.Pid, dst.Port = src.Online, src.Pid, src.Port
+	dst.SizeTotal, dst.SizeFree, dst.InodesTotal, dst.InodesFree = src.SizeTotal, src.SizeFree, src.InodesTotal, src.InodesFree
+	dst.Device, dst.FsName, dst.MountOptions = src.Device, src.FsName, src.MountOptions
+}

@@ -1,0 +1,219 @@
+// Package refresh reads the cluster through the gluster CLI into the state
+// model. It decides what to read and when; the model decides what changed.
+//
+// Two kinds of reads exist. `volume info` and `peer status` take no lock in
+// glusterd. `volume status` takes the volume's cluster-wide lock, and an
+// admin command that runs on the same volume at that moment fails with
+// "Another transaction is in progress" (gluster/glusterfs#3052). So:
+//
+//   - a trigger naming a volume (hook, native event, inotify) re-reads only
+//     that volume's `volume info`;
+//   - `volume status` (brick runtime: online, pid, port, sizes) runs only for
+//     volumes that have been quiet (no trigger) for QuietPeriod, after a
+//     trigger once the volume has become quiet, and in the periodic full
+//     reconcile for quiet volumes only;
+//   - while status cannot be read, bricks keep their last known runtime,
+//     except that bricks of disconnected peers are offline.
+//
+// Triggers for the same volume coalesce: while one read runs, any number of
+// new triggers cause exactly one more read after it. Reads of different
+// volumes run side by side, bounded by Options.Concurrency CLI processes.
+package refresh
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/state"
+)
+
+// Source is how the cluster is read; *gluster.CLI is one.
+type Source interface {
+	VolumeInfo(ctx context.Context, volume string) ([]gluster.Volume, error)
+	VolumeStatusDetail(ctx context.Context, volume string) ([]gluster.BrickStatus, error)
+	Peers(ctx context.Context) ([]gluster.Peer, error)
+	LocalUUID(ctx context.Context) (string, error)
+	OpVersion(ctx context.Context) (uint32, error)
+	Version(ctx context.Context) (string, error)
+}
+
+// Options tune a Refresher.
+type Options struct {
+	Concurrency int           // CLI processes at once; default 4
+	QuietPeriod time.Duration // how long a volume must be quiet before `volume status`; default 2s
+	Logger      *slog.Logger
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// GlusterdUnit, if set, reports glusterd.service's load and active state.
+	GlusterdUnit func(ctx context.Context) (load, active string)
+}
+
+// Refresher keeps the model in step with the cluster.
+type Refresher struct {
+	src   Source
+	model *state.Model
+	opt   Options
+	log   *slog.Logger
+	sem   chan struct{}
+	ctx   context.Context // the daemon's life; reads are not cut short by one caller leaving
+
+	mu       sync.Mutex
+	flights  map[string]*flight
+	activity map[string]time.Time // volume -> last trigger
+	touched  map[string]time.Time // volume -> last targeted read that reached the model
+	timers   map[string]*time.Timer
+	// runtimeRead: volume -> when its runtime was last read.
+	runtimeRead map[string]time.Time
+	identity    bool // re-read glusterd's identity on the next full read
+}
+
+// New returns a Refresher; ctx bounds every read it makes.
+func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refresher {
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 4
+	}
+	if opt.QuietPeriod <= 0 {
+		opt.QuietPeriod = 2 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Refresher{
+		src: src, model: model, opt: opt, log: opt.Logger, ctx: ctx,
+		sem:         make(chan struct{}, opt.Concurrency),
+		flights:     map[string]*flight{},
+		activity:    map[string]time.Time{},
+		touched:     map[string]time.Time{},
+		timers:      map[string]*time.Timer{},
+		runtimeRead: map[string]time.Time{},
+	}
+}
+
+// All re-reads the whole cluster and waits for the result. Concurrent calls
+// share one read; a call made while a read runs waits for the next one.
+func (r *Refresher) All(ctx context.Context) error {
+	return r.do(ctx, keyAll, 0)
+}
+
+// TriggerAll asks for a full read without waiting.
+func (r *Refresher) TriggerAll() { r.start(keyAll, 0) }
+
+// Volume re-reads one volume's configuration (lock-free) and waits for the
+// result; its brick runtime follows once the volume is quiet. A volume
+// gluster no longer knows is removed. It returns gluster.ErrNoVolume when
+// neither gluster nor the model knows the volume.
+func (r *Refresher) Volume(ctx context.Context, name string) error {
+	r.noteActivity(name)
+	return r.do(ctx, volPrefix+name, wantConfig)
+}
+
+// TriggerVolume is Volume without waiting.
+func (r *Refresher) TriggerVolume(name string) {
+	r.noteActivity(name)
+	r.start(volPrefix+name, wantConfig)
+}
+
+// TriggerRuntime asks for a volume's brick runtime (`volume status`) as soon
+// as the volume is quiet, e.g. after a brick process connected or died.
+func (r *Refresher) TriggerRuntime(name string) { r.scheduleRuntime(name, 0) }
+
+// TriggerPeers re-reads the peers without waiting.
+func (r *Refresher) TriggerPeers() { r.start(keyPeers, 0) }
+
+// Run reconciles every interval until ctx ends. A reconcile still running
+// when the next is due is not started twice.
+func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			r.mu.Lock()
+			for _, tm := range r.timers {
+				tm.Stop()
+			}
+			r.mu.Unlock()
+			return
+		case <-t.C:
+			r.TriggerAll()
+		}
+	}
+}
+
+func (r *Refresher) noteActivity(name string) {
+	r.mu.Lock()
+	r.activity[name] = r.opt.Now()
+	r.mu.Unlock()
+}
+
+// quietFor says how long until the volume has been quiet for QuietPeriod
+// (zero or less: it is quiet now).
+func (r *Refresher) quietFor(name string) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last, ok := r.activity[name]
+	if !ok {
+		return 0
+	}
+	return r.opt.QuietPeriod - r.opt.Now().Sub(last)
+}
+
+// scheduleRuntime reads the volume's runtime once it is quiet, at the
+// earliest after delay.
+func (r *Refresher) scheduleRuntime(name string, delay time.Duration) {
+	if wait := r.quietFor(name); wait > delay {
+		delay = wait
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.timers[name]; ok {
+		t.Stop()
+	}
+	r.timers[name] = time.AfterFunc(max(delay, 0), func() {
+		r.mu.Lock()
+		delete(r.timers, name)
+		r.mu.Unlock()
+		if r.ctx.Err() != nil {
+			return
+		}
+		if wait := r.quietFor(name); wait > 0 {
+			r.scheduleRuntime(name, wait) // more activity came in meanwhile
+			return
+		}
+		r.start(volPrefix+name, wantRuntime)
+	})
+}
+
+// cli runs one CLI call within the concurrency bound.
+func cli[T any](r *Refresher, ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+	defer func() { <-r.sem }()
+	return call(ctx)
+}
+
+// noteError records a failed read on the glusterd object; a CLI that cannot
+// reach glusterd also marks it not running.
+func (r *Refresher) noteError(what string, err error) {
+	if errors.Is(err, context.Canceled) && r.ctx.Err() != nil {
+		return
+	}
+	r.log.Warn("reading gluster state failed", "what", what, "err", err)
+	g := r.model.Glusterd()
+	g.LastError = err.Error()
+	if errors.Is(err, gluster.ErrNoGlusterd) {
+		g.Running = false
+	}
+	r.model.SetGlusterd(g)
+}
