@@ -1,0 +1,48 @@
+// Command glusterbus exports GlusterFS state on D-Bus and keeps it current.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "glusterbus:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var level string
+	root := &cobra.Command{
+		Use:           "glusterbus",
+		Short:         "GlusterFS state and events on D-Bus",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var l slog.Level
+			if err := l.UnmarshalText([]byte(level)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	root.AddCommand(newServe())
+	return root
+}
+
+// addBusFlag adds --bus: "system", "session" or a D-Bus address.
+func addBusFlag(cmd *cobra.Command, bus *string) {
+	cmd.Flags().StringVar(bus, "bus", "system", `the bus: "system", "session" or a D-Bus address such as unix:path=/run/x.sock`)
+}
