@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -8,12 +9,15 @@ import (
 
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/nativeevents"
 )
 
 func newServe() *cobra.Command {
 	var (
-		cfg     daemon.Config
-		command string
+		cfg          daemon.Config
+		command      string
+		eventsConfig string
+		noEvents     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -26,6 +30,16 @@ func newServe() *cobra.Command {
 			}
 			cfg.Gluster = words
 			cfg.Logger = slog.Default()
+			switch {
+			case noEvents:
+				cfg.EventsPort = -1
+			case !cmd.Flags().Changed("events-port"):
+				if cfg.EventsPort, err = nativeevents.ReadConfigPort(eventsConfig); err != nil {
+					return err
+				}
+			case cfg.EventsPort <= 0:
+				return fmt.Errorf("--events-port must be a port number (use --no-events to disable native events)")
+			}
 			return daemon.Run(cmd.Context(), cfg)
 		},
 	}
@@ -36,6 +50,12 @@ func newServe() *cobra.Command {
 	f.StringVar(&cfg.StateDir, "state-dir", "/var/lib/glusterbus", "where glusterbus keeps its own state")
 	f.DurationVar(&cfg.Interval, "interval", 10*time.Second, "periodic reconcile interval")
 	f.DurationVar(&cfg.QuietPeriod, "quiet-period", 2*time.Second, "how long a volume must see no change before 'volume status' (which takes its lock) may run")
+	f.IntVar(&cfg.EventsPort, "events-port", nativeevents.DefaultPort, "UDP port for GlusterFS's native events (default: the port of --events-config); glustereventsd must not hold it")
+	f.StringVar(&eventsConfig, "events-config", nativeevents.DefaultConfigPath, "glustereventsd's configuration, read for its port")
+	f.StringSliceVar(&cfg.EventsAllow, "events-allow", nil, "networks (CIDR) allowed to send native events besides loopback and the peers, e.g. the FUSE clients'")
+	f.BoolVar(&noEvents, "no-events", false, "do not receive native events")
+	f.IntVar(&cfg.JournalMaxEvents, "journal-max-events", 100000, "keep at most this many events in the journal")
+	f.DurationVar(&cfg.JournalMaxAge, "journal-max-age", 7*24*time.Hour, "keep journaled events at most this long")
 	f.DurationVar(&cfg.CLITimeout, "cli-timeout", gluster.DefaultTimeout, "timeout of one gluster CLI call")
 	return cmd
 }

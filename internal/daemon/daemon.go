@@ -9,12 +9,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/glusterbus/glusterbus/internal/events"
 	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/journal"
+	"github.com/glusterbus/glusterbus/internal/nativeevents"
 	"github.com/glusterbus/glusterbus/internal/refresh"
 	"github.com/glusterbus/glusterbus/internal/state"
 	"github.com/glusterbus/glusterbus/internal/watch"
@@ -33,6 +38,16 @@ type Config struct {
 	QuietPeriod     time.Duration // see refresh.Options
 	CLITimeout      time.Duration
 	Logger          *slog.Logger
+
+	// EventsPort is the UDP port for native GlusterFS events: -1 disables
+	// them, 0 picks a free port (tests).
+	EventsPort  int
+	EventsAllow []string // extra networks allowed to send native events
+	// EventsAddrs are the addresses to listen on; empty means all.
+	EventsAddrs []string
+
+	JournalMaxEvents int
+	JournalMaxAge    time.Duration
 }
 
 // callTimeout bounds one D-Bus method call's work.
@@ -46,8 +61,32 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	allow, err := parsePrefixes(cfg.EventsAllow)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return fmt.Errorf("state directory: %w", err)
+	}
+	j, err := journal.Open(filepath.Join(cfg.StateDir, "journal.db"), journal.Options{
+		MaxEvents: cfg.JournalMaxEvents, MaxAge: cfg.JournalMaxAge, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("event journal: %w", err)
+	}
+	defer j.Close()
+
+	// The native listener binds first: a port held by glustereventsd is
+	// the most likely reason not to start, and should say so at once.
+	var listener *nativeevents.Listener
+	if cfg.EventsPort >= 0 {
+		listener, err = nativeevents.Listen(nativeevents.Config{
+			Port: cfg.EventsPort, ListenAddrs: cfg.EventsAddrs, Allow: allow, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		defer listener.Close()
 	}
 
 	exp := exporter.New(ctx, log)
@@ -58,6 +97,14 @@ func Run(ctx context.Context, cfg Config) error {
 		GlusterdUnit: glusterdUnitState,
 	})
 	registerManagerMethods(exp, ref)
+	registerEventMethods(exp, j)
+
+	// The writer outlives ctx long enough to journal what is queued.
+	writerCtx, stopWriter := context.WithCancel(context.Background())
+	writer := events.NewWriter(j, 1<<16, log, nil)
+	writerDone := make(chan struct{})
+	go func() { writer.Run(writerCtx); close(writerDone) }()
+	defer func() { stopWriter(); <-writerDone }()
 
 	conn, err := exp.Dial(cfg.Bus)
 	if err != nil {
@@ -68,14 +115,38 @@ func Run(ctx context.Context, cfg Config) error {
 	// Read the cluster before taking the name, so the first client that sees
 	// the name sees the whole tree. A failure leaves an empty tree with
 	// Glusterd.LastError set; the reconcile tries again.
-	if err := ref.All(ctx); err != nil {
-		log.Warn("initial read of the cluster failed; serving what is known", "err", err)
+	initialErr := ref.All(ctx)
+	if initialErr != nil {
+		log.Warn("initial read of the cluster failed; serving what is known", "err", initialErr)
 	}
 	if err := exp.Claim(conn); err != nil {
 		return err
 	}
+	go func() {
+		if err := events.Publish(ctx, j, emitEvent(exp)); err != nil {
+			log.Error("publishing journaled events stopped", "err", err)
+		}
+	}()
+	// State changes become events from the first successful read on: what
+	// exists at start was not created now.
+	recorder := events.NewRecorder(writer, model.Glusterd().UUID, objectPath)
+	if initialErr == nil {
+		model.AddSink(recorder)
+	} else {
+		go addSinkAfterFirstRead(ctx, ref, model, recorder, cfg.Interval)
+	}
+	if listener != nil {
+		peers := &peerAddrs{l: listener, model: model}
+		peers.update()
+		model.AddSink(peers)
+		go func() {
+			if err := listener.Run(ctx, nativeHandler(writer, ref, model, log)); err != nil && ctx.Err() == nil {
+				log.Error("native events listener stopped", "err", err)
+			}
+		}()
+	}
 	log.Info("serving", "bus", cfg.Bus, "name", exporter.BusName, "glusterd_workdir", workdir,
-		"volumes", len(model.VolumeNames()))
+		"volumes", len(model.VolumeNames()), "journal_last_seq", j.LastSeq(), "events", listenerAddrs(listener))
 
 	go ref.Run(ctx, cfg.Interval)
 	go func() {
@@ -87,6 +158,35 @@ func Run(ctx context.Context, cfg Config) error {
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
+}
+
+// addSinkAfterFirstRead retries the full read until it succeeds, then adds
+// the recorder.
+func addSinkAfterFirstRead(ctx context.Context, ref *refresh.Refresher, model *state.Model, rec state.Sink, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if ref.All(ctx) == nil {
+				model.AddSink(rec)
+				return
+			}
+		}
+	}
+}
+
+func listenerAddrs(l *nativeevents.Listener) string {
+	if l == nil {
+		return "off"
+	}
+	var s []string
+	for _, a := range l.LocalAddrs() {
+		s = append(s, a.String())
+	}
+	return strings.Join(s, ",")
 }
 
 // resolveWorkdir returns the given directory, else what glusterd says, else

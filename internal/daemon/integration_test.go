@@ -54,6 +54,8 @@ func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster)) *harne
 			Interval:        time.Second,
 			QuietPeriod:     500 * time.Millisecond,
 			CLITimeout:      20 * time.Second,
+			EventsPort:      0, // a free port; glusterd's own datagrams go to 55555
+			EventsAddrs:     []string{"127.0.0.1", "::1"},
 			Logger:          slog.New(slog.NewTextHandler(logOut, nil)),
 		})
 	}()

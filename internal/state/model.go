@@ -28,6 +28,13 @@ func NewModel(sinks ...Sink) *Model {
 	return &Model{cur: NewSnapshot(), sinks: sinks}
 }
 
+// AddSink adds a sink that sees every change from now on.
+func (m *Model) AddSink(s Sink) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sinks = append(m.sinks, s)
+}
+
 // SetAll replaces the whole snapshot (full refresh). The glusterd object is
 // replaced too.
 func (m *Model) SetAll(next *Snapshot) []Change {
