@@ -131,7 +131,7 @@ func optionEvents(c *state.Change, name journal.Field, old, cur map[string]strin
 }
 
 func brickEvents(c *state.Change, addedVolumes, removedVolumes map[string]bool, emit emitFunc) {
-	props := c.Props
+	props := c.Cur
 	if c.Type == state.Removed {
 		props = c.Old
 	}
@@ -157,7 +157,7 @@ func brickEvents(c *state.Change, addedVolumes, removedVolumes map[string]bool, 
 }
 
 func peerEvents(c *state.Change, emit emitFunc) {
-	props := c.Props
+	props := c.Cur
 	if c.Type == state.Removed {
 		props = c.Old
 	}

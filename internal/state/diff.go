@@ -22,12 +22,14 @@ func (t ChangeType) String() string {
 // Change is one object's change. For Added, Props holds every property; for
 // Modified, Props holds the new values of the changed properties and Old
 // their previous values, in the same order; for Removed, Old holds the last
-// properties.
+// properties. Cur holds every current property (nil for Removed), for
+// consumers that need context beyond what changed.
 type Change struct {
 	Type  ChangeType
 	Ref   Ref
 	Props []Property
 	Old   []Property
+	Cur   []Property
 }
 
 // Diff compares two object lists and reports what changed: first the added
@@ -45,7 +47,7 @@ func Diff(old, cur []Object) []Change {
 		seen[o.Ref] = true
 		prev, ok := oldByRef[o.Ref]
 		if !ok {
-			added = append(added, Change{Type: Added, Ref: o.Ref, Props: o.Props})
+			added = append(added, Change{Type: Added, Ref: o.Ref, Props: o.Props, Cur: o.Props})
 			continue
 		}
 		if c, ok := diffProps(prev, o); ok {
@@ -62,7 +64,7 @@ func Diff(old, cur []Object) []Change {
 }
 
 func diffProps(prev, cur *Object) (Change, bool) {
-	c := Change{Type: Modified, Ref: cur.Ref}
+	c := Change{Type: Modified, Ref: cur.Ref, Cur: cur.Props}
 	for _, p := range cur.Props {
 		old := prev.Prop(p.Name)
 		if !Equal(old, p.Value) {

@@ -1,0 +1,191 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/glusterbus/glusterbus/internal/journal"
+	"github.com/glusterbus/glusterbus/internal/nativeevents"
+	"github.com/glusterbus/glusterbus/internal/state"
+)
+
+func fields(kv ...string) []journal.Field {
+	var out []journal.Field
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, journal.Field{Key: kv[i], Value: kv[i+1]})
+	}
+	return out
+}
+
+func pathOf(r state.Ref) string { return "/" + r.Kind.String() + "/" + r.Key }
+
+func vol(status string, opts map[string]string, online ...bool) *state.Volume {
+	v := &state.Volume{Name: "gv0", ID: "id0", Status: status, Type: "Replicate", ReplicaCount: uint32(len(online)), Options: opts}
+	for i, up := range online {
+		v.Bricks = append(v.Bricks, state.Brick{Host: fmt.Sprintf("h%d", i+1), Path: "/b", Online: up, Pid: -1})
+	}
+	return v
+}
+
+func names(evs []journal.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+func TestFromChanges(t *testing.T) {
+	m := state.NewModel()
+	m.SetAll(state.NewSnapshot())
+	step := func(v *state.Volume) []journal.Event {
+		return FromChanges(m.SetVolume("gv0", v), "node-1", pathOf)
+	}
+	evs := step(vol("Created", nil, false, false, false))
+	if got := names(evs); !reflect.DeepEqual(got, []string{VolumeCreate}) {
+		t.Fatalf("create: %v", got)
+	}
+	if evs[0].Object != "/volume/gv0" || evs[0].Node != "node-1" || evs[0].Source != SourceDiff ||
+		!reflect.DeepEqual(evs[0].Fields, fields("name", "gv0", "id", "id0", "type", "Replicate", "status", "Created")) {
+		t.Fatalf("create event: %+v", evs[0])
+	}
+	evs = step(vol("Started", nil, true, true, true))
+	if got := names(evs); !reflect.DeepEqual(got, []string{VolumeStart, VolumeHealthChanged, BrickOnline, BrickOnline, BrickOnline}) {
+		t.Fatalf("start: %v", got)
+	}
+	evs = step(vol("Started", map[string]string{"a": "1", "b": "2"}, true, false, true))
+	if got := names(evs); !reflect.DeepEqual(got, []string{VolumeSet, VolumeHealthChanged, BrickOffline}) {
+		t.Fatalf("set + brick down: %v", got)
+	}
+	if !reflect.DeepEqual(evs[0].Fields, fields("name", "gv0", "option.a", "1", "option.b", "2")) {
+		t.Fatalf("VOLUME_SET fields %v", evs[0].Fields)
+	}
+	if !reflect.DeepEqual(evs[1].Fields, fields("name", "gv0", "old", "up", "new", "degraded")) {
+		t.Fatalf("health fields %v", evs[1].Fields)
+	}
+	if !reflect.DeepEqual(evs[2].Fields, fields("volume", "gv0", "brick", "h2:/b")) || evs[2].Object != "/brick/h2:/b" {
+		t.Fatalf("brick event %+v", evs[2])
+	}
+	evs = step(vol("Started", map[string]string{"b": "3"}, true, false, true, false))
+	if got := names(evs); !reflect.DeepEqual(got, []string{BrickAdded, VolumeSet, VolumeReset}) {
+		t.Fatalf("option change, reset, add-brick: %v", got)
+	}
+	evs = step(vol("Stopped", map[string]string{"b": "3"}, false, false, false, false))
+	if got := names(evs); !reflect.DeepEqual(got, []string{VolumeStop, VolumeHealthChanged, BrickOffline, BrickOffline}) {
+		t.Fatalf("stop: %v", got)
+	}
+	evs = step(nil)
+	if got := names(evs); !reflect.DeepEqual(got, []string{VolumeDelete}) {
+		t.Fatalf("delete: %v (bricks go with the volume)", got)
+	}
+
+	evs = FromChanges(m.SetPeers(map[string]*state.Peer{"u2": {UUID: "u2", Hostname: "h2", Connected: true}}), "n", pathOf)
+	if got := names(evs); !reflect.DeepEqual(got, []string{PeerAttach}) {
+		t.Fatalf("peer attach: %v", got)
+	}
+	evs = FromChanges(m.SetPeers(map[string]*state.Peer{"u2": {UUID: "u2", Hostname: "h2"}}), "n", pathOf)
+	if got := names(evs); !reflect.DeepEqual(got, []string{PeerDisconnect}) || !reflect.DeepEqual(evs[0].Fields, fields("host", "h2", "uuid", "u2")) {
+		t.Fatalf("peer disconnect: %v", evs)
+	}
+	evs = FromChanges(m.SetPeers(map[string]*state.Peer{}), "n", pathOf)
+	if got := names(evs); !reflect.DeepEqual(got, []string{PeerDetach}) {
+		t.Fatalf("peer detach: %v", got)
+	}
+	m.SetGlusterd(state.Glusterd{Running: true})
+	evs = FromChanges(m.SetGlusterd(state.Glusterd{Running: false, LastError: "x"}), "n", pathOf)
+	if got := names(evs); !reflect.DeepEqual(got, []string{GlusterdDown}) {
+		t.Fatalf("glusterd down: %v", got)
+	}
+}
+
+func TestFromNative(t *testing.T) {
+	ev, err := nativeevents.Parse([]byte("1795491251 6 name=rv;options=,performance.readdir-ahead,off"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := FromNative(ev, "node", pathOf)
+	if j.Name != "VOLUME_SET" || j.Source != SourceNative || j.Object != "/volume/rv" || j.Time.Unix() != 1795491251 ||
+		!reflect.DeepEqual(j.Fields, fields("name", "rv", "option.performance.readdir-ahead", "off")) {
+		t.Fatalf("%+v", j)
+	}
+}
+
+// TestWriterAndPublish: everything offered or put is journaled once, in
+// order, and published in sequence order.
+func TestWriterAndPublish(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w := NewWriter(j, 1<<14, log, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	defer stopPub()
+	got := make(chan journal.Event, 10000)
+	go Publish(pubCtx, j, func(ev journal.Event) { got <- ev })
+	time.Sleep(50 * time.Millisecond) // let the publisher take its starting point
+
+	const n = 5000
+	for i := range n {
+		ev := journal.Event{Name: "E", Fields: fields("i", fmt.Sprint(i))}
+		if i%2 == 0 {
+			if !w.Offer(ev) {
+				t.Fatalf("event %d refused", i)
+			}
+		} else {
+			w.Put(ev)
+		}
+	}
+	for i := range n {
+		select {
+		case ev := <-got:
+			if ev.Seq != uint64(i+1) || ev.Fields[0].Value != fmt.Sprint(i) {
+				t.Fatalf("published #%d: seq %d fields %v", i, ev.Seq, ev.Fields)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d of %d events published", i, n)
+		}
+	}
+	cancel()
+	<-done
+	if j.LastSeq() != n {
+		t.Fatalf("journal holds %d events", j.LastSeq())
+	}
+}
+
+// TestWriterFlushesAtShutdown: events queued when the writer is told to
+// stop are still journaled.
+func TestWriterFlushesAtShutdown(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	w := NewWriter(j, 1000, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	for range 500 {
+		w.Put(journal.Event{Name: "E"})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w.Run(ctx)
+	if j.LastSeq() != 500 {
+		t.Fatalf("journaled %d of 500", j.LastSeq())
+	}
+	// A full queue refuses and counts.
+	small := NewWriter(j, 1, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	small.Offer(journal.Event{Name: "E"})
+	if small.Offer(journal.Event{Name: "E"}) || small.Refused() != 1 {
+		t.Fatal("a full queue accepted an event")
+	}
+}
