@@ -53,6 +53,8 @@ func newServe() *cobra.Command {
 	f.IntVar(&cfg.EventsPort, "events-port", nativeevents.DefaultPort, "UDP port for GlusterFS's native events (default: the port of --events-config); glustereventsd must not hold it")
 	f.StringVar(&eventsConfig, "events-config", nativeevents.DefaultConfigPath, "glustereventsd's configuration, read for its port")
 	f.StringSliceVar(&cfg.EventsAllow, "events-allow", nil, "networks (CIDR) allowed to send native events besides loopback and the peers, e.g. the FUSE clients'")
+	f.Float64Var(&cfg.EventsRate, "events-rate", 1000, "native events accepted per second from one source address (negative: no limit); the excess is counted and dropped")
+	f.IntVar(&cfg.EventsBurst, "events-burst", 5000, "native events one source may send at once above --events-rate")
 	f.BoolVar(&noEvents, "no-events", false, "do not receive native events")
 	f.IntVar(&cfg.JournalMaxEvents, "journal-max-events", 100000, "keep at most this many events in the journal")
 	f.DurationVar(&cfg.JournalMaxAge, "journal-max-age", 7*24*time.Hour, "keep journaled events at most this long")

@@ -45,6 +45,10 @@ type Config struct {
 	EventsAllow []string // extra networks allowed to send native events
 	// EventsAddrs are the addresses to listen on; empty means all.
 	EventsAddrs []string
+	// EventsRate is the native events accepted per second from one source
+	// (0: the listener's default, negative: no limit), with EventsBurst.
+	EventsRate  float64
+	EventsBurst int
 
 	JournalMaxEvents int
 	JournalMaxAge    time.Duration
@@ -82,6 +86,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.EventsPort >= 0 {
 		listener, err = nativeevents.Listen(nativeevents.Config{
 			Port: cfg.EventsPort, ListenAddrs: cfg.EventsAddrs, Allow: allow, Logger: log,
+			RatePerSource: cfg.EventsRate, Burst: cfg.EventsBurst,
 		})
 		if err != nil {
 			return err

@@ -31,7 +31,7 @@ type harness struct {
 	signals []*dbus.Signal
 }
 
-func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster)) *harness {
+func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster), tune ...func(*daemon.Config)) *harness {
 	t.Helper()
 	testbed.Require(t)
 	c := testbed.Start(t, nodes)
@@ -45,20 +45,22 @@ func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster)) *harne
 	if testing.Verbose() {
 		logOut = os.Stderr
 	}
-	go func() {
-		done <- daemon.Run(ctx, daemon.Config{
-			Bus:             addr,
-			Gluster:         c.Nodes[0].CLI(),
-			GlusterdWorkdir: c.Nodes[0].Workdir,
-			StateDir:        t.TempDir(),
-			Interval:        time.Second,
-			QuietPeriod:     500 * time.Millisecond,
-			CLITimeout:      20 * time.Second,
-			EventsPort:      0, // a free port; glusterd's own datagrams go to 55555
-			EventsAddrs:     []string{"127.0.0.1", "::1"},
-			Logger:          slog.New(slog.NewTextHandler(logOut, nil)),
-		})
-	}()
+	cfg := daemon.Config{
+		Bus:             addr,
+		Gluster:         c.Nodes[0].CLI(),
+		GlusterdWorkdir: c.Nodes[0].Workdir,
+		StateDir:        t.TempDir(),
+		Interval:        time.Second,
+		QuietPeriod:     500 * time.Millisecond,
+		CLITimeout:      20 * time.Second,
+		EventsPort:      0, // a free port; glusterd's own datagrams go to 55555
+		EventsAddrs:     []string{"127.0.0.1", "::1"},
+		Logger:          slog.New(slog.NewTextHandler(logOut, nil)),
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	go func() { done <- daemon.Run(ctx, cfg) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
