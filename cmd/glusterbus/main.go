@@ -21,6 +21,10 @@ func main() {
 	}
 }
 
+// logLevel is the level of the default logger; serve lets the
+// configuration file change it.
+var logLevel = new(slog.LevelVar)
+
 func newRoot() *cobra.Command {
 	var level string
 	root := &cobra.Command{
@@ -33,7 +37,8 @@ func newRoot() *cobra.Command {
 			if err := l.UnmarshalText([]byte(level)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+			logLevel.Set(l)
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})))
 			return nil
 		},
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/glusterbus/glusterbus/internal/config"
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/gluster"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
@@ -30,6 +31,7 @@ func newServe() *cobra.Command {
 			}
 			cfg.Gluster = words
 			cfg.Logger = slog.Default()
+			cfg.LogLevel = logLevel
 			switch {
 			case noEvents:
 				cfg.EventsPort = -1
@@ -47,6 +49,7 @@ func newServe() *cobra.Command {
 	addBusFlag(cmd, &cfg.Bus)
 	f.StringVar(&command, "gluster", "gluster", "the gluster CLI command to run, as a prefix (e.g. \"gluster --glusterd-sock=/path/gd.sock\")")
 	f.StringVar(&cfg.GlusterdWorkdir, "glusterd-workdir", "", "glusterd's working directory (default: ask 'gluster system:: getwd', else "+daemon.DefaultWorkdir+")")
+	f.StringVar(&cfg.ConfigPath, "config", config.DefaultPath, "configuration file (manage_group, log_level), re-read on SIGHUP; a missing file means defaults")
 	f.StringVar(&cfg.StateDir, "state-dir", "/var/lib/glusterbus", "where glusterbus keeps its own state")
 	f.DurationVar(&cfg.Interval, "interval", 10*time.Second, "periodic reconcile interval")
 	f.DurationVar(&cfg.QuietPeriod, "quiet-period", 2*time.Second, "how long a volume must see no change before 'volume status' (which takes its lock) may run")

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
+	"github.com/glusterbus/glusterbus/internal/authz"
+	"github.com/glusterbus/glusterbus/internal/config"
 	"github.com/glusterbus/glusterbus/internal/events"
 	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/gluster"
@@ -52,6 +54,11 @@ type Config struct {
 
 	JournalMaxEvents int
 	JournalMaxAge    time.Duration
+
+	// ConfigPath is the configuration file, re-read on SIGHUP ("" for none).
+	ConfigPath string
+	// LogLevel, if set, follows the configuration's log_level.
+	LogLevel *slog.LevelVar
 }
 
 // callTimeout bounds one D-Bus method call's work.
@@ -66,6 +73,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	allow, err := parsePrefixes(cfg.EventsAllow)
+	if err != nil {
+		return err
+	}
+	settings, err := loadSettings(cfg)
 	if err != nil {
 		return err
 	}
@@ -101,7 +112,6 @@ func Run(ctx context.Context, cfg Config) error {
 		Logger:       log,
 		GlusterdUnit: glusterdUnitState,
 	})
-	registerManagerMethods(exp, ref)
 	registerEventMethods(exp, j)
 
 	// The writer outlives ctx long enough to journal what is queued.
@@ -116,6 +126,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer conn.Close()
+	auth := authz.New(conn, settings.ManageGroup)
+	(&manager{cli: cli, ref: ref, auth: auth}).register(exp)
+	go reloadOnHangup(ctx, cfg, auth, log)
 
 	// Read the cluster before taking the name, so the first client that sees
 	// the name sees the whole tree. A failure leaves an empty tree with
@@ -211,41 +224,55 @@ func resolveWorkdir(ctx context.Context, cli *gluster.CLI, given string, log *sl
 	return wd, nil
 }
 
-// registerManagerMethods implements org.storaged.Storaged.Manager.GlusterFS.
-func registerManagerMethods(exp *exporter.Exporter, ref *refresh.Refresher) {
-	opts := map[string]dbus.Variant{}
-	exp.Handle(exporter.ManagerInterface, "Reload", &exporter.Method{
-		In: []any{opts},
-		Handle: func(c *exporter.Call) ([]any, error) {
-			ctx, cancel := context.WithTimeout(c.Ctx, callTimeout)
-			defer cancel()
-			ref.RefreshIdentity()
-			return nil, glusterError(ref.All(ctx))
-		},
-	})
-	exp.Handle(exporter.ManagerInterface, "RefreshVolume", &exporter.Method{
-		In: []any{"", opts},
-		Handle: func(c *exporter.Call) ([]any, error) {
-			name := c.Args[0].(string)
-			if name == "" {
-				return nil, exporter.Errorf(exporter.ErrorInvalidArgument, "empty volume name")
-			}
-			ctx, cancel := context.WithTimeout(c.Ctx, callTimeout)
-			defer cancel()
-			return nil, glusterError(ref.Volume(ctx, name))
-		},
-	})
-}
-
 // glusterError names a refresh error for D-Bus, keeping gluster's message.
 func glusterError(err error) error {
+	var named *exporter.Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &named):
+		return err
 	case errors.Is(err, gluster.ErrNoVolume):
 		return &exporter.Error{Name: exporter.ErrorNotFound, Msg: err.Error(), Err: err}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &exporter.Error{Name: exporter.ErrorTimedout, Msg: err.Error(), Err: err}
 	}
 	return &exporter.Error{Name: exporter.ErrorFailed, Msg: err.Error(), Err: err}
+}
+
+// loadSettings reads the configuration file and applies its log level.
+func loadSettings(cfg Config) (config.Config, error) {
+	if cfg.ConfigPath == "" {
+		return config.Config{}, nil
+	}
+	c, err := config.Load(cfg.ConfigPath)
+	if err != nil {
+		return c, err
+	}
+	if cfg.LogLevel != nil {
+		cfg.LogLevel.Set(c.Level(cfg.LogLevel.Level()))
+	}
+	return c, nil
+}
+
+// reloadOnHangup re-reads the configuration on SIGHUP. A bad file is
+// logged and the running configuration kept.
+func reloadOnHangup(ctx context.Context, cfg Config, auth *authz.Checker, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			c, err := loadSettings(cfg)
+			if err != nil {
+				log.Error("configuration not reloaded; keeping the running one", "err", err)
+				continue
+			}
+			auth.SetGroup(c.ManageGroup)
+			log.Info("configuration reloaded", "path", cfg.ConfigPath, "manage_group", c.ManageGroup)
+		}
+	}
 }

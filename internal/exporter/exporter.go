@@ -75,6 +75,21 @@ func (e *Exporter) Handle(iface, name string, m *Method) {
 	e.methods[iface][name] = m
 }
 
+// Unhandled lists the methods api/ declares that have no implementation,
+// as "interface.Method".
+func (e *Exporter) Unhandled() []string {
+	var out []string
+	for name, iface := range e.ifaces {
+		for _, m := range iface.Methods {
+			if e.methods[name][m.Name] == nil {
+				out = append(out, name+"."+m.Name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // SetConn sets the connection signals go out on (nil while disconnected).
 func (e *Exporter) SetConn(c *dbus.Conn) {
 	e.connMu.Lock()

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -16,6 +17,38 @@ import (
 // fails where GLUSTERBUS_REQUIRE_INTEGRATION=1 says it must run.
 func Start(t testing.TB) string {
 	t.Helper()
+	return start(t, t.TempDir(), "--session")
+}
+
+// StartOpen is Start for a bus that every local user may connect to and
+// use without restriction, so tests can call the daemon as another user
+// and see the daemon's own authorization at work.
+func StartOpen(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "open.conf")
+	err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=`+filepath.Join(dir, "bus.sock")+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, dir, "--config-file="+conf)
+}
+
+func start(t testing.TB, dir, kind string) string {
+	t.Helper()
 	bin, err := exec.LookPath("dbus-daemon")
 	if err != nil {
 		if os.Getenv("GLUSTERBUS_REQUIRE_INTEGRATION") == "1" {
@@ -23,15 +56,17 @@ func Start(t testing.TB) string {
 		}
 		t.Skipf("no dbus-daemon: %v", err)
 	}
-	dir := t.TempDir()
+	// Other users reach the socket of an open bus.
+	_ = os.Chmod(dir, 0o755)
+	_ = os.Chmod(filepath.Dir(dir), 0o755)
 	sock := filepath.Join(dir, "bus.sock")
-	cmd := exec.Command(bin, "--session", "--nofork", "--nopidfile", "--print-address=1", "--address=unix:path="+sock)
+	cmd := exec.Command(bin, kind, "--nofork", "--nopidfile", "--print-address=1", "--address=unix:path="+sock)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr // its complaints (fd limits as non-root) are noise unless it fails
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr // its complaints (fd limits as non-root) are noise unless it fails
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting dbus-daemon: %v", err)
 	}
@@ -54,4 +89,22 @@ func Start(t testing.TB) string {
 		t.Fatal("dbus-daemon did not start within 10s")
 	}
 	return ""
+}
+
+// lockedBuffer collects a process's output while the test may read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
