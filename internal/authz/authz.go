@@ -38,6 +38,20 @@ func New(conn *dbus.Conn, group string) *Checker {
 	return &Checker{conn: conn, group: group}
 }
 
+// SetConn changes the connection callers are asked about (after a
+// reconnect).
+func (c *Checker) SetConn(conn *dbus.Conn) {
+	c.mu.Lock()
+	c.conn = conn
+	c.mu.Unlock()
+}
+
+func (c *Checker) bus() *dbus.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn
+}
+
 // SetGroup changes the managing group (configuration reload).
 func (c *Checker) SetGroup(group string) {
 	c.mu.Lock()
@@ -81,7 +95,7 @@ type credentials struct {
 // credentials asks the bus who the sender is.
 func (c *Checker) credentials(ctx context.Context, sender string) (credentials, error) {
 	var m map[string]dbus.Variant
-	err := c.conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionCredentials", 0, sender).Store(&m)
+	err := c.bus().BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionCredentials", 0, sender).Store(&m)
 	if err != nil {
 		return credentials{}, err
 	}
@@ -122,11 +136,11 @@ func (cr credentials) inGroup(name string) bool {
 // polkitRuns says whether polkit is on the bus or can be started by it.
 func (c *Checker) polkitRuns(ctx context.Context) bool {
 	var has bool
-	if c.conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, polkitName).Store(&has) == nil && has {
+	if c.bus().BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, polkitName).Store(&has) == nil && has {
 		return true
 	}
 	var names []string
-	if c.conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.ListActivatableNames", 0).Store(&names) == nil {
+	if c.bus().BusObject().CallWithContext(ctx, "org.freedesktop.DBus.ListActivatableNames", 0).Store(&names) == nil {
 		return slices.Contains(names, polkitName)
 	}
 	return false
@@ -152,7 +166,7 @@ func (c *Checker) askPolkit(ctx context.Context, sender string, interactive bool
 		flags = 1 // AllowUserInteraction
 	}
 	var res polkitResult
-	err := c.conn.Object(polkitName, "/org/freedesktop/PolicyKit1/Authority").CallWithContext(ctx,
+	err := c.bus().Object(polkitName, "/org/freedesktop/PolicyKit1/Authority").CallWithContext(ctx,
 		"org.freedesktop.PolicyKit1.Authority.CheckAuthorization", 0,
 		subject, ActionManage, map[string]string{}, flags, "").Store(&res)
 	if err != nil {

@@ -12,8 +12,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/godbus/dbus/v5"
 
 	"github.com/glusterbus/glusterbus/internal/authz"
 	"github.com/glusterbus/glusterbus/internal/config"
@@ -116,7 +119,13 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// The writer outlives ctx long enough to journal what is queued.
 	writerCtx, stopWriter := context.WithCancel(context.Background())
-	writer := events.NewWriter(j, 1<<16, log, nil)
+	writer := events.NewWriter(j, 1<<16, log, func(err error) {
+		svc := state.Service{}
+		if err != nil {
+			svc.JournalError = err.Error()
+		}
+		model.SetService(svc)
+	})
 	writerDone := make(chan struct{})
 	go func() { writer.Run(writerCtx); close(writerDone) }()
 	defer func() { stopWriter(); <-writerDone }()
@@ -125,7 +134,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
 	auth := authz.New(conn, settings.ManageGroup)
 	(&manager{cli: cli, ref: ref, auth: auth}).register(exp)
 	go reloadOnHangup(ctx, cfg, auth, log)
@@ -138,8 +146,12 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("initial read of the cluster failed; serving what is known", "err", initialErr)
 	}
 	if err := exp.Claim(conn); err != nil {
+		conn.Close()
 		return err
 	}
+	bus := &busKeeper{exp: exp, auth: auth, address: cfg.Bus, log: log, conn: conn}
+	defer bus.close()
+	go bus.run(ctx)
 	go func() {
 		if err := events.Publish(ctx, j, emitEvent(exp)); err != nil {
 			log.Error("publishing journaled events stopped", "err", err)
@@ -275,4 +287,61 @@ func reloadOnHangup(ctx context.Context, cfg Config, auth *authz.Checker, log *s
 			log.Info("configuration reloaded", "path", cfg.ConfigPath, "manage_group", c.ManageGroup)
 		}
 	}
+}
+
+// busKeeper reconnects when the bus goes away (a restarted dbus-daemon) and
+// takes the name again; the objects are the exporter's, so they are all
+// there on the new connection at once.
+type busKeeper struct {
+	exp     *exporter.Exporter
+	auth    *authz.Checker
+	address string
+	log     *slog.Logger
+	mu      sync.Mutex
+	conn    *dbus.Conn
+}
+
+func (b *busKeeper) run(ctx context.Context) {
+	for {
+		b.mu.Lock()
+		conn := b.conn
+		b.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-conn.Context().Done():
+		}
+		b.exp.SetConn(nil)
+		b.log.Warn("lost the bus; reconnecting", "bus", b.address)
+		backoff := 100 * time.Millisecond
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			c, err := b.exp.Dial(b.address)
+			if err != nil {
+				continue
+			}
+			if err := b.exp.Claim(c); err != nil {
+				b.log.Warn("reconnected, but cannot take the name", "err", err)
+				c.Close()
+				continue
+			}
+			b.auth.SetConn(c)
+			b.mu.Lock()
+			b.conn = c
+			b.mu.Unlock()
+			b.log.Info("reconnected to the bus", "bus", b.address)
+			break
+		}
+	}
+}
+
+func (b *busKeeper) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.conn.Close()
 }

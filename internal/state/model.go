@@ -45,6 +45,7 @@ func (m *Model) SetAll(next *Snapshot) []Change {
 		before = m.cur.Objects()
 	}
 	m.started = true
+	next.Service = m.cur.Service
 	changes := Diff(before, next.Objects())
 	m.cur = next
 	m.publish(changes)
@@ -106,6 +107,18 @@ func (m *Model) SetGlusterd(g Glusterd) []Change {
 	before := glusterdObject(&m.cur.Glusterd)
 	m.cur.Glusterd = g
 	changes := Diff([]Object{before}, []Object{glusterdObject(&g)})
+	m.publish(changes)
+	return changes
+}
+
+// SetService replaces the daemon's own condition.
+func (m *Model) SetService(s Service) []Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.start()
+	before := managerObject(m.cur)
+	m.cur.Service = s
+	changes := Diff([]Object{before}, []Object{managerObject(m.cur)})
 	m.publish(changes)
 	return changes
 }

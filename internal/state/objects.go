@@ -83,6 +83,7 @@ func managerObject(s *Snapshot) Object {
 	return Object{Ref{KindManager, ""}, []Property{
 		{"Volumes", vols},
 		{"Peers", peers},
+		{"JournalError", s.Service.JournalError},
 	}}
 }
 

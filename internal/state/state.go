@@ -14,6 +14,14 @@ type Snapshot struct {
 	Volumes  map[string]*Volume // by volume name
 	Peers    map[string]*Peer   // by peer UUID; the local node is not a peer
 	Glusterd Glusterd
+	// Service is the daemon's own condition, shown on the manager. It is
+	// not read from the cluster: full refreshes keep it as it is.
+	Service Service
+}
+
+// Service is the daemon's own condition.
+type Service struct {
+	JournalError string // why events cannot be journaled now; "" when they can
 }
 
 // NewSnapshot returns an empty snapshot.
