@@ -87,4 +87,3 @@ func TestSecretsStayHidden(t *testing.T) {
 		}
 	}
 }
-

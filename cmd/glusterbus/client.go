@@ -1,0 +1,92 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/glusterbus/glusterbus/internal/bus"
+	"github.com/glusterbus/glusterbus/internal/busclient"
+)
+
+func newStatus() *cobra.Command {
+	var (
+		address string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the volumes, bricks and peers as the daemon exports them on the bus",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := bus.Connect(address)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			st, err := busclient.ReadStatus(cmd.Context(), conn)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return st.WriteJSON(os.Stdout)
+			}
+			return st.WriteText(os.Stdout)
+		},
+	}
+	addBusFlag(cmd, &address)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newMonitor() *cobra.Command {
+	var address string
+	cmd := &cobra.Command{
+		Use:   "monitor",
+		Short: "Print one line per signal from the daemon until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := bus.Connect(address)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return busclient.Monitor(cmd.Context(), conn, os.Stdout)
+		},
+	}
+	addBusFlag(cmd, &address)
+	return cmd
+}
+
+func newEvents() *cobra.Command {
+	var (
+		address string
+		since   uint64
+		follow  bool
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "Print journaled events after --since, then follow new ones with --follow",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := bus.Connect(address)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			write := busclient.WriteEventText
+			if asJSON {
+				write = busclient.WriteEventJSON
+			}
+			return busclient.Events(cmd.Context(), conn, since, follow, func(ev busclient.Event) error {
+				return write(os.Stdout, ev)
+			})
+		},
+	}
+	addBusFlag(cmd, &address)
+	cmd.Flags().Uint64Var(&since, "since", 0, "print events with a sequence number greater than this")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events as they come")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line")
+	return cmd
+}
