@@ -58,6 +58,10 @@ type Config struct {
 	JournalMaxEvents int
 	JournalMaxAge    time.Duration
 
+	// NoWatch turns off watching glusterd's working directory (hooks,
+	// native events and the reconcile remain).
+	NoWatch bool
+
 	// ConfigPath is the configuration file, re-read on SIGHUP ("" for none).
 	ConfigPath string
 	// LogLevel, if set, follows the configuration's log_level.
@@ -179,15 +183,19 @@ func Run(ctx context.Context, cfg Config) error {
 		"volumes", len(model.VolumeNames()), "journal_last_seq", j.LastSeq(), "events", listenerAddrs(listener))
 
 	go ref.Run(ctx, cfg.Interval)
-	go func() {
-		err := watch.Run(ctx, workdir, watch.Triggers{Volume: ref.TriggerVolume, Peers: ref.TriggerPeers}, log)
-		if err != nil {
-			log.Warn("not watching glusterd's directory", "err", err)
-		}
-	}()
+	if !cfg.NoWatch {
+		go watchWorkdir(ctx, workdir, ref, log)
+	}
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
+}
+
+func watchWorkdir(ctx context.Context, workdir string, ref *refresh.Refresher, log *slog.Logger) {
+	err := watch.Run(ctx, workdir, watch.Triggers{Volume: ref.TriggerVolume, Peers: ref.TriggerPeers}, log)
+	if err != nil {
+		log.Warn("not watching glusterd's directory", "err", err)
+	}
 }
 
 // addSinkAfterFirstRead retries the full read until it succeeds, then adds
