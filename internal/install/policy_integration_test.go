@@ -1,0 +1,447 @@
+package install
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/glusterbus/glusterbus/internal/daemon"
+)
+
+// needIntegration skips the test, or fails it where
+// GLUSTERBUS_REQUIRE_INTEGRATION=1 says it must run.
+func needIntegration(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("GLUSTERBUS_REQUIRE_INTEGRATION") == "1" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// TestBusPolicyOnASystemBus runs the real daemon on a bus configured like
+// Debian's system bus, with the installed policy as its only service
+// policy, and calls it as root, as a member of the managing group and as
+// nobody.
+func TestBusPolicyOnASystemBus(t *testing.T) {
+	if os.Geteuid() != 0 {
+		needIntegration(t, "the bus policy test runs as root (it starts clients as other users)")
+	}
+	for _, tool := range []string{"dbus-daemon", "gdbus", "setpriv", "groupadd", "groupdel", "useradd", "userdel"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			needIntegration(t, "%s is needed: %v", tool, err)
+		}
+	}
+	systemConf, err := os.ReadFile("/usr/share/dbus-1/system.conf")
+	if err != nil {
+		needIntegration(t, "the system bus configuration is needed: %v", err)
+	}
+
+	group, member := testAccounts(t)
+
+	dir := t.TempDir()
+	// Other users reach the bus socket.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(dir, "root")
+	exe := filepath.Join(dir, "glusterbus")
+	if err := os.WriteFile(exe, []byte("not run\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Install(Options{Root: root, Group: group, Executable: exe}); err != nil {
+		t.Fatal(err)
+	}
+	policyDir := filepath.Join(root, filepath.Dir(LayoutFor(DefaultPrefix).BusPolicy))
+	if entries, _ := os.ReadDir(policyDir); len(entries) != 1 {
+		t.Fatalf("%s should hold our policy only: %v", policyDir, entries)
+	}
+	addr := startSystemLikeBus(t, dir, systemConf, policyDir)
+
+	// The daemon, as root, with a gluster that answers from captured output
+	// and the installed configuration (which names the group).
+	glusterState := filepath.Join(dir, "gluster")
+	gluster := fakeGluster(t, glusterState)
+	setVolumes(t, glusterState, "none")
+	logs := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs.String())
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Config{
+			Bus:             addr,
+			Gluster:         []string{gluster},
+			GlusterdWorkdir: t.TempDir(),
+			StateDir:        t.TempDir(),
+			Interval:        time.Hour,
+			EventsPort:      -1,
+			ConfigPath:      filepath.Join(root, LayoutFor(DefaultPrefix).Config),
+			Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("the daemon did not stop")
+		}
+	})
+	waitForOwner(t, addr, done)
+
+	nobody := client{"nobody", []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}}
+	admin := client{"group member", []string{"setpriv", "--reuid=" + member, "--regid=" + member, "--init-groups"}}
+	superuser := client{"root", nil}
+	const (
+		manager = "/org/storaged/Storaged/Manager"
+		mgr     = "org.storaged.Storaged.Manager.GlusterFS"
+		volume  = "/org/storaged/Storaged/glusterfs/volume/rep3"
+		noOpts  = "@a{sv} {}"
+	)
+	type call struct {
+		path, method string
+		args         []string
+	}
+	reads := []call{
+		{"/org/storaged/Storaged", "org.freedesktop.DBus.ObjectManager.GetManagedObjects", nil},
+		{manager, "org.freedesktop.DBus.Introspectable.Introspect", nil},
+		{"/", "org.freedesktop.DBus.Introspectable.Introspect", nil},
+		{manager, "org.freedesktop.DBus.Properties.Get", []string{mgr, "Volumes"}},
+		{manager, "org.freedesktop.DBus.Properties.GetAll", []string{mgr}},
+		{manager, mgr + ".GetEvents", []string{"uint64 0", "uint32 10", noOpts}},
+		{manager, mgr + ".LastSequence", nil},
+		{manager, "org.freedesktop.DBus.Peer.Ping", nil},
+	}
+	changes := []call{
+		{manager, mgr + ".Reload", []string{noOpts}},
+		{manager, mgr + ".RefreshVolume", []string{"rep3", noOpts}},
+		{manager, mgr + ".VolumeCreate", []string{"gv9", "['h:/b1']", noOpts}},
+		{volume, "org.storaged.Storaged.GlusterFS.Volume.Start", []string{noOpts}},
+		{volume, "org.storaged.Storaged.GlusterFS.Volume.SetOption", []string{"k", "v", noOpts}},
+		{volume, "org.storaged.Storaged.GlusterFS.Volume.Delete", []string{noOpts}},
+	}
+
+	for _, c := range reads {
+		for _, who := range []client{nobody, admin, superuser} {
+			if out, err := who.call(addr, BusName, c.path, c.method, c.args...); err != nil {
+				t.Errorf("%s may not call %s: %v\n%s", who.name, c.method, err, out)
+			}
+		}
+	}
+	for _, c := range changes {
+		out, err := nobody.call(addr, BusName, c.path, c.method, c.args...)
+		if err == nil || !deniedByBus(out) {
+			t.Errorf("nobody calling %s: want AccessDenied from the bus, got %v\n%s", c.method, err, out)
+		}
+	}
+	for _, m := range []call{
+		{manager, "org.freedesktop.DBus.Properties.Set", []string{mgr, "Volumes", "<@ao []>"}},
+		{manager, "org.example.NotOurs.Method", nil},
+	} {
+		if out, err := nobody.call(addr, BusName, m.path, m.method, m.args...); err == nil || !deniedByBus(out) {
+			t.Errorf("nobody calling %s: want AccessDenied from the bus, got %v\n%s", m.method, err, out)
+		}
+	}
+	for _, who := range []client{nobody, admin} {
+		out, err := who.call(addr, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.RequestName", BusName, "uint32 4")
+		if err == nil || !strings.Contains(out, "org.freedesktop.DBus.Error.AccessDenied") {
+			t.Errorf("%s asking for %s: want AccessDenied, got %v\n%s", who.name, BusName, err, out)
+		}
+	}
+
+	// Signals reach nobody: a volume appears, root reloads, nobody's
+	// monitor sees InterfacesAdded.
+	mon := nobody.monitor(t, addr)
+	setVolumes(t, glusterState, "all")
+	if out, err := superuser.call(addr, BusName, manager, mgr+".Reload", noOpts); err != nil {
+		t.Fatalf("root may not Reload: %v\n%s", err, out)
+	}
+	if !mon.waitFor("InterfacesAdded", 20*time.Second) {
+		t.Errorf("nobody's monitor saw no InterfacesAdded:\n%s", mon.output())
+	}
+
+	// The group member passes the bus for every changing method, and the
+	// daemon's own check too: Reload succeeds; the others get as far as the
+	// gluster CLI, which fails for them here.
+	if out, err := admin.call(addr, BusName, manager, mgr+".Reload", noOpts); err != nil {
+		t.Errorf("the group member may not Reload: %v\n%s", err, out)
+	}
+	if out, err := admin.call(addr, BusName, manager, mgr+".RefreshVolume", "rep3", noOpts); err != nil {
+		t.Errorf("the group member may not RefreshVolume: %v\n%s", err, out)
+	}
+	for _, c := range changes[2:] {
+		out, err := admin.call(addr, BusName, c.path, c.method, c.args...)
+		if err == nil || !strings.Contains(out, "org.storaged.Storaged.Error.Failed") {
+			t.Errorf("the group member calling %s: want the gluster CLI's failure, got %v\n%s", c.method, err, out)
+		}
+	}
+}
+
+// testAccounts creates a group and a user whose supplementary group it is,
+// and removes both when the test ends.
+func testAccounts(t *testing.T) (group, user string) {
+	t.Helper()
+	group = fmt.Sprintf("gbtest%d", os.Getpid())
+	user = group + "u"
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("groupadd", "--system", group)
+	t.Cleanup(func() { _ = exec.Command("groupdel", group).Run() })
+	run("useradd", "--system", "--no-create-home", "--user-group", "--groups", group, "--shell", "/usr/sbin/nologin", user)
+	t.Cleanup(func() {
+		_ = exec.Command("userdel", user).Run()
+		_ = exec.Command("groupdel", user).Run() // where userdel leaves the user's group
+	})
+	return group, user
+}
+
+// startSystemLikeBus runs dbus-daemon with Debian's system bus
+// configuration, listening in dir, and reading service policies from
+// policyDir only: no host policies, no activation.
+func startSystemLikeBus(t *testing.T, dir string, systemConf []byte, policyDir string) string {
+	t.Helper()
+	sock := filepath.Join(dir, "system_bus_socket")
+	conf := string(systemConf)
+	for _, r := range []struct {
+		re, with string
+		required bool
+	}{
+		{`<listen>[^<]*</listen>`, "<listen>unix:path=" + sock + "</listen>", true},
+		{`<pidfile>[^<]*</pidfile>`, "<pidfile>" + filepath.Join(dir, "bus.pid") + "</pidfile>", true},
+		{`\s*<user>[^<]*</user>`, "", false},
+		{`\s*<standard_system_servicedirs/>`, "", false},
+		{`\s*<servicehelper>[^<]*</servicehelper>`, "", false},
+		{`\s*<include ignore_missing="yes">[^<]*</include>`, "", false},
+		{`\s*<includedir>[^<]*</includedir>`, "", false},
+		{`</busconfig>\s*$`, "  <includedir>" + policyDir + "</includedir>\n</busconfig>\n", true},
+	} {
+		re := regexp.MustCompile(r.re)
+		if r.required && !re.MatchString(conf) {
+			t.Fatalf("the system bus configuration has no %s", r.re)
+		}
+		conf = re.ReplaceAllLiteralString(conf, r.with)
+	}
+	file := filepath.Join(dir, "system.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("dbus-daemon", "--config-file="+file, "--nofork", "--print-address=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- strings.TrimSpace(l)
+	}()
+	select {
+	case addr := <-line:
+		if addr == "" {
+			t.Fatalf("dbus-daemon did not start: %s", stderr.String())
+		}
+		return addr
+	case <-time.After(10 * time.Second):
+		t.Fatalf("dbus-daemon did not start within 10s: %s", stderr.String())
+	}
+	return ""
+}
+
+// fakeGluster writes a gluster command that answers from the captured
+// outputs of internal/gluster/testdata, with the volumes of state.
+func fakeGluster(t *testing.T, state string) string {
+	t.Helper()
+	data, err := filepath.Abs("../gluster/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(state, "gluster")
+	err = os.WriteFile(script, []byte(`#!/bin/sh
+d='`+data+`'
+s='`+state+`'
+case "$*" in
+--version*) cat "$d/version.txt" ;;
+"volume info"*) cat "$s/volume-info.xml" ;;
+"volume status"*) cat "$s/volume-status.xml" ;;
+"peer status"*) cat "$d/peer-status.xml" ;;
+"pool list"*) cat "$d/pool-list.xml" ;;
+"volume get all cluster.op-version"*) cat "$d/op-version.xml" ;;
+*) echo "fake gluster cannot $*" >&2; exit 1 ;;
+esac
+`), 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+// setVolumes makes the fake gluster report the captured cluster "none"
+// (no volume) or "all".
+func setVolumes(t *testing.T, state, which string) {
+	t.Helper()
+	for src, dst := range map[string]string{
+		"volume-info-" + which + ".xml":          "volume-info.xml",
+		"volume-status-" + which + "-detail.xml": "volume-status.xml",
+	} {
+		b, err := os.ReadFile(filepath.Join("../gluster/testdata", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(state, dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func waitForOwner(t *testing.T, addr string, done <-chan error) {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var has bool
+		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, BusName).Store(&has); err != nil {
+			t.Fatal(err)
+		}
+		if has {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the daemon stopped: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nobody owns %s after 30s", BusName)
+		}
+	}
+}
+
+// client runs gdbus as some user.
+type client struct {
+	name    string
+	setpriv []string // the command prefix that becomes the user; nil for root
+}
+
+func (c client) call(addr, dest, objPath, method string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	argv := append(append([]string{}, c.setpriv...), "gdbus", "call", "--address", addr,
+		"--dest", dest, "--object-path", objPath, "--method", method)
+	argv = append(argv, args...)
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	return string(out), err
+}
+
+// deniedByBus says the output is the bus's own refusal of a message.
+func deniedByBus(out string) bool {
+	return strings.Contains(out, "org.freedesktop.DBus.Error.AccessDenied") && strings.Contains(out, "Rejected send message")
+}
+
+type monitor struct {
+	out  *lockedBuffer
+	seen chan struct{}
+}
+
+// monitor starts gdbus monitor on the daemon's name and waits until it
+// watches.
+func (c client) monitor(t *testing.T, addr string) *monitor {
+	t.Helper()
+	argv := append(append([]string{}, c.setpriv...), "gdbus", "monitor", "--address", addr, "--dest", BusName)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	m := &monitor{out: &lockedBuffer{}}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		pw.Close()
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		var once sync.Once
+		for sc.Scan() {
+			m.out.Write([]byte(sc.Text() + "\n"))
+			if strings.Contains(sc.Text(), "is owned by") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("gdbus monitor did not start:\n%s", m.out.String())
+	}
+	return m
+}
+
+func (m *monitor) waitFor(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if strings.Contains(m.out.String(), s) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+func (m *monitor) output() string { return m.out.String() }
+
+// lockedBuffer collects output while the test may read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
