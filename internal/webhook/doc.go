@@ -1,0 +1,133 @@
+// Package webhook delivers journaled events to HTTP webhooks, as
+// glustereventsd does, configured the way gluster-eventsapi configures it,
+// but without losing events.
+//
+// # Configuration file
+//
+// The webhooks live where gluster-eventsapi keeps them,
+// <glusterd workdir>/events/webhooks.json (normally
+// /var/lib/glusterd/events/webhooks.json). It is one JSON object whose keys
+// are the webhook URLs. A value is either the bearer token as a string, or
+// an object with the keys "token" and "secret" (gluster-eventsapi
+// webhook-add always writes the object, with "" for what was not given):
+//
+//	{
+//	  "http://10.0.0.5:9000/listen": "",
+//	  "https://hooks.example.com/gluster": {"token": "t0k3n", "secret": ""},
+//	  "https://jwt.example.com/in": {"token": "", "secret": "s3cr3t"}
+//	}
+//
+// Authorization is as glustereventsd sends it: none when token and secret
+// are empty or null, "Bearer <token>" with a token, and with a secret (which
+// wins over a token) "Bearer <JWT>", an HS256 JWT whose claims are
+// {"exp": now+60s, "iat": the event's ts, "iss": "gluster", "sub": the event
+// name}, keys in that (sorted) order, as utils.get_jwt_token builds it.
+//
+// # The "glusterbus" key
+//
+// What gluster-eventsapi cannot express sits in the webhook's object, under
+// the key "glusterbus":
+//
+//	"https://hooks.example.com/gluster": {
+//	  "token": "t0k3n", "secret": "",
+//	  "glusterbus": {
+//	    "events":    ["VOLUME_*", "BRICK_DISCONNECTED"],
+//	    "volumes":   ["gv0", "gv1"],
+//	    "sources":   ["native"],
+//	    "no_verify": false,
+//	    "ca_file":   "/etc/pki/hooks-ca.pem",
+//	    "timeout":   5
+//	  }
+//	}
+//
+// All of its keys are optional:
+//
+//   - events: event names, or name prefixes ending in "*", matched without
+//     regard to case; an event is sent if it matches any of them. Absent or
+//     empty: every event.
+//   - volumes: volume names; an event is sent if it concerns one of them.
+//     Events that name no volume (peers, services, ...) never match a
+//     volumes filter. Absent or empty: every event.
+//   - sources: "native" (GlusterFS's own events, what glustereventsd sends)
+//     and/or "diff" (glusterbus's state-change events). Absent or empty:
+//     both. ["native"] gives exactly glustereventsd's stream.
+//   - no_verify: true turns off certificate verification for an https URL.
+//     It is off by default and never turned off implicitly.
+//   - ca_file: an absolute path to PEM certificates trusted for this
+//     webhook instead of the system's roots (for a private CA or a
+//     self-signed receiver, instead of no_verify).
+//   - timeout: seconds one POST may take, response included (default 10).
+//
+// Unknown keys inside "glusterbus" are errors, so that a typo does not
+// silently widen a filter.
+//
+// The extension is inside each webhook's object rather than under a
+// top-level key of its own because gluster-eventsapi and glustereventsd
+// take every top-level key for a webhook URL: glustereventsd's
+// webhook_monitor reads data["token"] and data["secret"] of every value (a
+// value without them raises KeyError and takes the whole webhook process,
+// and so every webhook, down; one with them becomes a webhook that fails on
+// every event), and `gluster-eventsapi status` lists it. Keys inside a
+// webhook's object other than "token" and "secret" are read by neither
+// (glustereventsd reads those two; webhook-mod changes them in place and
+// keeps the rest), so the file stays usable by gluster-eventsapi and by
+// glustereventsd on nodes that still run it.
+//
+// # Loading and watching
+//
+// Load reads the file. A file that is not a JSON object of that shape
+// (including an empty or half-written one) is an error, and a running
+// Deliverer keeps its previous configuration and logs the error. A single
+// webhook whose URL is not http(s) or whose "glusterbus" settings are
+// invalid does not invalidate the file: it is reported in Config.Invalid and
+// in Status with state "invalid", is not delivered to, and keeps its cursor
+// so that it resumes where it stopped once fixed. A missing file means no
+// webhooks. The Deliverer watches the directory (the file is replaced by
+// rename) and also re-checks the file periodically, and applies changes
+// without a restart.
+//
+// # Editing
+//
+// Add, Modify and Delete (gluster-eventsapi's webhook-add, webhook-mod and
+// webhook-del) take an exclusive flock on webhooks.json.lock beside the
+// file, and also lock the file itself as gluster-eventsapi's LockedOpen does
+// (lock, then check that the path still names the locked file), so that
+// they exclude each other and gluster-eventsapi. They read the file, change
+// it, write a temporary file in the same directory, fsync it, rename it over
+// the file and fsync the directory. Webhooks they do not change are written
+// back as they were read. Like gluster-eventsapi they change only the local
+// file; copying it to the other nodes is the caller's business.
+//
+// # Delivery
+//
+// A Deliverer runs one goroutine per webhook. Each reads the journal in
+// bounded pages from its durable cursor (journal cursor "webhook:<url>"),
+// POSTs the events its filters select in sequence order, one at a time, and
+// stores the cursor after every CursorEvery events, every CursorInterval,
+// whenever it has caught up and when it stops. Delivery is therefore at
+// least once: after a crash, up to CursorEvery events may be sent again,
+// never skipped. A webhook seen for the first time (no cursor) starts after
+// the journal's last event at that moment; it is not sent the history.
+// A webhook removed from the file has its cursor deleted; one added again
+// later starts afresh.
+//
+// 2xx is success. Network errors, timeouts, 5xx, 408 and 429 are retried
+// with capped exponential backoff and jitter, honouring Retry-After; other
+// statuses (3xx, since redirects are not followed, and 4xx) count the event
+// as failed and move on to the next. Events the journal's retention removed
+// before they could be sent are counted as lost.
+//
+// # Body and headers
+//
+// The body is glustereventsd's, byte for byte:
+// {"event": NAME, "message": {...}, "nodeid": UUID, "ts": SECONDS}, as
+// Python's json.dumps(..., sort_keys=True) writes it. Native events are
+// rebuilt by the nativeevents package; state-change events have their
+// fields as strings in "message". Headers are Content-Type:
+// application/json and Authorization as above, plus X-Glusterbus-Sequence
+// (the journal sequence number, for deduplication) and X-Glusterbus-Source
+// ("native", "diff", or "test" for SendTest).
+//
+// Tokens, secrets, JWTs and URL passwords never appear in logs, errors or
+// Status.
+package webhook
