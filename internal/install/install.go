@@ -197,9 +197,9 @@ func Install(o Options) error {
 		return fmt.Errorf("%d file(s) in the way, nothing changed: move them away, or replace them with --force", conflicts)
 	}
 
-	changed, unitChanged, err := apply(root, o, m, steps, hookOpts, out)
+	changed, unitChanged, err := apply(root, m, steps, hookOpts, out)
 	m.Prefix, m.Group = o.Prefix, o.Group
-	if _, werr := writeManifest(root, m); werr != nil && err == nil {
+	if werr := writeManifest(root, m); werr != nil && err == nil {
 		err = fmt.Errorf("writing the manifest: %w", werr)
 	}
 	if err != nil {
@@ -292,7 +292,7 @@ func decide(root string, t target, m *Manifest, marked map[string]bool, force bo
 
 // apply carries the steps out and records them in m. changed says whether
 // anything on disk changed, unitChanged whether the systemd unit did.
-func apply(root string, o Options, m *Manifest, steps []step, hookOpts hooks.Options, out io.Writer) (changed, unitChanged bool, err error) {
+func apply(root string, m *Manifest, steps []step, hookOpts hooks.Options, out io.Writer) (changed, unitChanged bool, err error) {
 	var hookSteps []step
 	report := func(s step) {
 		file := onDisk(root, s.path)
@@ -361,7 +361,6 @@ func apply(root string, o Options, m *Manifest, steps []step, hookOpts hooks.Opt
 		m.record(s.path, sum(s.data))
 		report(s)
 	}
-	m.HooksWorkdir = o.GlusterdWorkdir
 	return changed, unitChanged, nil
 }
 

@@ -169,7 +169,7 @@ func TestInstallWritesEveryFile(t *testing.T) {
 			t.Errorf("manifest entry %+v: not what was written", e)
 		}
 	}
-	if m.Prefix != "/usr/local" || m.Group != "gbadmins" || m.HooksWorkdir != "/var/lib/glusterd" {
+	if m.Prefix != "/usr/local" || m.Group != "gbadmins" {
 		t.Errorf("manifest settings: %+v", m)
 	}
 	if fi, err := os.Stat(filepath.Join(root, "var/lib/glusterbus")); err != nil || fi.Mode().Perm() != 0o750 {

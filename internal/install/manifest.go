@@ -18,12 +18,9 @@ import (
 // unchanged. Paths are those on the installed system (without the root of a
 // staged install), so a staged tree keeps a valid manifest.
 type Manifest struct {
-	Prefix string `json:"prefix"`
-	Group  string `json:"group"`
-	// HooksWorkdir is glusterd's working directory the hook scripts went
-	// into, "" if none.
-	HooksWorkdir string  `json:"hooks_workdir,omitempty"`
-	Files        []Entry `json:"files"`
+	Prefix string  `json:"prefix"`
+	Group  string  `json:"group"`
+	Files  []Entry `json:"files"`
 	// Dirs are the directories install created, parents first; uninstall
 	// removes those that are empty.
 	Dirs []string `json:"dirs,omitempty"`
@@ -110,32 +107,24 @@ func paths(es []Entry) []string {
 	return ps
 }
 
-// writeManifest stores m under root unless it holds that already; it says
-// whether it wrote. A manifest without files is removed instead.
-func writeManifest(root string, m *Manifest) (bool, error) {
+// writeManifest stores m under root unless it holds that already.
+func writeManifest(root string, m *Manifest) error {
 	file := onDisk(root, LayoutFor("/").Manifest)
-	if len(m.Files) == 0 {
-		err := os.Remove(file)
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
-		}
-		return err == nil, err
-	}
 	data := m.encode()
 	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, data) {
-		return false, nil
+		return nil
 	}
 	created, err := mkdirAll(root, path.Dir(LayoutFor("/").Manifest), 0o750)
 	for _, d := range created {
 		m.addDir(d)
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	if len(created) > 0 {
 		data = m.encode()
 	}
-	return true, writeAtomic(file, data, 0o644)
+	return writeAtomic(file, data, 0o644)
 }
 
 // onDisk is where p of the installed system is under root.

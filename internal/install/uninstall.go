@@ -89,7 +89,7 @@ func Uninstall(o UninstallOptions) error {
 		}
 	}
 	if len(m.Files) > 0 {
-		if _, err := writeManifest(root, m); err != nil {
+		if err := writeManifest(root, m); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "kept %s: it lists the files left\n", manifest)
