@@ -51,8 +51,10 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	snap.Glusterd = g
 
 	// A targeted read that reached the model after this read began is
-	// newer than what this read saw: keep it.
+	// newer than what this read saw: keep it. r.mu is held until the
+	// snapshot is in, so that no targeted read lands in between unseen.
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for name, at := range r.touched {
 		if at.Before(started) {
 			delete(r.touched, name)
@@ -64,7 +66,6 @@ func (r *Refresher) readAll(ctx context.Context) error {
 			delete(snap.Volumes, name)
 		}
 	}
-	r.mu.Unlock()
 	r.model.SetAll(snap)
 	return nil
 }
@@ -190,11 +191,16 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 		vols, err := cli(r, ctx, func(ctx context.Context) ([]gluster.Volume, error) { return r.src.VolumeInfo(ctx, name) })
 		switch {
 		case errors.Is(err, gluster.ErrNoVolume):
+			r.mu.Lock()
+			_, known = r.model.Volume(name)
+			if known {
+				r.model.SetVolume(name, nil)
+			}
+			r.forgetLocked(name)
+			r.mu.Unlock()
 			if !known {
 				return fmt.Errorf("volume %q: %w", name, gluster.ErrNoVolume)
 			}
-			r.model.SetVolume(name, nil)
-			r.forget(name)
 			return nil
 		case err != nil:
 			r.noteError("volume info "+name, err)
@@ -232,6 +238,15 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 		}
 	}
 
+	// Build on what the model holds now, not on what it held when this read
+	// began: a full read or a peers read may have ended meanwhile, and what
+	// they found must not be put back to what was known before them.
+	r.mu.Lock()
+	prev, known = r.model.Volume(name)
+	if cfg == nil && !known {
+		r.mu.Unlock()
+		return nil // gone meanwhile
+	}
 	up := connectedFunc(r.model.Glusterd().UUID, toPointers(r.model.Peers()))
 	var next *state.Volume
 	if cfg != nil {
@@ -240,7 +255,6 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 		next = withRuntime(&prev, runtime, fresh, up)
 	}
 	r.model.SetVolume(name, next)
-	r.mu.Lock()
 	r.touched[name] = r.opt.Now()
 	r.mu.Unlock()
 
@@ -264,9 +278,8 @@ func needsRuntime(prev, next *state.Volume) bool {
 	return false
 }
 
-func (r *Refresher) forget(name string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// forgetLocked drops what is kept about a volume that is gone; r.mu is held.
+func (r *Refresher) forgetLocked(name string) {
 	delete(r.activity, name)
 	delete(r.runtimeRead, name)
 	if t, ok := r.timers[name]; ok {
@@ -285,6 +298,18 @@ func (r *Refresher) readPeers(ctx context.Context) error {
 		r.noteError("peer status", err)
 		return err
 	}
+	for _, name := range r.applyPeers(peers) {
+		r.scheduleRuntime(name, 0)
+	}
+	return nil
+}
+
+// applyPeers puts the peers read into the model, with the bricks of peers
+// that disconnected offline, and returns the started volumes whose runtime
+// to read because a peer of theirs disconnected or came back.
+func (r *Refresher) applyPeers(peers []gluster.Peer) []string {
+	r.mu.Lock() // see readVolume
+	defer r.mu.Unlock()
 	before := r.model.Peers()
 	next := map[string]*state.Peer{}
 	changed := map[string]bool{} // uuid -> now connected
@@ -300,6 +325,7 @@ func (r *Refresher) readPeers(ctx context.Context) error {
 		return nil
 	}
 	up := connectedFunc(r.model.Glusterd().UUID, next)
+	var runtime []string
 	for _, name := range r.model.VolumeNames() {
 		v, ok := r.model.Volume(name)
 		if !ok || !slices.ContainsFunc(v.Bricks, func(b state.Brick) bool { _, hit := changed[b.HostUUID]; return hit }) {
@@ -307,10 +333,10 @@ func (r *Refresher) readPeers(ctx context.Context) error {
 		}
 		r.model.SetVolume(name, withRuntime(&v, nil, false, up))
 		if v.Status == "Started" {
-			r.scheduleRuntime(name, 0)
+			runtime = append(runtime, name)
 		}
 	}
-	return nil
+	return runtime
 }
 
 // connectedFunc says whether the node with a UUID is reachable: this node

@@ -61,6 +61,9 @@ type Refresher struct {
 	sem   chan struct{}
 	ctx   context.Context // the daemon's life; reads are not cut short by one caller leaving
 
+	// mu guards what follows. It is also held while a read puts what it
+	// found into the model, so that reads replace each other's results in
+	// order: the model's sinks must not call the Refresher.
 	mu       sync.Mutex
 	flights  map[string]*flight
 	activity map[string]time.Time // volume -> last trigger

@@ -682,6 +682,34 @@ func TestFullReadKeepsNewerTargetedRead(t *testing.T) {
 	})
 }
 
+// A targeted read that reaches the model after a full read that ended
+// meanwhile must not put back what it saw before that full read.
+func TestTargetedReadKeepsNewerFullRead(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	e.all()
+	info := e.src.hold(infoCall("rep3"))
+	// A runtime read that follows must not hide the outcome: it is held
+	// until the test ends.
+	e.src.hold(statusCall("rep3"))
+	done := make(chan error, 1)
+	go func() { done <- e.r.Volume(e.ctx, "rep3") }()
+	entered(t, info, "volume info rep3")
+
+	e.clock.Advance(quiet) // rep3 is quiet: the full read reads its status
+	e.src.setVolumeStatus("rep3", "volume-status-rep3-brick-killed-detail.xml")
+	e.all()
+	if h := e.health("rep3"); h != state.HealthDegraded {
+		t.Fatalf("rep3 %s after the full read", h)
+	}
+	release(t, info, "volume info rep3")
+	if err := recvErr(t, done, "Volume"); err != nil {
+		t.Fatal(err)
+	}
+	if h := e.health("rep3"); h != state.HealthDegraded {
+		t.Errorf("rep3 %s: the targeted read put back the runtime it knew before the full read", h)
+	}
+}
+
 func TestRunReconciles(t *testing.T) {
 	e := newEnv(t, Options{})
 	ctx, cancel := context.WithCancel(e.ctx)
