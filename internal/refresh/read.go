@@ -146,6 +146,9 @@ func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (ma
 	slices.SortStableFunc(quiet, func(a, b string) int { return r.runtimeRead[a].Compare(r.runtimeRead[b]) })
 	r.mu.Unlock()
 	for _, name := range quiet[:min(len(quiet), maxRuntimeReadsPerReconcile)] {
+		if r.quietFor(name) > 0 {
+			continue // busy since this read began
+		}
 		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, name) })
 		if err != nil {
 			r.runtimeFailed(name, err)
@@ -223,8 +226,11 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 		started = cfg.Status == "Started"
 	}
 	runtime := map[string]gluster.BrickStatus{}
-	fresh := false
+	fresh, busy := false, false
 	if w&wantRuntime != 0 && started {
+		busy = r.quietFor(name) > 0
+	}
+	if w&wantRuntime != 0 && started && !busy {
 		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, name) })
 		if err != nil {
 			r.runtimeFailed(name, err)
@@ -258,7 +264,10 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	r.touched[name] = r.opt.Now()
 	r.mu.Unlock()
 
-	if cfg != nil && started && !fresh && needsRuntime(&prev, next) {
+	// A runtime read asked for while the volume was quiet may get its turn
+	// (behind another read of the volume, or merged with a new trigger's)
+	// once it is busy again: it waits until the volume is quiet.
+	if busy || cfg != nil && started && !fresh && needsRuntime(&prev, next) {
 		r.scheduleRuntime(name, 0)
 	}
 	return nil

@@ -710,6 +710,28 @@ func TestTargetedReadKeepsNewerFullRead(t *testing.T) {
 	}
 }
 
+// A runtime read asked for while the volume was quiet does not run
+// `volume status` if the volume became busy before the read's turn came.
+func TestQueuedRuntimeReadWaitsForQuiet(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	e.all()
+	h := e.src.hold(infoCall("rep3"))
+	e.r.TriggerVolume("rep3")
+	entered(t, h, "volume info rep3")
+
+	e.clock.Advance(quiet)
+	e.r.TriggerRuntime("rep3") // quiet now: asked for at once, waits behind the read
+	waitFor(t, "a runtime read waiting", func() bool { return e.flightWaits(volPrefix+"rep3", wantRuntime, 1) })
+	e.r.TriggerVolume("rep3") // busy again
+	e.src.unhold(infoCall("rep3"))
+	release(t, h, "volume info rep3")
+	e.waitIdle()
+	stays(t, "no volume status on the busy volume", func() bool { return e.src.count(statusCall("rep3")) == 0 })
+
+	e.clock.Advance(quiet)
+	waitFor(t, "volume status rep3", func() bool { return e.src.count(statusCall("rep3")) == 1 })
+}
+
 func TestRunReconciles(t *testing.T) {
 	e := newEnv(t, Options{})
 	ctx, cancel := context.WithCancel(e.ctx)
