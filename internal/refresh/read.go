@@ -71,23 +71,38 @@ func (r *Refresher) readAll(ctx context.Context) error {
 }
 
 // readGlusterd returns what is known of the local glusterd, reading its
-// identity (UUID, op-version, version) when not yet known.
+// identity (UUID, op-version, version) when not yet known, when glusterd was
+// unreachable, or when asked to. A request to read it stays until it is
+// read.
 func (r *Refresher) readGlusterd(ctx context.Context) (state.Glusterd, error) {
 	g := r.model.Glusterd()
-	if g.UUID == "" || !g.Running || r.takeIdentityRequest() {
-		var err error
-		if g.UUID, err = cli(r, ctx, r.src.LocalUUID); err != nil {
+	requested := r.takeIdentityRequest()
+	if g.UUID == "" || !g.Running || requested {
+		id, err := r.readIdentity(ctx, g)
+		if err != nil {
+			if requested {
+				r.RefreshIdentity()
+			}
 			return g, err
 		}
-		if g.OpVersion, err = cli(r, ctx, r.src.OpVersion); err != nil {
-			return g, err
-		}
-		if g.Version, err = cli(r, ctx, r.src.Version); err != nil {
-			return g, err
-		}
+		g = id
 	}
 	if r.opt.GlusterdUnit != nil {
 		g.LoadState, g.ActiveState = r.opt.GlusterdUnit(ctx)
+	}
+	return g, nil
+}
+
+func (r *Refresher) readIdentity(ctx context.Context, g state.Glusterd) (state.Glusterd, error) {
+	var err error
+	if g.UUID, err = cli(r, ctx, r.src.LocalUUID); err != nil {
+		return g, err
+	}
+	if g.OpVersion, err = cli(r, ctx, r.src.OpVersion); err != nil {
+		return g, err
+	}
+	if g.Version, err = cli(r, ctx, r.src.Version); err != nil {
+		return g, err
 	}
 	return g, nil
 }

@@ -732,6 +732,40 @@ func TestQueuedRuntimeReadWaitsForQuiet(t *testing.T) {
 	waitFor(t, "volume status rep3", func() bool { return e.src.count(statusCall("rep3")) == 1 })
 }
 
+func TestIdentity(t *testing.T) {
+	t.Run("read once", func(t *testing.T) {
+		e := newEnv(t, Options{QuietPeriod: time.Hour})
+		e.r.RefreshIdentity()
+		e.all()
+		e.all()
+		if n := e.src.count(uuidCall); n != 1 {
+			t.Errorf("identity read %d times, want once", n)
+		}
+		e.r.RefreshIdentity()
+		e.all()
+		e.all()
+		if n := e.src.count(uuidCall); n != 2 {
+			t.Errorf("identity read %d times, want twice", n)
+		}
+	})
+	t.Run("request outlives a failure", func(t *testing.T) {
+		e := newEnv(t, Options{QuietPeriod: time.Hour})
+		e.all()
+		e.r.RefreshIdentity()
+		e.src.fail(opVersionCall, &gluster.CLIError{Op: "volume get all cluster.op-version", ExitCode: 1, Message: "timed out"})
+		if err := e.r.All(e.ctx); err == nil {
+			t.Fatal("All did not fail")
+		}
+		e.all()
+		if n := e.src.count(opVersionCall); n != 3 {
+			t.Errorf("op-version read %d times, want 3: the request for it was lost", n)
+		}
+		if g := e.model.Glusterd(); g.LastError != "" || g.OpVersion != 100000 {
+			t.Errorf("glusterd %+v", g)
+		}
+	})
+}
+
 func TestRunReconciles(t *testing.T) {
 	e := newEnv(t, Options{})
 	ctx, cancel := context.WithCancel(e.ctx)
