@@ -241,17 +241,14 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 		started = cfg.Status == "Started"
 	}
 	runtime := map[string]gluster.BrickStatus{}
-	fresh, busy := false, false
-	if w&wantRuntime != 0 && started {
-		busy = r.quietFor(name) > 0
-	}
-	if w&wantRuntime != 0 && started && !busy {
+	asked := w&wantRuntime != 0 && started
+	busy := asked && r.quietFor(name) > 0
+	fresh, locked := false, false
+	if asked && !busy {
 		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, name) })
 		if err != nil {
 			r.runtimeFailed(name, err)
-			if errors.Is(err, gluster.ErrLocked) {
-				r.scheduleRuntime(name, r.opt.QuietPeriod)
-			}
+			locked = errors.Is(err, gluster.ErrLocked)
 		} else {
 			fresh = true
 			indexRuntime(runtime, st)
@@ -279,27 +276,22 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	r.touched[name] = r.opt.Now()
 	r.mu.Unlock()
 
-	// A runtime read asked for while the volume was quiet may get its turn
-	// (behind another read of the volume, or merged with a new trigger's)
-	// once it is busy again: it waits until the volume is quiet.
-	if busy || cfg != nil && started && !fresh && needsRuntime(&prev, next) {
+	switch {
+	case locked:
+		r.scheduleRuntime(name, r.opt.QuietPeriod)
+	case busy:
+		// A runtime read asked for while the volume was quiet may get its
+		// turn (behind another read of the volume, or merged with a new
+		// trigger's) once it is busy again: it waits until it is quiet.
+		r.scheduleRuntime(name, 0)
+	case cfg != nil && started && !asked:
+		// The runtime follows a configuration read once the volume is
+		// quiet: what the trigger was about may have changed it without
+		// changing the configuration (a start force that restarted dead
+		// bricks, a reset-brick onto the same path).
 		r.scheduleRuntime(name, 0)
 	}
 	return nil
-}
-
-// needsRuntime says whether a configuration change may have changed the
-// bricks' runtime: the volume was (re)started or its bricks changed.
-func needsRuntime(prev, next *state.Volume) bool {
-	if prev.Status != next.Status || len(prev.Bricks) != len(next.Bricks) {
-		return true
-	}
-	for i := range next.Bricks {
-		if next.Bricks[i].Name() != prev.Bricks[i].Name() {
-			return true
-		}
-	}
-	return false
 }
 
 // forgetLocked drops what is kept about a volume that is gone; r.mu is held.

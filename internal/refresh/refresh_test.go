@@ -453,6 +453,71 @@ func TestVolumesAreReadSideBySide(t *testing.T) {
 	}
 }
 
+func TestRuntimeWaitsUntilQuiet(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	e.all()
+	if err := e.r.Volume(e.ctx, "rep3"); err != nil {
+		t.Fatal(err)
+	}
+	stays(t, "no volume status before the quiet period", func() bool { return e.src.count(statusCall("rep3")) == 0 })
+	e.clock.Advance(quiet)
+	waitFor(t, "volume status rep3", func() bool { return e.src.count(statusCall("rep3")) == 1 })
+	stays(t, "one volume status", func() bool { return e.src.count(statusCall("rep3")) == 1 })
+	if n := e.src.count(statusCall("")); n != 1 {
+		t.Errorf("volume status all called %d times", n)
+	}
+}
+
+func TestTriggersPostponeRuntime(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	e.all()
+	if err := e.r.Volume(e.ctx, "rep3"); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		e.clock.Advance(quiet * 3 / 4)
+		e.r.TriggerVolume("rep3")
+		e.waitIdle()
+		time.Sleep(quiet) // let the timers look
+		if n := e.src.count(statusCall("rep3")); n != 0 {
+			t.Fatalf("volume status rep3 called %d times while the volume is busy", n)
+		}
+	}
+	e.clock.Advance(quiet)
+	waitFor(t, "volume status rep3", func() bool { return e.src.count(statusCall("rep3")) == 1 })
+	stays(t, "one volume status", func() bool { return e.src.count(statusCall("rep3")) == 1 })
+}
+
+func TestFullReadSparesBusyVolume(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	e.all()
+	before := e.volume("rep3")
+	e.r.TriggerVolume("rep3")
+	e.waitIdle()
+	e.src.setVolumeStatus("rep3", "volume-status-rep3-brick-killed-detail.xml")
+	e.all()
+
+	if n := e.src.count(statusCall("")); n != 1 {
+		t.Errorf("volume status all called %d times, want only by the first full read", n)
+	}
+	for _, name := range allVolumes {
+		want := 0
+		if name != "rep3" && name != "created" && name != "stopped" {
+			want = 1
+		}
+		if n := e.src.count(statusCall(name)); n != want {
+			t.Errorf("volume status %s called %d times, want %d", name, n, want)
+		}
+	}
+	if got := e.volume("rep3"); !reflect.DeepEqual(got.Bricks, before.Bricks) {
+		t.Errorf("rep3's bricks changed without a read:\n%+v\n%+v", got.Bricks, before.Bricks)
+	}
+
+	// Once quiet, its runtime is read.
+	e.clock.Advance(quiet)
+	waitFor(t, "rep3 degraded", func() bool { return e.health("rep3") == state.HealthDegraded })
+}
+
 func TestLockedStatusKeepsRuntime(t *testing.T) {
 	e := newEnv(t, Options{QuietPeriod: quiet})
 	e.all()
@@ -764,6 +829,36 @@ func TestIdentity(t *testing.T) {
 			t.Errorf("glusterd %+v", g)
 		}
 	})
+}
+
+func TestNoChangeNoEvents(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	e.all()
+	if c := e.rec.take(); len(c) == 0 {
+		t.Fatal("the first full read recorded nothing")
+	}
+
+	e.clock.Advance(time.Second)
+	e.all()
+	c := e.rec.take()
+	if len(c) != 1 || c[0].Ref.Kind != state.KindGlusterd || len(c[0].Props) != 1 || c[0].Props[0].Name != "LastRefresh" {
+		t.Errorf("a full read that found nothing new recorded %+v", c)
+	}
+
+	if err := e.r.Volume(e.ctx, "rep3"); err != nil {
+		t.Fatal(err)
+	}
+	e.r.TriggerPeers()
+	e.r.TriggerRuntime("dist")
+	e.r.TriggerVolume("created")
+	e.waitIdle()
+	e.clock.Advance(quiet)
+	waitFor(t, "volume status rep3", func() bool { return e.src.count(statusCall("rep3")) == 1 })
+	waitFor(t, "volume status dist", func() bool { return e.src.count(statusCall("dist")) == 1 })
+	e.waitIdle()
+	if c := e.rec.take(); len(c) != 0 {
+		t.Errorf("reads that found nothing new recorded %+v", c)
+	}
 }
 
 func TestRunReconciles(t *testing.T) {
