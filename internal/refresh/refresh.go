@@ -179,11 +179,17 @@ func (r *Refresher) scheduleRuntime(name string, delay time.Duration) {
 	if t, ok := r.timers[name]; ok {
 		t.Stop()
 	}
-	r.timers[name] = time.AfterFunc(max(delay, 0), func() {
+	var t *time.Timer
+	t = time.AfterFunc(max(delay, 0), func() {
+		// A timer that fired while being replaced (Stop came too late)
+		// leaves the read to its replacement.
 		r.mu.Lock()
-		delete(r.timers, name)
+		current := r.timers[name] == t
+		if current {
+			delete(r.timers, name)
+		}
 		r.mu.Unlock()
-		if r.ctx.Err() != nil {
+		if !current || r.ctx.Err() != nil {
 			return
 		}
 		if wait := r.quietFor(name); wait > 0 {
@@ -192,6 +198,7 @@ func (r *Refresher) scheduleRuntime(name string, delay time.Duration) {
 		}
 		r.start(volPrefix+name, wantRuntime)
 	})
+	r.timers[name] = t
 }
 
 // cli runs one CLI call within the concurrency bound.
