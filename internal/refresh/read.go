@@ -67,6 +67,19 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		}
 	}
 	r.model.SetAll(snap)
+
+	// Drop what is kept of volumes gone, and triggers too old to matter.
+	now := r.opt.Now()
+	for name := range r.runtimeRead {
+		if _, ok := snap.Volumes[name]; !ok {
+			delete(r.runtimeRead, name)
+		}
+	}
+	for name, at := range r.activity {
+		if now.Sub(at) >= r.opt.QuietPeriod {
+			delete(r.activity, name)
+		}
+	}
 	return nil
 }
 

@@ -878,3 +878,30 @@ func TestRunReconciles(t *testing.T) {
 		t.Error("rep3 not read")
 	}
 }
+
+// What is kept per volume does not outlive the volume, nor a trigger its
+// quiet period.
+func TestFullReadForgetsVolumesGone(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	e.all()
+	for _, n := range allVolumes {
+		e.r.TriggerVolume(n)
+	}
+	e.r.TriggerVolume("never-was")
+	e.waitIdle()
+	e.clock.Advance(quiet)
+	waitFor(t, "the runtime reads after the triggers", func() bool {
+		return len(e.src.counts("VolumeStatusDetail(")) == 8 // all, and the 7 started volumes
+	})
+	e.waitIdle()
+	e.src.set("volume-info-none.xml", "volume-status-none-detail.xml", "")
+	e.all()
+	if n := len(e.model.VolumeNames()); n != 0 {
+		t.Errorf("%d volumes left", n)
+	}
+	e.r.mu.Lock()
+	defer e.r.mu.Unlock()
+	if len(e.r.activity) != 0 || len(e.r.runtimeRead) != 0 {
+		t.Errorf("kept: activity %v, runtime read %v", e.r.activity, e.r.runtimeRead)
+	}
+}
