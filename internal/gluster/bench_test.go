@@ -1,0 +1,74 @@
+package gluster
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/glusterbus/glusterbus/bench/xmlgen"
+)
+
+// The outputs of a cluster of n volumes of 3 bricks, all started, made from
+// the captures in testdata.
+func benchOutputs(b *testing.B, n int) (info, status []byte) {
+	b.Helper()
+	t, err := xmlgen.Load("testdata")
+	if err != nil {
+		b.Fatal(err)
+	}
+	vols := xmlgen.Volumes(n, n)
+	return t.VolumeInfo(vols), t.VolumeStatusDetail(vols)
+}
+
+var benchSizes = []int{1, 500, 5000}
+
+func BenchmarkParseVolumeInfo(b *testing.B) {
+	for _, n := range benchSizes {
+		info, _ := benchOutputs(b, n)
+		b.Run(fmt.Sprintf("volumes=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(info)))
+			b.ReportAllocs()
+			for b.Loop() {
+				vols, err := ParseVolumeInfo(info)
+				if err != nil || len(vols) != n {
+					b.Fatalf("%d volumes, %v", len(vols), err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkParseVolumeStatusDetail(b *testing.B) {
+	for _, n := range benchSizes {
+		_, status := benchOutputs(b, n)
+		b.Run(fmt.Sprintf("volumes=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(status)))
+			b.ReportAllocs()
+			for b.Loop() {
+				bricks, err := ParseVolumeStatusDetail(status)
+				if err != nil || len(bricks) != 3*n {
+					b.Fatalf("%d bricks, %v", len(bricks), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCheckOutput is the check CLI.Run makes of every output before
+// the parser sees it.
+func BenchmarkCheckOutput(b *testing.B) {
+	info, status := benchOutputs(b, 5000)
+	for _, doc := range []struct {
+		name string
+		data []byte
+	}{{"volume-info/volumes=5000", info}, {"volume-status-detail/volumes=5000", status}} {
+		b.Run(doc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := CheckOutput(doc.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
