@@ -1,0 +1,146 @@
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/glusterbus/glusterbus/internal/state"
+	"github.com/glusterbus/glusterbus/internal/testbus"
+)
+
+// benchVolume is a started replica 3 volume with its bricks' runtime and
+// the options glusterd sets at creation.
+func benchVolume(i int) *state.Volume {
+	name := fmt.Sprintf("vol%05d", i)
+	v := &state.Volume{Name: name, ID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", i), Status: "Started",
+		Type: "Replicate", Transport: "tcp", BrickCount: 3, DistCount: 1, ReplicaCount: 3,
+		Options: map[string]string{
+			"cluster.granular-entry-heal":   "on",
+			"storage.fips-mode-rchecksum":   "on",
+			"transport.address-family":      "inet",
+			"nfs.disable":                   "on",
+			"performance.client-io-threads": "off",
+		}}
+	for n := 1; n <= 3; n++ {
+		v.Bricks = append(v.Bricks, state.Brick{
+			Host: fmt.Sprintf("127.1.1.%d", n), Path: fmt.Sprintf("/srv/n%d/bricks/%s", n, name),
+			HostUUID: fmt.Sprintf("%08x-0000-4000-8000-00000000000%d", n, n),
+			Online:   true, Pid: int64(10000 + 3*i + n), Port: uint32(49152 + (3*i+n)%16000),
+			SizeTotal: 270553174016, SizeFree: 257782624256, InodesTotal: 16777216, InodesFree: 16359439,
+			Device: "/dev/vda", FsName: "ext4", MountOptions: "rw,relatime,discard",
+		})
+	}
+	return v
+}
+
+func benchSnapshot(n int) *state.Snapshot {
+	s := state.NewSnapshot()
+	for i := range n {
+		v := benchVolume(i)
+		s.Volumes[v.Name] = v
+	}
+	s.Glusterd = state.Glusterd{Running: true, UUID: "00000001-0000-4000-8000-000000000001", OpVersion: 100000, Version: "10.3"}
+	return s
+}
+
+// fullChanges are the changes of a first full read of n volumes: every
+// object added.
+func fullChanges(n int) []state.Change {
+	return state.NewModel().SetAll(benchSnapshot(n))
+}
+
+func removals(added []state.Change) []state.Change {
+	out := make([]state.Change, len(added))
+	for i, c := range added {
+		out[i] = state.Change{Type: state.Removed, Ref: c.Ref, Old: c.Props}
+	}
+	return out
+}
+
+func benchExporter(b *testing.B, onBus bool) (*Exporter, string) {
+	b.Helper()
+	exp := New(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if !onBus {
+		return exp, ""
+	}
+	addr := testbus.Start(b)
+	conn, err := exp.Dial(addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	if err := exp.Claim(conn); err != nil {
+		b.Fatal(err)
+	}
+	return exp, addr
+}
+
+// BenchmarkApply applies the first full read of 5 000 volumes x 3 bricks
+// (20 002 objects), without a bus and on a real private bus (one
+// InterfacesAdded per object), and one volume's change in that tree.
+func BenchmarkApply(b *testing.B) {
+	const n = 5000
+	added := fullChanges(n)
+	removed := removals(added)
+	for _, onBus := range []bool{false, true} {
+		name := "full-snapshot/no-bus"
+		if onBus {
+			name = "full-snapshot/bus"
+		}
+		b.Run(fmt.Sprintf("%s/%d-volumes", name, n), func(b *testing.B) {
+			exp, _ := benchExporter(b, onBus)
+			b.ReportAllocs()
+			for b.Loop() {
+				exp.Apply(added)
+				b.StopTimer()
+				exp.Apply(removed)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(len(added)), "objects")
+		})
+	}
+	b.Run(fmt.Sprintf("option-set/bus/%d-volumes", n), func(b *testing.B) {
+		exp, _ := benchExporter(b, true)
+		m := state.NewModel(exp)
+		m.SetAll(benchSnapshot(n))
+		vols := [2]*state.Volume{benchVolume(n / 2), benchVolume(n / 2)}
+		vols[1].Options["performance.readdir-ahead"] = "off"
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			m.SetVolume(vols[i%2].Name, vols[i%2])
+		}
+	})
+}
+
+// BenchmarkGetManagedObjects calls GetManagedObjects from a client over a
+// real private bus, with 5 000 volumes x 3 bricks exported.
+func BenchmarkGetManagedObjects(b *testing.B) {
+	const n = 5000
+	exp, addr := benchExporter(b, true)
+	added := fullChanges(n)
+	exp.Apply(added)
+	client, err := dbus.Connect(addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	obj := client.Object(BusName, RootPath)
+	b.ReportAllocs()
+	for b.Loop() {
+		var out map[dbus.ObjectPath]map[string]map[string]dbus.Variant
+		if err := obj.Call(objectManagerInterface+".GetManagedObjects", 0).Store(&out); err != nil {
+			b.Fatal(err)
+		}
+		if len(out) != len(added) {
+			b.Fatalf("%d objects, want %d", len(out), len(added))
+		}
+	}
+	b.ReportMetric(float64(len(added)), "objects")
+}
