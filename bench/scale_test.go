@@ -1,0 +1,163 @@
+package bench
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/testbus"
+)
+
+// scale says what to measure of one cluster.
+type scale struct {
+	label     string // e.g. "real cluster, 300 volumes"
+	gluster   string // the gluster command prefix, without the timing wrapper
+	workdir   string // glusterd's working directory
+	volume    string // a volume to refresh alone
+	volumes   int
+	rssTarget bool // judge RSS against the 100 MB target
+}
+
+// cost is one timed call and the CLI time inside it.
+type cost struct {
+	wall, cli time.Duration
+	calls     int
+}
+
+func (c cost) own() time.Duration { return c.wall - c.cli }
+
+func medianCost(cs []cost) cost {
+	// The median of the own times, with the wall and CLI time of that run.
+	best := cs[0]
+	owns := make([]time.Duration, len(cs))
+	for i, c := range cs {
+		owns[i] = c.own()
+	}
+	m := median(owns)
+	for _, c := range cs {
+		if c.own() == m {
+			best = c
+			break
+		}
+	}
+	return best
+}
+
+// measureScale runs glusterbus serve against the cluster twice: once with
+// no periodic reconcile, to time full and targeted refreshes and
+// GetManagedObjects and read its memory; once with the default 10 s
+// reconcile, to read its CPU use while nothing changes. The gluster
+// command runs under clitime, which logs each call's duration.
+func measureScale(t *testing.T, e env, r *report, s scale) {
+	t.Helper()
+	addr := testbus.Start(t)
+	cliLog := filepath.Join(t.TempDir(), "cli.log")
+	gluster := filepath.Join(e.bin, "clitime") + " " + cliLog + " " + s.gluster
+	reloads := envInt("GLUSTERBUS_BENCH_RELOADS", 5)
+	load := loadavg()
+	overhead := wrapperOverhead(t, e)
+
+	// Phase 1: refreshes, memory, GetManagedObjects.
+	d := startDaemon(t, e, addr, gluster, s.workdir, "--interval", "1h")
+	calls, startCLI := cliWithin(readCLILog(t, cliLog), d.started, d.ready)
+	startup := cost{d.ready.Sub(d.started), startCLI, len(calls)}
+	time.Sleep(time.Second)
+	afterRead := readProc(t, d.pid)
+
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	timed := func(method string, args ...any) cost {
+		from := time.Now()
+		wall := call(t, conn, exporter.ManagerPath, managerIface+"."+method, args...)
+		to := time.Now()
+		in, sum := cliWithin(readCLILog(t, cliLog), from, to)
+		return cost{wall, sum, len(in)}
+	}
+	opts := map[string]dbus.Variant{}
+	var full, one []cost
+	for range reloads {
+		full = append(full, timed("Reload", opts))
+	}
+	for range 20 {
+		one = append(one, timed("RefreshVolume", s.volume, opts))
+	}
+	var gmo []time.Duration
+	objects := 0
+	for range 5 {
+		d, n := managedObjects(t, conn)
+		gmo, objects = append(gmo, d), n
+	}
+	afterGMO := readProc(t, d.pid)
+	d.stop(t)
+
+	// Phase 2: idle CPU with the default reconcile.
+	idle := envDuration("GLUSTERBUS_BENCH_IDLE", 60*time.Second)
+	d = startDaemon(t, e, addr, gluster, s.workdir)
+	time.Sleep(5 * time.Second)
+	p0, from := readProc(t, d.pid), time.Now()
+	time.Sleep(idle)
+	p1, to := readProc(t, d.pid), time.Now()
+	d.stop(t)
+	window := to.Sub(from)
+	cpu := float64(p1.cpu-p0.cpu) / float64(window) * 100
+	childCPU := float64(p1.childCPU-p0.childCPU) / float64(window) * 100
+	reconciles := 0
+	idleCalls, idleCLI := cliWithin(readCLILog(t, cliLog), from, to)
+	for _, c := range idleCalls {
+		if strings.Contains(" "+c.args+" ", " volume info all ") {
+			reconciles++
+		}
+	}
+
+	fc, oc := medianCost(full), medianCost(one)
+	ratio := func(c cost) string {
+		if c.cli <= 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f%%", 100*float64(c.own())/float64(c.cli))
+	}
+	r.printf("\n#### %s\n\n", s.label)
+	r.printf("Load average when this part began: %s. The CLI time is what clitime measured around each gluster process; "+
+		"the own time is the rest, so it includes clitime's own start-up, %s per call (median, measured here).\n\n", load, ms(overhead))
+	r.printf("| measure | wall | of which gluster CLI | own (wall − CLI) | own ÷ CLI |\n|---|---|---|---|---|\n")
+	r.printf("| start-up to the bus name (first full read, %d CLI calls) | %s | %s | %s | %s |\n",
+		startup.calls, ms(startup.wall), ms(startup.cli), ms(startup.own()), ratio(startup))
+	r.printf("| full refresh: `Reload` from a client, median of %d (%d CLI calls each) | %s | %s | %s | %s |\n",
+		len(full), fc.calls, ms(fc.wall), ms(fc.cli), ms(fc.own()), ratio(fc))
+	r.printf("| targeted refresh: `RefreshVolume(%s)`, median of %d (%d CLI call each) | %s | %s | %s | %s |\n",
+		s.volume, len(one), oc.calls, ms(oc.wall), ms(oc.cli), ms(oc.own()), ratio(oc))
+	r.printf("| `GetManagedObjects` from a client (%d objects), median of %d | %s | – | %s | – |\n",
+		objects, len(gmo), ms(median(gmo)), ms(median(gmo)))
+	r.printf("\nEvery `Reload` (wall / CLI / own): ")
+	for i, c := range full {
+		if i > 0 {
+			r.printf("; ")
+		}
+		r.printf("%s / %s / %s", ms(c.wall), ms(c.cli), ms(c.own()))
+	}
+	r.printf(".\n\n")
+	r.printf("| memory and idle CPU | value |\n|---|---|\n")
+	r.printf("| VmRSS 1 s after the first full read | %s |\n", mb(afterRead.rss))
+	r.printf("| VmRSS after %d `Reload`, 20 `RefreshVolume`, 5 `GetManagedObjects` (VmHWM) | %s (%s) |\n",
+		len(full), mb(afterGMO.rss), mb(afterGMO.hwm))
+	r.printf("| daemon CPU (utime+stime) over %.0f s idle, default 10 s reconcile (%d reconciles seen) | %.2f%% of one core |\n",
+		window.Seconds(), reconciles, cpu)
+	r.printf("| its gluster CLI children (cutime+cstime) in that time; CLI wall time | %.2f%% of one core; %s |\n",
+		childCPU, ms(idleCLI))
+	r.printf("| VmRSS at the end of the idle period (VmHWM) | %s (%s) |\n", mb(p1.rss), mb(p1.hwm))
+
+	r.target(fmt.Sprintf("own time < 10%% of CLI time, full refresh (%s)", s.label),
+		fmt.Sprintf("%s own vs %s CLI (%s)", ms(fc.own()), ms(fc.cli), ratio(fc)), "10%", fc.own()*10 < fc.cli)
+	if s.rssTarget {
+		r.target(fmt.Sprintf("RSS after the full read (%s)", s.label), mb(afterRead.rss), "100 MB", afterRead.rss < 100e6)
+	}
+	r.target(fmt.Sprintf("idle CPU, default reconcile (%s)", s.label), fmt.Sprintf("%.2f%% of a core", cpu), "1%", cpu < 1)
+}
