@@ -42,14 +42,31 @@ func TestEventsCatchUpAndFollow(t *testing.T) {
 	send := func(from, to int) {
 		for i := from; i < to; i++ {
 			fmt.Fprintf(udp, "%d %d client_identifier=x;id=%d", time.Now().Unix(), num, i)
-			if i%100 == 0 {
-				time.Sleep(3 * time.Millisecond)
+			if i%20 == 0 {
+				time.Sleep(time.Millisecond)
 			}
 		}
 	}
-	send(0, 2500) // before the client comes: from the journal
 	h := &harness{t: t, client: conn}
-	h.waitFor("the first events journaled", 20*time.Second, func() bool { return h.lastSeq() >= 2500 })
+	// settled waits until the journal stops growing and returns its last
+	// sequence: UDP may lose datagrams on a loaded machine, and this test is
+	// about what the daemon accepted.
+	settled := func() uint64 {
+		last, stable := h.lastSeq(), 0
+		for stable < 10 {
+			time.Sleep(50 * time.Millisecond)
+			if now := h.lastSeq(); now != last {
+				last, stable = now, 0
+			} else {
+				stable++
+			}
+		}
+		return last
+	}
+	send(0, 2500) // before the client comes: from the journal
+	if settled() == 0 {
+		t.Fatal("nothing was journaled")
+	}
 
 	var mu sync.Mutex
 	var got []busclient.Event
@@ -64,10 +81,11 @@ func TestEventsCatchUpAndFollow(t *testing.T) {
 		})
 	}()
 	send(2500, total) // while it catches up and follows
-	h.waitFor("every event", 30*time.Second, func() bool {
+	last := settled()
+	h.waitFor("every journaled event", 30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(got) >= total
+		return uint64(len(got)) >= last
 	})
 	stopFollowing()
 	if err := <-followDone; err != nil {
@@ -75,12 +93,19 @@ func TestEventsCatchUpAndFollow(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	prevID := -1
 	for i, ev := range got {
-		if ev.Seq != uint64(i+1) || ev.Fields["id"] != fmt.Sprint(i) || ev.Name != "CLIENT_CONNECT" {
-			t.Fatalf("event %d: seq %d id %s", i, ev.Seq, ev.Fields["id"])
+		var id int
+		fmt.Sscan(ev.Fields["id"], &id)
+		if ev.Seq != uint64(i+1) || id <= prevID || ev.Name != "CLIENT_CONNECT" {
+			t.Fatalf("event %d: seq %d id %d after id %d", i, ev.Seq, id, prevID)
 		}
+		prevID = id
 	}
-	if len(got) != total {
-		t.Fatalf("got %d events, want %d", len(got), total)
+	if uint64(len(got)) != last {
+		t.Fatalf("got %d events, the journal has %d", len(got), last)
+	}
+	if last < total/2 {
+		t.Fatalf("only %d of %d datagrams were journaled", last, total)
 	}
 }

@@ -157,6 +157,7 @@ func bindAll(addrs []netip.Addr, port int, explicit bool, log *slog.Logger) ([]*
 		c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(ap))
 		switch {
 		case err == nil:
+			growReadBuffer(c, log)
 			conns = append(conns, c)
 			if port == 0 {
 				port = c.LocalAddr().(*net.UDPAddr).Port
@@ -174,6 +175,29 @@ func bindAll(addrs []netip.Addr, port int, explicit bool, log *slog.Logger) ([]*
 		return nil, fmt.Errorf("listening for native events on port %d: no address could be bound", port)
 	}
 	return conns, nil
+}
+
+// readBuffer is the socket receive buffer asked for: a burst of datagrams
+// (a volume start sends a dozen at once; a client storm, thousands) must
+// wait in the kernel while the reader is busy rather than be dropped there.
+const readBuffer = 8 << 20
+
+// growReadBuffer enlarges the socket's receive buffer, past the system's
+// rmem_max where the process may (root), else as far as it allows.
+func growReadBuffer(c *net.UDPConn, log *slog.Logger) {
+	raw, err := c.SyscallConn()
+	if err == nil {
+		var serr error
+		err = raw.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, readBuffer)
+		})
+		if err == nil && serr == nil {
+			return
+		}
+	}
+	if err := c.SetReadBuffer(readBuffer); err != nil {
+		log.Warn("cannot enlarge the events socket's receive buffer", "error", err)
+	}
 }
 
 // portInUse explains an EADDRINUSE.
