@@ -105,11 +105,18 @@
 // POSTs the events its filters select in sequence order, one at a time, and
 // stores the cursor after every CursorEvery events, every CursorInterval,
 // whenever it has caught up and when it stops. Delivery is therefore at
-// least once: after a crash, up to CursorEvery events may be sent again,
-// never skipped. A webhook seen for the first time (no cursor) starts after
-// the journal's last event at that moment; it is not sent the history.
-// A webhook removed from the file has its cursor deleted; one added again
-// later starts afresh.
+// least once: after a crash, the events since the cursor was last stored (at
+// most CursorEvery, plus the one in flight) are sent again, none skipped;
+// an event whose answer did not come within the timeout is sent again too.
+// X-Glusterbus-Sequence lets a receiver drop such duplicates. A slow or dead
+// receiver delays no other: each webhook has its own goroutine and
+// connections, and its backlog stays in the journal, not in memory.
+//
+// A webhook seen for the first time (no cursor) starts after the journal's
+// last event at that moment: it is not sent the history, only what happens
+// from then on, also if the daemon was down when it was added. A webhook
+// removed from the file has its cursor deleted; one added again later
+// starts afresh.
 //
 // 2xx is success. Network errors, timeouts, 5xx, 408 and 429 are retried
 // with capped exponential backoff and jitter, honouring Retry-After; other
@@ -123,11 +130,28 @@
 // {"event": NAME, "message": {...}, "nodeid": UUID, "ts": SECONDS}, as
 // Python's json.dumps(..., sort_keys=True) writes it. Native events are
 // rebuilt by the nativeevents package; state-change events have their
-// fields as strings in "message". Headers are Content-Type:
+// fields as strings in "message". Two things glustereventsd keeps do not
+// survive the journal: blanks around keys (AFR_SUBVOL* and AFR_QUORUM_*
+// events, sent as "client-pid=-6; subvol=...", have the key " subvol" in
+// glustereventsd's body and "subvol" in ours) and blanks ending the value
+// before an empty "options=" of VOLUME_SET. Native events glustereventsd
+// cannot parse (a value holding "=", "(null)" for BITROT_ENABLE) and drops
+// are delivered. Headers are Content-Type:
 // application/json and Authorization as above, plus X-Glusterbus-Sequence
 // (the journal sequence number, for deduplication) and X-Glusterbus-Source
 // ("native", "diff", or "test" for SendTest).
 //
 // Tokens, secrets, JWTs and URL passwords never appear in logs, errors or
 // Status.
+//
+// # Use
+//
+//	d, err := webhook.New(webhook.Options{Journal: j, File: path, NodeID: uuid, Logger: log})
+//	go d.Run(ctx) // until ctx ends; wait for it before closing the journal
+//	d.Status()                // per webhook: cursor, lag, counters, last error
+//	d.SendTest(ctx, url)      // the sample event to a configured webhook
+//	d.ConfigError()           // why the file was last refused, if it was
+//
+// and, for the command line, Add, Modify, Delete, List and Test on the
+// file directly.
 package webhook
