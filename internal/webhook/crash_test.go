@@ -106,7 +106,7 @@ func TestCrashDelivery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	kills := 0
 	for round := 0; ; round++ {
-		if round > 60 {
+		if round > 100 {
 			t.Fatalf("still not done after %d rounds", round)
 		}
 		mu.Lock()
@@ -120,7 +120,7 @@ func TestCrashDelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 		count, _ := received()
-		target := count + 50 + rng.IntN(600)
+		target := count + n/40 + rng.IntN(n/10)
 		deadline := time.Now().Add(30 * time.Second)
 		done := false
 		for {
