@@ -149,13 +149,13 @@ func (d *Deliverer) Reload() {
 	}
 }
 
-// ConfigError returns the error that made the Deliverer keep its previous
-// configuration at the last reading of the file, and when; nil if that
+// ConfigError returns when and why the Deliverer kept its previous
+// configuration at the last reading of the file; a nil error if that
 // reading succeeded.
-func (d *Deliverer) ConfigError() (error, time.Time) {
+func (d *Deliverer) ConfigError() (time.Time, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.cfgErr, d.cfgErrAt
+	return d.cfgErrAt, d.cfgErr
 }
 
 // Status returns the state of every configured webhook, sorted by URL.

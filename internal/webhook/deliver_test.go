@@ -307,7 +307,7 @@ func TestConfigChanges(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"`+b.URL()+`": {"token": `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the config error", func() bool { err, _ := d.ConfigError(); return err != nil })
+	eventually(t, 5*time.Second, "the config error", func() bool { _, err := d.ConfigError(); return err != nil })
 	appendEvents(t, j, 5)
 	checkInOrder(t, b.waitAccepted(t, 15, 5*time.Second), 11, 25)
 	if !strings.Contains(logs.String(), "keeping the previous webhooks") {
@@ -321,7 +321,7 @@ func TestConfigChanges(t *testing.T) {
 	if err := os.Rename(tmp, file); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the config error to clear", func() bool { err, _ := d.ConfigError(); return err == nil })
+	eventually(t, 5*time.Second, "the config error to clear", func() bool { _, err := d.ConfigError(); return err == nil })
 
 	// An unusable webhook pauses, keeping its cursor.
 	missing := filepath.Join(t.TempDir(), "missing-ca.pem")
@@ -536,8 +536,8 @@ func TestCredentialsNeverShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Reload()
-	eventually(t, 5*time.Second, "the config error", func() bool { err, _ := d.ConfigError(); return err != nil })
-	cfgErr, _ := d.ConfigError()
+	eventually(t, 5*time.Second, "the config error", func() bool { _, err := d.ConfigError(); return err != nil })
+	_, cfgErr := d.ConfigError()
 	_, testErr := d.SendTest(context.Background(), "http://user:"+password+"@127.0.0.1:1/")
 
 	shown := logs.String() + fmt.Sprintf("%+v %v %v", d.Status(), cfgErr, testErr)

@@ -150,7 +150,7 @@
 //	go d.Run(ctx) // until ctx ends; wait for it before closing the journal
 //	d.Status()                // per webhook: cursor, lag, counters, last error
 //	d.SendTest(ctx, url)      // the sample event to a configured webhook
-//	d.ConfigError()           // why the file was last refused, if it was
+//	d.ConfigError()           // when and why the file was last refused, if it was
 //
 // and, for the command line, Add, Modify, Delete, List and Test on the
 // file directly.

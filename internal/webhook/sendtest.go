@@ -2,23 +2,24 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/journal"
 )
 
-// TestEventName is the name of the sample event SendTest posts; it is also
+// SampleEventName is the name of the sample event SendTest posts; it is also
 // the JWT subject gluster-eventsapi webhook-test uses.
-const TestEventName = "TEST"
+const SampleEventName = "TEST"
 
-// TestEvent is the sample event SendTest posts: a complete event body like
+// SampleEvent is the sample event SendTest posts: a complete event body like
 // every other, so that the receiver's parsing is tested too.
-func TestEvent(nodeID string, now time.Time) journal.Event {
+func SampleEvent(nodeID string, now time.Time) journal.Event {
 	return journal.Event{
 		Time:   now,
 		Node:   nodeID,
-		Name:   TestEventName,
+		Name:   SampleEventName,
 		Source: "test",
 		Fields: []journal.Field{{Key: "message", Value: "webhook test from glusterbus"}},
 	}
@@ -74,12 +75,12 @@ func Test(ctx context.Context, w Webhook, nodeID string, timeout time.Duration) 
 		timeout = DefaultTimeout
 	}
 	wc := &workerConfig{hook: w, client: c, timeout: timeout}
-	p := postOf(TestEvent(nodeID, time.Now()))
+	p := postOf(SampleEvent(nodeID, time.Now()))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	status, _, _, auth, err := do(ctx, wc, &p)
 	if err != nil {
-		return 0, fmt.Errorf("%s", scrub(describe(err, ctx, timeout), &w, auth))
+		return 0, errors.New(scrub(describe(err, ctx, timeout), &w, auth))
 	}
 	return status, nil
 }
