@@ -27,6 +27,44 @@ type scale struct {
 type cost struct {
 	wall, cli time.Duration
 	calls     int
+	each      []cliCall
+}
+
+// command is the gluster command of a logged call without the prefix's
+// options, e.g. "volume info all".
+func command(args string) string {
+	var words []string
+	f := strings.Fields(args)
+	for i := 0; i < len(f); i++ {
+		switch {
+		case f[i] == "-dir":
+			i++
+		case strings.HasPrefix(f[i], "-") && f[i] != "--version":
+		default:
+			words = append(words, f[i])
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// perCommand is the median duration of each command over the calls.
+func perCommand(cs []cost) string {
+	by := map[string][]time.Duration{}
+	var order []string
+	for _, c := range cs {
+		for _, call := range c.each {
+			k := command(call.args)
+			if by[k] == nil {
+				order = append(order, k)
+			}
+			by[k] = append(by[k], call.dur)
+		}
+	}
+	var parts []string
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("`%s` %s", k, ms(median(by[k]))))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (c cost) own() time.Duration { return c.wall - c.cli }
@@ -65,7 +103,7 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 	// Phase 1: refreshes, memory, GetManagedObjects.
 	d := startDaemon(t, e, addr, gluster, s.workdir, "--interval", "1h")
 	calls, startCLI := cliWithin(readCLILog(t, cliLog), d.started, d.ready)
-	startup := cost{d.ready.Sub(d.started), startCLI, len(calls)}
+	startup := cost{d.ready.Sub(d.started), startCLI, len(calls), calls}
 	time.Sleep(time.Second)
 	afterRead := readProc(t, d.pid)
 
@@ -79,7 +117,7 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 		wall := call(t, conn, exporter.ManagerPath, managerIface+"."+method, args...)
 		to := time.Now()
 		in, sum := cliWithin(readCLILog(t, cliLog), from, to)
-		return cost{wall, sum, len(in)}
+		return cost{wall, sum, len(in), in}
 	}
 	opts := map[string]dbus.Variant{}
 	var full, one []cost
@@ -143,7 +181,7 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 		}
 		r.printf("%s / %s / %s", ms(c.wall), ms(c.cli), ms(c.own()))
 	}
-	r.printf(".\n\n")
+	r.printf(".\n\nThe CLI calls of a full refresh, median duration of each over the %d `Reload`: %s.\n\n", len(full), perCommand(full))
 	r.printf("| memory and idle CPU | value |\n|---|---|\n")
 	r.printf("| VmRSS 1 s after the first full read | %s |\n", mb(afterRead.rss))
 	r.printf("| VmRSS after %d `Reload`, 20 `RefreshVolume`, 5 `GetManagedObjects` (VmHWM) | %s (%s) |\n",
