@@ -58,9 +58,15 @@ func volume(name string, online ...bool) *state.Volume {
 
 func (f *fixture) managed(t *testing.T) map[dbus.ObjectPath]map[string]map[string]dbus.Variant {
 	t.Helper()
-	var out map[dbus.ObjectPath]map[string]map[string]dbus.Variant
-	if err := f.client.Object(BusName, RootPath).Call(objectManagerInterface+".GetManagedObjects", 0).Store(&out); err != nil {
-		t.Fatal(err)
+	// The reply's body as decoded, not Store()d: Store rebuilds variants and
+	// loses the wire signature of struct values.
+	call := f.client.Object(BusName, RootPath).Call(objectManagerInterface+".GetManagedObjects", 0)
+	if call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	out, ok := call.Body[0].(map[dbus.ObjectPath]map[string]map[string]dbus.Variant)
+	if !ok {
+		t.Fatalf("GetManagedObjects returned %T", call.Body[0])
 	}
 	return out
 }

@@ -87,6 +87,9 @@ func Equal(a, b any) bool {
 	case map[string]string:
 		b, ok := b.(map[string]string)
 		return ok && maps.Equal(a, b)
+	case []WebhookState:
+		b, ok := b.([]WebhookState)
+		return ok && slices.Equal(a, b)
 	default:
 		return a == b
 	}

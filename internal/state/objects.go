@@ -34,7 +34,7 @@ type Ref struct {
 }
 
 // Property is one named value of an object. Values are string, bool, uint32,
-// int64, uint64, []string, map[string]string, Ref or []Ref.
+// int64, uint64, []string, map[string]string, Ref, []Ref or []WebhookState.
 type Property struct {
 	Name  string
 	Value any
@@ -84,6 +84,7 @@ func managerObject(s *Snapshot) Object {
 		{"Volumes", vols},
 		{"Peers", peers},
 		{"JournalError", s.Service.JournalError},
+		{"Webhooks", nonNilWebhooks(s.Service.Webhooks)},
 	}}
 }
 
@@ -175,4 +176,11 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func nonNilWebhooks(w []WebhookState) []WebhookState {
+	if w == nil {
+		return []WebhookState{}
+	}
+	return w
 }

@@ -21,7 +21,23 @@ type Snapshot struct {
 
 // Service is the daemon's own condition.
 type Service struct {
-	JournalError string // why events cannot be journaled now; "" when they can
+	JournalError string         // why events cannot be journaled now; "" when they can
+	Webhooks     []WebhookState // delivery to each configured webhook, by URL
+}
+
+// WebhookState is the delivery state of one webhook. It is comparable, so
+// the diff sees when it changed.
+type WebhookState struct {
+	URL           string // without any password
+	State         string // ok, retrying, invalid
+	Cursor        uint64 // last event handled
+	LastSeq       uint64 // the journal's last event
+	Lag           uint64
+	Delivered     uint64
+	Failed        uint64
+	Lost          uint64
+	LastError     string
+	LastErrorUsec int64 // unix microseconds; 0 if none
 }
 
 // NewSnapshot returns an empty snapshot.
