@@ -7,13 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/glusterbus/glusterbus/internal/bus"
 	"github.com/glusterbus/glusterbus/internal/daemon"
-	"github.com/glusterbus/glusterbus/internal/gluster"
 	"github.com/glusterbus/glusterbus/internal/hooks"
 )
 
@@ -21,19 +19,7 @@ func newHooks() *cobra.Command {
 	var (
 		workdir, command, address, binary string
 	)
-	resolve := func(ctx context.Context) (string, error) {
-		if workdir != "" {
-			return workdir, nil
-		}
-		words, err := gluster.ParseCommand(command)
-		if err != nil {
-			return "", err
-		}
-		if wd, err := (&gluster.CLI{Command: words, Timeout: 10 * time.Second}).Workdir(ctx); err == nil && wd != "" {
-			return wd, nil
-		}
-		return daemon.DefaultWorkdir, nil
-	}
+	resolve := func(ctx context.Context) (string, error) { return glusterdWorkdir(ctx, workdir, command) }
 	cmd := &cobra.Command{
 		Use:   "hooks",
 		Short: "Install or remove the glusterd hook scripts that tell the daemon after each operation",

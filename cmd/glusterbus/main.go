@@ -43,7 +43,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
-	root.AddCommand(newServe(), newStatus(), newMonitor(), newEvents(), newHooks(), newHook(), newInstall(), newUninstall())
+	root.AddCommand(newServe(), newStatus(), newMonitor(), newEvents(), newHooks(), newHook(), newInstall(), newUninstall(), newWebhook())
 	return root
 }
 

@@ -61,6 +61,7 @@ func newServe() *cobra.Command {
 	f.BoolVar(&noEvents, "no-events", false, "do not receive native events")
 	f.IntVar(&cfg.JournalMaxEvents, "journal-max-events", 100000, "keep at most this many events in the journal")
 	f.DurationVar(&cfg.JournalMaxAge, "journal-max-age", 7*24*time.Hour, "keep journaled events at most this long")
+	f.StringVar(&cfg.WebhooksFile, "webhooks-file", "", "gluster-eventsapi's webhooks file (default <glusterd workdir>/events/webhooks.json)")
 	f.BoolVar(&cfg.NoWatch, "no-watch", false, "do not watch glusterd's working directory (hooks, native events and the reconcile remain)")
 	f.DurationVar(&cfg.CLITimeout, "cli-timeout", gluster.DefaultTimeout, "timeout of one gluster CLI call")
 	return cmd

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +29,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/refresh"
 	"github.com/glusterbus/glusterbus/internal/state"
 	"github.com/glusterbus/glusterbus/internal/watch"
+	"github.com/glusterbus/glusterbus/internal/webhook"
 )
 
 // DefaultWorkdir is glusterd's working directory when gluster cannot say.
@@ -57,6 +59,10 @@ type Config struct {
 
 	JournalMaxEvents int
 	JournalMaxAge    time.Duration
+
+	// WebhooksFile is gluster-eventsapi's webhooks file; "" means
+	// <glusterd workdir>/events/webhooks.json.
+	WebhooksFile string
 
 	// NoWatch turns off watching glusterd's working directory (hooks,
 	// native events and the reconcile remain).
@@ -124,7 +130,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// The writer outlives ctx long enough to journal what is queued.
 	writerCtx, stopWriter := context.WithCancel(context.Background())
 	writer := events.NewWriter(j, 1<<16, log, func(err error) {
-		svc := state.Service{}
+		svc := model.Service()
+		svc.JournalError = ""
 		if err != nil {
 			svc.JournalError = err.Error()
 		}
@@ -186,9 +193,65 @@ func Run(ctx context.Context, cfg Config) error {
 	if !cfg.NoWatch {
 		go watchWorkdir(ctx, workdir, ref, log)
 	}
+
+	hooksFile := cfg.WebhooksFile
+	if hooksFile == "" {
+		hooksFile = filepath.Join(workdir, "events", "webhooks.json")
+	}
+	deliverer, err := webhook.New(webhook.Options{Journal: j, File: hooksFile, Logger: log,
+		NodeID: func() string { return model.Glusterd().UUID }})
+	if err != nil {
+		return err
+	}
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		if err := deliverer.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("webhook delivery stopped", "err", err)
+		}
+	}()
+	// The journal closes after delivery has stored its cursors.
+	defer func() { <-delivered }()
+	go showWebhooks(ctx, deliverer, model)
+
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
+}
+
+// showWebhooks copies the webhooks' delivery state to the manager about
+// every second, when it changed.
+func showWebhooks(ctx context.Context, d *webhook.Deliverer, model *state.Model) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var last []state.WebhookState
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := webhookStates(d.Status())
+		if slices.Equal(cur, last) {
+			continue
+		}
+		last = cur
+		svc := model.Service()
+		svc.Webhooks = cur
+		model.SetService(svc)
+	}
+}
+
+func webhookStates(st []webhook.WebhookStatus) []state.WebhookState {
+	out := make([]state.WebhookState, len(st))
+	for i, w := range st {
+		out[i] = state.WebhookState{URL: w.URL, State: w.State, Cursor: w.Cursor, LastSeq: w.LastSeq, Lag: w.Lag,
+			Delivered: w.Delivered, Failed: w.Failed, Lost: w.Lost, LastError: w.LastError}
+		if !w.LastErrorTime.IsZero() {
+			out[i].LastErrorUsec = w.LastErrorTime.UnixMicro()
+		}
+	}
+	return out
 }
 
 func watchWorkdir(ctx context.Context, workdir string, ref *refresh.Refresher, log *slog.Logger) {

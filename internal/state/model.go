@@ -111,6 +111,15 @@ func (m *Model) SetGlusterd(g Glusterd) []Change {
 	return changes
 }
 
+// Service returns the daemon's own condition as shown.
+func (m *Model) Service() Service {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.cur.Service
+	s.Webhooks = slices.Clone(s.Webhooks)
+	return s
+}
+
 // SetService replaces the daemon's own condition.
 func (m *Model) SetService(s Service) []Change {
 	m.mu.Lock()
