@@ -185,8 +185,8 @@ func runEventsd(args []string) error {
 	res.DrainSeconds = max(0, last.Sub(sendEnd).Seconds())
 	res.DeliveredRate = float64(res.Delivered) / later(last, sendEnd).Sub(res.Send.Start).Seconds()
 	res.LossPercent = 100 * float64(res.Send.Sent-res.Delivered) / float64(res.Send.Sent)
-	logf("  sent %d (%.0f/s, bursts up to %d, %d skipped), socket drops %d, logged %d, delivered %d while sending and %d in all (last %.1fs after sending; still coming: %v), %d duplicates, %d bad; glustereventsd %.0f%% CPU, %.0f MiB; receiver %.0f%%; machine %.0f%% busy",
-		res.Send.Sent, res.Send.Rate, res.Send.MaxBurst, res.Send.Skipped, res.SocketDrops, res.Logged, res.InWindow, res.Delivered, res.DrainSeconds, res.StillComing,
+	logf("  sent %d (%.0f/s, at most %d behind), socket drops %d, logged %d, delivered %d while sending and %d in all (last %.1fs after sending; still coming: %v), %d duplicates, %d bad; glustereventsd %.0f%% CPU, %.0f MiB; receiver %.0f%%; machine %.0f%% busy",
+		res.Send.Sent, res.Send.Rate, res.Send.MaxLate, res.SocketDrops, res.Logged, res.InWindow, res.Delivered, res.DrainSeconds, res.StillComing,
 		s.Duplicates-before.Duplicates, s.Bad-before.Bad, res.Daemon.CPUPercent, res.Daemon.PeakRSSMiB, res.Webhook.CPUPercent, res.SystemBusy)
 	return writeJSON(*out, res)
 }

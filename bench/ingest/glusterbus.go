@@ -168,8 +168,8 @@ func runGlusterbus(args []string) error {
 		p.DrainSeconds = max(0, last.Sub(sendEnd).Seconds())
 		p.DeliveredRate = float64(p.Signalled) / later(last, sendEnd).Sub(p.Send.Start).Seconds()
 		p.LossPercent = 100 * float64(p.Send.Sent-p.Signalled) / float64(p.Send.Sent)
-		logf("  %8.0f/s: sent %d (%.0f/s, bursts up to %d, %d skipped), socket drops %d, journaled %d, signalled %d, drain %.2fs, daemon %.0f%% CPU, dbus-daemon %.0f%%, driver %.0f%%, machine %.0f%% busy",
-			target, p.Send.Sent, p.Send.Rate, p.Send.MaxBurst, p.Send.Skipped, p.SocketDrops, p.Journaled, p.Signalled, p.DrainSeconds,
+		logf("  %8.0f/s: sent %d (%.0f/s, at most %d behind), socket drops %d, journaled %d, signalled %d, drain %.2fs, daemon %.0f%% CPU, dbus-daemon %.0f%%, driver %.0f%%, machine %.0f%% busy",
+			target, p.Send.Sent, p.Send.Rate, p.Send.MaxLate, p.SocketDrops, p.Journaled, p.Signalled, p.DrainSeconds,
 			p.Daemon.CPUPercent, p.Bus.CPUPercent, p.Driver.CPUPercent, p.SystemBusy)
 		return p, nil
 	}

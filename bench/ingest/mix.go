@@ -141,45 +141,34 @@ func (s *sender) send() (int64, error) {
 // sendResult is what one paced run sent.
 type sendResult struct {
 	FirstID, Sent, Errors int64
-	// MaxBurst is the most datagrams sent back to back; Skipped counts the
-	// datagrams not sent because the sender was late by more than its
-	// largest burst (it was descheduled).
-	MaxBurst, Skipped int64
-	Seconds           float64 // from the first datagram to the last
-	Rate              float64 // achieved datagrams per second
-	Start             time.Time
+	// MaxLate is the most datagrams the sender was behind its schedule by,
+	// and then sent back to back to catch up.
+	MaxLate int64
+	Seconds float64 // from the first datagram to the last
+	Rate    float64 // achieved datagrams per second
+	Start   time.Time
 }
 
 // paced sends at rate datagrams per second for d, spreading them evenly:
-// it sleeps whenever it is ahead of the schedule. When it was descheduled
-// and is late, it sends at most maxLate datagrams back to back and gives up
-// on the rest of the delay (counted in Skipped), so that its own pauses do
-// not become bursts the daemon is blamed for; a sender that cannot keep up
-// shows as an achieved rate below the target.
+// it sleeps whenever it is ahead of the schedule. When it is late (it was
+// descheduled), it catches up at full speed; MaxLate records by how much.
+// A sender that cannot keep up shows as an achieved rate below the target.
 func (s *sender) paced(rate float64, d time.Duration) sendResult {
 	r := sendResult{FirstID: s.next, Start: time.Now()}
-	// 5 ms worth, within half of what a default socket buffer holds (256
-	// datagrams of the mix).
-	maxLate := min(128, max(64, int64(rate*0.005)))
 	total := int64(rate * d.Seconds())
-	var skipped int64 // schedule slots given up
-	for r.Sent+skipped < total {
+	for r.Sent < total {
 		due := min(total, int64(rate*time.Since(r.Start).Seconds())+1)
-		if late := due - (r.Sent + skipped); late > maxLate {
-			skipped += late - maxLate
-		}
-		r.MaxBurst = max(r.MaxBurst, due-(r.Sent+skipped))
-		for r.Sent+skipped < due {
+		r.MaxLate = max(r.MaxLate, due-r.Sent-1)
+		for r.Sent < due {
 			if _, err := s.send(); err != nil {
 				r.Errors++
 			}
 			r.Sent++
 		}
-		if ahead := float64(r.Sent+skipped)/rate - time.Since(r.Start).Seconds(); ahead > 0 {
+		if ahead := float64(r.Sent)/rate - time.Since(r.Start).Seconds(); ahead > 0 {
 			time.Sleep(time.Duration(ahead * float64(time.Second)))
 		}
 	}
-	r.Skipped = skipped
 	r.Seconds = time.Since(r.Start).Seconds()
 	r.Rate = float64(r.Sent) / r.Seconds
 	return r

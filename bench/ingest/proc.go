@@ -98,19 +98,23 @@ func childTicks(pid int) int64 {
 	return c + s
 }
 
-// rssKiB returns a process's resident set size.
-func rssKiB(pid int) int64 {
+// rssKiB returns a process's resident set size and its anonymous part.
+func rssKiB(pid int) (rss, anon int64) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
+		k, v, _ := strings.Cut(line, ":")
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n
+		case "RssAnon":
+			anon = n
 		}
 	}
-	return 0
+	return rss, anon
 }
 
 // systemTicks returns the busy and total CPU time of the machine.
@@ -137,7 +141,11 @@ type Usage struct {
 	// CommandsCPUPercent is the part of CPUPercent spent by the commands
 	// the tree's root ran and waited for.
 	CommandsCPUPercent float64 `json:"commands_cpu_percent"`
+	CPUSeconds         float64 `json:"cpu_s"`
 	PeakRSSMiB         float64 `json:"peak_rss_mib"`
+	// PeakAnonMiB is the peak of the anonymous part of the RSS (heap,
+	// stacks); the rest is file pages mapped, such as the journal.
+	PeakAnonMiB float64 `json:"peak_anon_mib"`
 }
 
 // meter measures the CPU and peak RSS of named process trees, and the
@@ -152,13 +160,14 @@ type meter struct {
 
 	mu    sync.Mutex
 	peak  map[string]int64
+	anon  map[string]int64
 	stopc chan struct{}
 	done  chan struct{}
 }
 
 func startMeter(roots map[string]int) *meter {
 	m := &meter{roots: roots, start: time.Now(), child: map[string]int64{}, seen: map[int]int64{},
-		peak: map[string]int64{}, stopc: make(chan struct{}), done: make(chan struct{})}
+		peak: map[string]int64{}, anon: map[string]int64{}, stopc: make(chan struct{}), done: make(chan struct{})}
 	for name, root := range roots {
 		m.child[name] = childTicks(root)
 		for _, p := range procTree(root) {
@@ -177,14 +186,16 @@ func (m *meter) sample() {
 	for {
 		m.mu.Lock()
 		for name, root := range m.roots {
-			var rss int64
+			var rss, anon int64
 			for _, p := range procTree(root) {
-				rss += rssKiB(p)
+				r, a := rssKiB(p)
+				rss, anon = rss+r, anon+a
 				if _, ok := m.seen[p]; !ok {
 					m.seen[p] = 0 // born during the interval
 				}
 			}
 			m.peak[name] = max(m.peak[name], rss)
+			m.anon[name] = max(m.anon[name], anon)
 		}
 		m.mu.Unlock()
 		select {
@@ -209,6 +220,8 @@ func (m *meter) stop() (map[string]Usage, float64) {
 		}
 		out[name] = Usage{
 			CPUPercent:         100 * float64(ticks) / clockTicks / secs,
+			CPUSeconds:         float64(ticks) / clockTicks,
+			PeakAnonMiB:        float64(m.anon[name]) / 1024,
 			CommandsCPUPercent: 100 * float64(childTicks(root)-m.child[name]) / clockTicks / secs,
 			PeakRSSMiB:         float64(m.peak[name]) / 1024,
 		}

@@ -57,9 +57,12 @@ func runReport(args []string) error {
 	row("last delivery after the last datagram", fmt.Sprintf("%.2f s", s.DrainSeconds), fmt.Sprintf("%.1f s%s", ev.DrainSeconds, map[bool]string{true: " (still delivering at the cut-off)"}[ev.StillComing]), "")
 	row("daemon CPU (% of one core)", fmt.Sprintf("%.0f %% (%.0f %% of it in the `gluster` commands it ran)", s.Daemon.CPUPercent, s.Daemon.CommandsCPUPercent),
 		fmt.Sprintf("%.0f %% (with its webhook process)", ev.Daemon.CPUPercent), "")
-	row("daemon peak RSS", fmt.Sprintf("%.0f MiB", s.Daemon.PeakRSSMiB), fmt.Sprintf("%.0f MiB", ev.Daemon.PeakRSSMiB), "")
+	row("daemon CPU time per event delivered", fmt.Sprintf("%.0f µs", 1e6*s.Daemon.CPUSeconds/float64(max(1, s.Signalled))),
+		fmt.Sprintf("%.0f µs", 1e6*ev.Daemon.CPUSeconds/float64(max(1, ev.Delivered))), "")
+	row("daemon peak RSS (of which anonymous)", fmt.Sprintf("%.0f MiB (%.0f MiB; the rest is mapped files, mostly the journal)", s.Daemon.PeakRSSMiB, s.Daemon.PeakAnonMiB),
+		fmt.Sprintf("%.0f MiB (%.0f MiB)", ev.Daemon.PeakRSSMiB, ev.Daemon.PeakAnonMiB), "")
 	row("delivery path CPU", fmt.Sprintf("dbus-daemon %.0f %%", s.Bus.CPUPercent), fmt.Sprintf("webhook receiver %.0f %%", ev.Webhook.CPUPercent), "")
-	row("sender: longest burst, datagrams skipped", fmt.Sprintf("%d, %d", s.Send.MaxBurst, s.Send.Skipped), fmt.Sprintf("%d, %d", ev.Send.MaxBurst, ev.Send.Skipped), "")
+	row("sender: achieved rate, most datagrams behind schedule", fmt.Sprintf("%.0f/s, %d", s.Send.Rate, s.Send.MaxLate), fmt.Sprintf("%.0f/s, %d", ev.Send.Rate, ev.Send.MaxLate), "")
 	row("sender and client CPU (this benchmark)", fmt.Sprintf("%.0f %%", s.Driver.CPUPercent), fmt.Sprintf("%.0f %%", ev.Driver.CPUPercent), "")
 	row("whole machine busy", fmt.Sprintf("%.0f %%", s.SystemBusy), fmt.Sprintf("%.0f %%", ev.SystemBusy), "")
 	table := t.String()
@@ -109,7 +112,7 @@ func runReport(args []string) error {
 		"The machine was shared: \"whole machine busy\" is the busy share of all its cores during each measurement, the benchmark's own processes included.\n\n",
 		runtime.NumCPU(), cpuModel(), memGiB(), osRelease(), *goVersion, *eventsdVersion, *pythonVersion)
 	fmt.Fprintf(&d, "Both daemons get the same load: the %d datagram shapes GlusterFS 10.3 sent in `internal/nativeevents/testdata/captured.jsonl` that both accept, in turn, "+
-		"each with its current timestamp and an added `bench_id=N` field, sent to the address it was captured on (`[::1]` or 127.1.250.1) at an even pace over loopback UDP. "+
+		"each with its current timestamp and an added `bench_id=N` field, sent to the address it was captured on (`[::1]` or 127.1.250.1) at an even pace over loopback UDP (a sender that fell behind its schedule catches up at full speed). "+
 		"glusterbus is `glusterbus serve --gluster false --events-rate -1` on a private dbus-daemon with an empty glusterd directory (no cluster); "+
 		"it journals each event (bbolt, fsync per group commit) and a D-Bus client counts the `Event` signals; `--journal-max-events` is raised so that the whole run stays in the journal for the check. "+
 		"glustereventsd is the installed one with its default configuration except the port, and one webhook, a local Go HTTP receiver counting the POSTs; "+
@@ -122,8 +125,9 @@ func runReport(args []string) error {
 	fmt.Fprintf(&d, "glusterbus, read back through `GetEvents`: %d records, %d distinct datagrams, %d missing, %d duplicates, %d with a wrong name, %d sequence gaps; "+
 		"signals: %d distinct, %d duplicates: %s.\n\n", g.Events, g.Unique, g.Missing, g.Duplicates, g.WrongName, g.Gaps, s.Signalled, s.Duplicates, check)
 	if *glusterCalls >= 0 {
-		fmt.Fprintf(&d, "Native events trigger refreshes: during its runs glusterbus ran the `gluster` command (here `false`, which fails at once) %d times, "+
-			"each a `volume info` of a volume the events name, or of all; the CPU of those commands is counted in the daemon's.\n\n", *glusterCalls)
+		fmt.Fprintf(&d, "Native events trigger refreshes: during its runs (the 60 s run and the ramp) glusterbus ran the `gluster` command %d times "+
+			"(here `false`, which fails at once, so each refresh of a volume the events name, or of everything, followed the last back to back); "+
+			"the CPU of those commands is counted in the daemon's.\n\n", *glusterCalls)
 	}
 	fmt.Fprintf(&d, "glustereventsd wrote %d of the %d datagrams to its events log (read and published to its webhook process), %d were dropped by its sockets, "+
 		"and the receiver got %d of them while the datagrams were being sent.\n\n", ev.Logged, ev.Send.Sent, ev.SocketDrops, ev.InWindow)

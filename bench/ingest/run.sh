@@ -114,6 +114,8 @@ groups=()
 # Each gluster command glusterbus ran failed (it is `false`) and was logged.
 gluster_calls=$(grep -c 'msg="reading gluster state failed"' "$tmp/gb/glusterbus.log" || true)
 echo "glusterbus ran the gluster command $gluster_calls times" >&2
+grep -E 'level=(WARN|ERROR)' "$tmp/gb/glusterbus.log" | grep -v 'msg="reading gluster state failed"' |
+	grep -v 'msg="initial read of the cluster failed' | head -5 >&2 || true
 
 # (c): the installed glustereventsd with one webhook.
 ev=$tmp/ev

@@ -140,7 +140,7 @@ func (h ingestLog) WithGroup(string) slog.Handler      { return h }
 func BenchmarkNativeIngest(b *testing.B) {
 	const (
 		ingestWindow = 16384     // datagrams sent but not yet signalled
-		ingestQueued = 96 * 1024 // bytes waiting in the sockets; 256 datagrams fill the default 208 KiB
+		ingestQueued = 96 * 1024 // bytes waiting in the sockets (a default 208 KiB buffer holds 256 datagrams of the mix)
 		ingestCheck  = 64        // datagrams between two looks at the sockets
 	)
 	mix := ingestMix(b)
