@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/glusterbus/glusterbus/internal/webhook"
 )
 
 func main() {
@@ -17,8 +20,20 @@ func main() {
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "glusterbus:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is 1, except where gluster-eventsapi, whose webhook verbs ours
+// mirror, uses its own codes for scripts that test them.
+func exitCode(err error) int {
+	switch {
+	case errors.Is(err, webhook.ErrExists):
+		return 5
+	case errors.Is(err, webhook.ErrNotFound):
+		return 6
+	}
+	return 1
 }
 
 // logLevel is the level of the default logger; serve lets the

@@ -425,6 +425,10 @@ func newMatcher(w *Webhook) matcher {
 			m.volumes[v] = true
 		}
 	}
+	// Without a sources filter a webhook gets glustereventsd's stream, the
+	// native events, and nothing twice: state-change events share names
+	// with native ones (VOLUME_START, ...). "diff" is opt-in.
+	m.sources = map[string]bool{SourceNative: true}
 	if len(w.Sources) > 0 {
 		m.sources = map[string]bool{}
 		for _, s := range w.Sources {

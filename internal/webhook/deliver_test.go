@@ -78,8 +78,8 @@ func TestDeliverThroughFailures(t *testing.T) {
 	}
 	// Bodies and headers of what arrived.
 	for _, r := range rc.requests()[:5] {
-		if r.header.Get("Content-Type") != "application/json" || r.header.Get(HeaderSource) != SourceDiff ||
-			!strings.HasPrefix(string(r.body), `{"event": "VOLUME_HEALTH_CHANGED", "message": {"name": "gv0", "tag": "e"}, "nodeid": "`) {
+		if r.header.Get("Content-Type") != "application/json" || r.header.Get(HeaderSource) != SourceNative ||
+			!strings.HasPrefix(string(r.body), `{"event": "CLIENT_CONNECT", "message": {"name": "gv0", "tag": "e"}, "nodeid": "`) {
 			t.Errorf("request %d: %v %s", r.seq, r.header, r.body)
 		}
 	}
@@ -441,14 +441,16 @@ func TestFilters(t *testing.T) {
 		w    Webhook
 		want []int
 	}{
-		{Webhook{}, []int{0, 1, 2, 3, 4, 5, 6}},
+		{Webhook{}, []int{0, 2, 4, 5, 6}}, // native only unless asked
 		{Webhook{Sources: []string{SourceNative}}, []int{0, 2, 4, 5, 6}},
 		{Webhook{Sources: []string{SourceDiff, SourceNative}}, []int{0, 1, 2, 3, 4, 5, 6}},
-		{Webhook{Events: []string{"volume_start", "PEER_*"}}, []int{0, 1, 5}},
+		{Webhook{Events: []string{"volume_start", "PEER_*"}}, []int{0, 5}},
+		{Webhook{Events: []string{"volume_start", "PEER_*"}, Sources: []string{SourceNative, SourceDiff}}, []int{0, 1, 5}},
 		{Webhook{Events: []string{"BRICK_*"}, Sources: []string{SourceDiff}}, []int{3}},
-		{Webhook{Events: []string{"*"}}, []int{0, 1, 2, 3, 4, 5, 6}},
+		{Webhook{Events: []string{"*"}}, []int{0, 2, 4, 5, 6}},
 		{Webhook{Volumes: []string{"gv0"}}, []int{0, 2, 4}},
-		{Webhook{Volumes: []string{"gv1"}, Events: []string{"VOLUME_*", "QUOTA_*"}}, []int{1, 6}},
+		{Webhook{Volumes: []string{"gv1"}, Events: []string{"VOLUME_*", "QUOTA_*"}}, []int{6}},
+		{Webhook{Volumes: []string{"gv1"}, Events: []string{"VOLUME_*", "QUOTA_*"}, Sources: []string{SourceDiff, SourceNative}}, []int{1, 6}},
 	} {
 		m := newMatcher(&c.w)
 		var got []int
@@ -477,7 +479,7 @@ func TestFilteredDelivery(t *testing.T) {
 	for i := range 100 {
 		vol := []string{"gv0", "gv1"}[i%2]
 		name := []string{"BRICK_OFFLINE", "VOLUME_START"}[i/2%2]
-		evs = append(evs, journal.Event{Name: name, Source: SourceDiff, Fields: []journal.Field{{Key: "volume", Value: vol}, {Key: "name", Value: vol}}})
+		evs = append(evs, journal.Event{Name: name, Source: SourceNative, Fields: []journal.Field{{Key: "volume", Value: vol}, {Key: "name", Value: vol}}})
 	}
 	if _, err := j.Append(context.Background(), evs...); err != nil {
 		t.Fatal(err)

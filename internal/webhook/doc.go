@@ -50,7 +50,10 @@
 //     volumes filter. Absent or empty: every event.
 //   - sources: "native" (GlusterFS's own events, what glustereventsd sends)
 //     and/or "diff" (glusterbus's state-change events). Absent or empty:
-//     both. ["native"] gives exactly glustereventsd's stream.
+//     ["native"], exactly glustereventsd's stream, so a receiver written for
+//     glustereventsd never sees an event twice (state-change events share
+//     names such as VOLUME_START with native ones); ["native", "diff"] adds
+//     the state changes.
 //   - no_verify: true turns off certificate verification for an https URL.
 //     It is off by default and never turned off implicitly.
 //   - ca_file: an absolute path to PEM certificates trusted for this

@@ -118,13 +118,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// testEvent is a state-change event numbered by tag.
+// testEvent is a native event numbered by tag.
 func testEvent(tag string) journal.Event {
 	return journal.Event{
 		Time:   time.Unix(1700000000, 0),
 		Node:   "8d1a4f3e-1b7c-4b0e-9a51-3c2d1e0f9a77",
-		Name:   "VOLUME_HEALTH_CHANGED",
-		Source: SourceDiff,
+		Name:   "CLIENT_CONNECT",
+		Source: SourceNative,
 		Fields: []journal.Field{{Key: "name", Value: "gv0"}, {Key: "tag", Value: tag}},
 	}
 }
