@@ -73,22 +73,31 @@ func (w *Writer) Run(ctx context.Context) {
 		select {
 		case ev := <-w.queue:
 			batch = w.fill(append(batch[:0], ev))
-			w.write(ctx, batch)
-		case <-ctx.Done():
-			flush, cancel := context.WithTimeout(context.Background(), flushTimeout)
-			defer cancel()
-			for {
-				batch = w.fill(batch[:0])
-				if len(batch) == 0 {
-					return
-				}
-				w.write(flush, batch)
-				if flush.Err() != nil {
-					w.log.Error("events not journaled at shutdown", "count", len(batch)+len(w.queue))
-					return
-				}
+			if !w.write(ctx, batch) {
+				w.flush(batch, flushTimeout)
+				return
 			}
+		case <-ctx.Done():
+			w.flush(batch[:0], flushTimeout)
+			return
 		}
+	}
+}
+
+// flush writes pending and then everything queued, giving up after timeout.
+func (w *Writer) flush(pending []journal.Event, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		pending = w.fill(pending)
+		if len(pending) == 0 {
+			return
+		}
+		if !w.write(ctx, pending) {
+			w.log.Error("events not journaled at shutdown", "count", len(pending)+len(w.queue))
+			return
+		}
+		pending = pending[:0]
 	}
 }
 
@@ -105,22 +114,21 @@ func (w *Writer) fill(batch []journal.Event) []journal.Event {
 	return batch
 }
 
-// write appends the batch, retrying with backoff while the journal fails.
-func (w *Writer) write(ctx context.Context, batch []journal.Event) {
+// write appends the batch, retrying with backoff while the journal fails,
+// and reports whether it was written; it gives up only when ctx ends. The
+// append itself is not cut short by ctx: a batch is written whole or not.
+func (w *Writer) write(ctx context.Context, batch []journal.Event) bool {
 	backoff := 100 * time.Millisecond
 	for {
-		_, err := w.j.Append(ctx, batch...)
+		_, err := w.j.Append(context.WithoutCancel(ctx), batch...)
 		if err == nil {
 			w.setErr(nil)
-			return
-		}
-		if ctx.Err() != nil {
-			return
+			return true
 		}
 		w.setErr(err)
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)

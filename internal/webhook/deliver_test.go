@@ -202,6 +202,9 @@ func TestReceiverDownForLong(t *testing.T) {
 	srv := serve()
 	appendEvents(t, j, 100)
 	rc.waitAccepted(t, 100, 10*time.Second)
+	// Close only once the answers arrived: a response lost with the
+	// connection is a failure the event is rightly sent again for.
+	waitStatus(t, d, url, 5*time.Second, "100 delivered", func(s WebhookStatus) bool { return s.Delivered >= 100 })
 	srv.Close()
 
 	// Down: events pile up in the journal.
