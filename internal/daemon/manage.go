@@ -42,8 +42,7 @@ func (m *manager) register(exp *exporter.Exporter) {
 		}})
 	}
 	handle(exporter.ManagerInterface, "Reload", nil, func(ctx context.Context, _ *exporter.Call, _ options) ([]any, error) {
-		m.ref.RefreshIdentity()
-		return nil, m.ref.All(ctx)
+		return nil, m.ref.Reload(ctx)
 	})
 	handle(exporter.ManagerInterface, "RefreshVolume", []any{""}, func(ctx context.Context, c *exporter.Call, _ options) ([]any, error) {
 		name := c.Args[0].(string)

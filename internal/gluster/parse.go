@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -114,14 +115,7 @@ func decode(data []byte, v any) error {
 	if len(data) == 0 {
 		return errors.New("gluster: empty XML output")
 	}
-	var head cliOutput
-	if err := xml.Unmarshal(data, &head); err != nil {
-		return fmt.Errorf("gluster: invalid XML output: %w", err)
-	}
-	if head.XMLName.Local != "cliOutput" {
-		return fmt.Errorf("gluster: unexpected XML root element <%s>, want <cliOutput>", head.XMLName.Local)
-	}
-	if err := head.check(); err != nil {
+	if err := checkHeader(data); err != nil {
 		return err
 	}
 	if v == nil {
@@ -131,6 +125,66 @@ func decode(data []byte, v any) error {
 		return fmt.Errorf("gluster: invalid XML output: %w", err)
 	}
 	return nil
+}
+
+// headerFields are the elements of <cliOutput> that say how the command went.
+var headerFields = map[string]bool{"opRet": true, "opErrno": true, "opErrstr": true, "output": true}
+
+// checkHeader reads <cliOutput>'s status elements, which gluster writes
+// before the payload, and stops at the payload of a successful command:
+// parsing a large document once for its data is enough.
+func checkHeader(data []byte) error {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	var head cliOutput
+	root := false
+	sawRet := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("gluster: invalid XML output: %w", err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if !root {
+			if se.Name.Local != "cliOutput" {
+				return fmt.Errorf("gluster: unexpected XML root element <%s>, want <cliOutput>", se.Name.Local)
+			}
+			root = true
+			continue
+		}
+		if !headerFields[se.Name.Local] {
+			if sawRet && atoi(head.OpRet, 0) == 0 {
+				return nil // success; the rest is payload
+			}
+			if err := dec.Skip(); err != nil {
+				return fmt.Errorf("gluster: invalid XML output: %w", err)
+			}
+			continue
+		}
+		var text string
+		if err := dec.DecodeElement(&text, &se); err != nil {
+			return fmt.Errorf("gluster: invalid XML output: %w", err)
+		}
+		switch se.Name.Local {
+		case "opRet":
+			head.OpRet, sawRet = text, true
+		case "opErrno":
+			head.OpErrno = text
+		case "opErrstr":
+			head.OpErrstr = text
+		case "output":
+			head.Output = text
+		}
+	}
+	if !root {
+		return errors.New("gluster: invalid XML output: no <cliOutput> element")
+	}
+	return head.check()
 }
 
 // trimToXML drops blanks and anything the CLI printed before the XML

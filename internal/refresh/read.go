@@ -158,7 +158,19 @@ func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (ma
 		return runtime, fresh
 	}
 	if !busy {
+		r.mu.Lock()
+		due := r.forceRuntime || !r.opt.Now().Before(r.runtimeAllNext)
+		r.forceRuntime = false
+		r.mu.Unlock()
+		if !due {
+			return runtime, fresh // bricks keep their last known runtime
+		}
+		began := r.opt.Now()
 		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, "") })
+		took := r.opt.Now().Sub(began)
+		r.mu.Lock()
+		r.runtimeAllNext = r.opt.Now().Add(4 * took)
+		r.mu.Unlock()
 		if err != nil {
 			r.runtimeFailed("", err)
 			return runtime, fresh

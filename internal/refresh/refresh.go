@@ -25,6 +25,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/gluster"
@@ -72,6 +73,10 @@ type Refresher struct {
 	// runtimeRead: volume -> when its runtime was last read.
 	runtimeRead map[string]time.Time
 	identity    bool // re-read glusterd's identity on the next full read
+	// runtimeAllNext is when `volume status all` may run again: it holds
+	// each volume's lock in turn, so it runs at most a fifth of the time.
+	runtimeAllNext time.Time
+	forceRuntime   bool // the next full read reads runtime regardless
 }
 
 // New returns a Refresher; ctx bounds every read it makes.
@@ -130,24 +135,55 @@ func (r *Refresher) TriggerRuntime(name string) { r.scheduleRuntime(name, 0) }
 // TriggerPeers re-reads the peers without waiting.
 func (r *Refresher) TriggerPeers() { r.start(keyPeers, 0) }
 
-// Run reconciles every interval until ctx ends. A reconcile still running
-// when the next is due is not started twice.
+// Run reconciles every interval until ctx ends; a reconcile still running
+// when the next is due is not started twice. On a large cluster a full read
+// costs more: the next one then waits until the daemon has spent at most
+// reconcileCPUShare of a core on reconciling, so an idle daemon stays idle
+// at any size. Targeted reads are never delayed by this.
 func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	defer func() {
+		r.mu.Lock()
+		for _, tm := range r.timers {
+			tm.Stop()
+		}
+		r.mu.Unlock()
+	}()
+	wait := interval
 	for {
 		select {
 		case <-ctx.Done():
-			r.mu.Lock()
-			for _, tm := range r.timers {
-				tm.Stop()
-			}
-			r.mu.Unlock()
 			return
-		case <-t.C:
-			r.TriggerAll()
+		case <-time.After(wait):
+		}
+		before := cpuTime()
+		_ = r.All(ctx) // failures are on the glusterd object already
+		spent := cpuTime() - before
+		wait = max(interval, time.Duration(float64(spent)/reconcileCPUShare))
+		if wait > interval {
+			r.log.Debug("reconcile spaced out to keep the daemon's share of a core low", "cpu", spent, "next_in", wait)
 		}
 	}
+}
+
+// reconcileCPUShare is the share of one core periodic reconciles may use.
+const reconcileCPUShare = 0.01
+
+// cpuTime is the CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Reload is All for an explicit request: it re-reads glusterd's identity
+// and the bricks' runtime even when the periodic reads spaced it out.
+func (r *Refresher) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	r.identity, r.forceRuntime = true, true
+	r.mu.Unlock()
+	return r.All(ctx)
 }
 
 func (r *Refresher) noteActivity(name string) {

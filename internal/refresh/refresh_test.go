@@ -738,9 +738,12 @@ func TestFullReadKeepsNewerTargetedRead(t *testing.T) {
 			t.Errorf("rep3 %s: a full read that began before its runtime was read overwrote it", h)
 		}
 
-		// A full read that begins later is newer.
+		// A full read that begins later is newer (Reload: the periodic one
+		// would space out `volume status all` after the slow one above).
 		e.src.clearVolumeStatus("rep3")
-		e.all()
+		if err := e.r.Reload(e.ctx); err != nil {
+			t.Fatal(err)
+		}
 		if h := e.health("rep3"); h != state.HealthUp {
 			t.Errorf("rep3 %s after a later full read", h)
 		}
@@ -903,5 +906,39 @@ func TestFullReadForgetsVolumesGone(t *testing.T) {
 	defer e.r.mu.Unlock()
 	if len(e.r.activity) != 0 || len(e.r.runtimeRead) != 0 {
 		t.Errorf("kept: activity %v, runtime read %v", e.r.activity, e.r.runtimeRead)
+	}
+}
+
+// TestStatusAllDutyCycle: `volume status all` holds each volume's lock in
+// turn, so full reads run it at most a fifth of the time; Reload always does.
+func TestStatusAllDutyCycle(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e := newEnv(t, Options{QuietPeriod: time.Millisecond, Now: clock})
+	e.all()
+	if c := e.src.count(statusCall("")); c != 1 {
+		t.Fatalf("first full read: volume status all called %d times", c)
+	}
+	// The call took no time on this clock: pretend it took 10s.
+	e.r.mu.Lock()
+	e.r.runtimeAllNext = now.Add(40 * time.Second)
+	e.r.mu.Unlock()
+	advance(10 * time.Second)
+	e.all()
+	if c := e.src.count(statusCall("")); c != 1 {
+		t.Fatalf("a full read 10s after a 10s status read ran it again (%d calls)", c)
+	}
+	if err := e.r.Reload(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.src.count(statusCall("")); c != 2 {
+		t.Fatalf("Reload did not read the runtime (%d calls)", c)
+	}
+	advance(time.Minute)
+	e.all()
+	if c := e.src.count(statusCall("")); c != 3 {
+		t.Fatalf("a full read once due did not read the runtime (%d calls)", c)
 	}
 }
