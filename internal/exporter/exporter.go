@@ -27,6 +27,7 @@ type Exporter struct {
 	log      *slog.Logger
 	ctx      context.Context
 	ifaces   map[string]introspect.Interface
+	layouts  map[string]*layout
 	silent   map[string]bool // "iface.Prop" that emit no PropertiesChanged
 	methods  map[string]map[string]*Method
 	emitMu   sync.Mutex // keeps signals in the order of Apply
@@ -37,17 +38,58 @@ type Exporter struct {
 	children map[dbus.ObjectPath]map[string]bool // intermediate path -> child elements
 }
 
+// object is one exported object. Its values sit in a slice in the order of
+// its interface's properties in api/, not in a map per object: with tens of
+// thousands of objects the maps would be most of the daemon's memory.
 type object struct {
-	iface string
-	props map[string]dbus.Variant
+	iface  string
+	layout *layout
+	values []dbus.Variant
+}
+
+// layout is the property order of one interface, with each property's
+// signature from api/ (so values need no reflection to be wrapped).
+type layout struct {
+	names []string
+	sigs  []dbus.Signature
+	index map[string]int
+}
+
+// props returns the object's properties as D-Bus wants them.
+func (o *object) props() map[string]dbus.Variant {
+	m := make(map[string]dbus.Variant, len(o.values))
+	for i, v := range o.values {
+		if v.Signature().String() != "" {
+			m[o.layout.names[i]] = v
+		}
+	}
+	return m
+}
+
+// set stores a state value as the named property and returns it as a
+// variant; names outside api/ are a bug of the caller.
+func (o *object) set(name string, value any) dbus.Variant {
+	i, ok := o.layout.index[name]
+	if !ok {
+		panic("exporter: property " + name + " is not in api/ for " + o.iface)
+	}
+	v := dbus.MakeVariantWithSignature(toDBus(value), o.layout.sigs[i])
+	o.values[i] = v
+	return v
 }
 
 // New returns an exporter with no objects. ctx bounds method calls.
 func New(ctx context.Context, log *slog.Logger) *Exporter {
 	ifaces := api.MustInterfaces()
 	silent := map[string]bool{}
+	layouts := map[string]*layout{}
 	for name, iface := range ifaces {
+		l := &layout{index: map[string]int{}}
+		layouts[name] = l
 		for _, p := range iface.Properties {
+			l.index[p.Name] = len(l.names)
+			l.names = append(l.names, p.Name)
+			l.sigs = append(l.sigs, dbus.ParseSignatureMust(p.Type))
 			for _, a := range p.Annotations {
 				if a.Name == "org.freedesktop.DBus.Property.EmitsChangedSignal" && a.Value != "true" {
 					silent[name+"."+p.Name] = true
@@ -59,6 +101,7 @@ func New(ctx context.Context, log *slog.Logger) *Exporter {
 		log:      log,
 		ctx:      ctx,
 		ifaces:   ifaces,
+		layouts:  layouts,
 		silent:   silent,
 		methods:  map[string]map[string]*Method{},
 		objects:  map[dbus.ObjectPath]*object{},
@@ -125,25 +168,24 @@ func (e *Exporter) Apply(changes []state.Change) {
 		iface := Interface(c.Ref.Kind)
 		switch c.Type {
 		case state.Added:
-			props := make(map[string]dbus.Variant, len(c.Props))
+			obj := e.newObject(iface)
 			for _, p := range c.Props {
-				props[p.Name] = variant(p.Value)
+				obj.set(p.Name, p.Value)
 			}
-			e.objects[path] = &object{iface: iface, props: props}
+			e.objects[path] = obj
 			e.link(path)
 			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesAdded",
-				[]any{path, map[string]map[string]dbus.Variant{iface: maps.Clone(props)}}})
+				[]any{path, map[string]map[string]dbus.Variant{iface: obj.props()}}})
 		case state.Modified:
 			obj, ok := e.objects[path]
 			if !ok {
-				obj = &object{iface: iface, props: map[string]dbus.Variant{}}
+				obj = e.newObject(iface)
 				e.objects[path] = obj
 				e.link(path)
 			}
 			changed := map[string]dbus.Variant{}
 			for _, p := range c.Props {
-				v := variant(p.Value)
-				obj.props[p.Name] = v
+				v := obj.set(p.Name, p.Value)
 				if !e.silent[iface+"."+p.Name] {
 					changed[p.Name] = v
 				}
@@ -168,6 +210,11 @@ func (e *Exporter) Apply(changes []state.Change) {
 	for _, s := range sigs {
 		e.Emit(s.path, s.name, s.args...)
 	}
+}
+
+func (e *Exporter) newObject(iface string) *object {
+	l := e.layouts[iface]
+	return &object{iface: iface, layout: l, values: make([]dbus.Variant, len(l.names))}
 }
 
 // link records path's ancestors as intermediate nodes, so introspection
@@ -312,11 +359,14 @@ func (n *node) get(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 	if !ok || o.iface != iface {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(n.path)})
 	}
-	v, ok := o.props[name]
+	i, ok := o.layout.index[name]
+	if ok && o.values[i].Signature().String() == "" {
+		ok = false // declared, but never set
+	}
 	if !ok {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no property " + name + " in " + iface})
 	}
-	return []any{v}, nil
+	return []any{o.values[i]}, nil
 }
 
 func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
@@ -330,7 +380,7 @@ func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 		}
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(n.path)})
 	}
-	return []any{maps.Clone(o.props)}, nil
+	return []any{o.props()}, nil
 }
 
 func (n *node) set(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
@@ -342,7 +392,7 @@ func (n *node) managedObjects(dbus.Sender, []any) ([]any, *dbus.Error) {
 	defer n.e.mu.RUnlock()
 	out := make(map[dbus.ObjectPath]map[string]map[string]dbus.Variant, len(n.e.objects))
 	for path, o := range n.e.objects {
-		out[path] = map[string]map[string]dbus.Variant{o.iface: maps.Clone(o.props)}
+		out[path] = map[string]map[string]dbus.Variant{o.iface: o.props()}
 	}
 	return []any{out}, nil
 }

@@ -184,6 +184,22 @@ func TestMatchesContract(t *testing.T) {
 	snap.Peers["u2"] = &state.Peer{UUID: "u2"}
 	f.model.SetAll(snap)
 	ifaces := api.MustInterfaces()
+	// Values are sent with api/'s signatures; each Go value must have that
+	// signature of its own, or it would be encoded wrongly.
+	for _, o := range snap.Objects() {
+		decl := ifaces[Interface(o.Ref.Kind)]
+		for _, p := range o.Props {
+			want := ""
+			for _, d := range decl.Properties {
+				if d.Name == p.Name {
+					want = d.Type
+				}
+			}
+			if got := dbus.SignatureOf(toDBus(p.Value)).String(); got != want {
+				t.Errorf("%v %s: the model's value has type %s, api declares %q", o.Ref, p.Name, got, want)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for path, byIface := range f.managed(t) {
 		for name, props := range byIface {

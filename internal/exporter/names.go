@@ -74,18 +74,17 @@ func Interface(k state.Kind) string {
 	return [...]string{ManagerInterface, GlusterdInterface, PeerInterface, VolumeInterface, BrickInterface}[k]
 }
 
-// variant converts a state property value to its D-Bus form.
-func variant(v any) dbus.Variant {
+// toDBus converts a state property value to the Go value godbus sends.
+func toDBus(v any) any {
 	switch v := v.(type) {
 	case state.Ref:
-		return dbus.MakeVariant(Path(v))
+		return Path(v)
 	case []state.Ref:
 		paths := make([]dbus.ObjectPath, len(v))
 		for i, r := range v {
 			paths[i] = Path(r)
 		}
-		return dbus.MakeVariant(paths)
-	default:
-		return dbus.MakeVariant(v)
+		return paths
 	}
+	return v
 }
