@@ -22,16 +22,22 @@ type busPhase struct {
 	Signalled   int64      `json:"signalled"`    // distinct datagrams seen as Event signals
 	Duplicates  int64      `json:"duplicates"`
 	Wrong       int64      `json:"wrong"` // signalled with another event name
-	// DrainSeconds is how long after the last datagram the last signal came.
-	DrainSeconds  float64 `json:"drain_s"`
-	DeliveredRate float64 `json:"delivered_per_s"` // signalled / (first datagram .. last signal)
-	LossPercent   float64 `json:"loss_percent"`
-	Daemon        Usage   `json:"daemon"`
-	Bus           Usage   `json:"dbus_daemon"`
-	Driver        Usage   `json:"driver"` // this program: sender and signal client
-	SystemBusy    float64 `json:"system_busy_percent"`
-	OK            bool    `json:"ok"`
-	Why           string  `json:"why,omitempty"`
+	// DrainSeconds is how long after the last datagram the last signal
+	// came; JournalDrainSeconds how long after it LastSequence counted
+	// every datagram the socket did not drop.
+	DrainSeconds        float64 `json:"drain_s"`
+	JournalDrainSeconds float64 `json:"journal_drain_s"`
+	// PeakClientQueue is the most Event signals dbus-daemon held for the
+	// signal client at once (it reads them too slowly when this grows).
+	PeakClientQueue int64   `json:"peak_client_queue"`
+	DeliveredRate   float64 `json:"delivered_per_s"` // signalled / (first datagram .. last signal)
+	LossPercent     float64 `json:"loss_percent"`
+	Daemon          Usage   `json:"daemon"`
+	Bus             Usage   `json:"dbus_daemon"`
+	Driver          Usage   `json:"driver"` // this program: sender and signal client
+	SystemBusy      float64 `json:"system_busy_percent"`
+	OK              bool    `json:"ok"`
+	Why             string  `json:"why,omitempty"`
 }
 
 // getEventsCheck is GetEvents read back after the sustained run.
@@ -143,8 +149,28 @@ func runGlusterbus(args []string) error {
 		before := col.total.Load()
 		dups0, wrong0 := col.dups.Load(), col.wrong.Load()
 		m := startMeter(roots)
+		stopQueue := make(chan struct{})
+		queueDone := make(chan int64)
+		go func() { queueDone <- peakQueue(conn, stopQueue) }()
 		p.Send = snd.paced(target, d)
 		sendEnd := p.Send.Start.Add(time.Duration(p.Send.Seconds * float64(time.Second)))
+		// Wait for the journal to count what the sockets took.
+		for {
+			seq, err := lastSeq()
+			if err != nil {
+				return p, err
+			}
+			_, drops := socketStats(*port)
+			if int64(seq-seq0) >= p.Send.Sent-(drops-drops0) {
+				p.JournalDrainSeconds = time.Since(sendEnd).Seconds()
+				break
+			}
+			if time.Since(sendEnd) > 60*time.Second {
+				p.JournalDrainSeconds = -1
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		// Wait for the signals until all came or none came for quiet.
 		for col.total.Load()-before < p.Send.Sent {
 			last := time.Unix(0, col.lastAt.Load())
@@ -154,6 +180,8 @@ func runGlusterbus(args []string) error {
 			time.Sleep(5 * time.Millisecond)
 		}
 		usage, sys := m.stop()
+		close(stopQueue)
+		p.PeakClientQueue = <-queueDone
 		p.Daemon, p.Bus, p.Driver, p.SystemBusy = usage["daemon"], usage["bus"], usage["driver"], sys
 		seq1, err := lastSeq()
 		if err != nil {
@@ -168,8 +196,8 @@ func runGlusterbus(args []string) error {
 		p.DrainSeconds = max(0, last.Sub(sendEnd).Seconds())
 		p.DeliveredRate = float64(p.Signalled) / later(last, sendEnd).Sub(p.Send.Start).Seconds()
 		p.LossPercent = 100 * float64(p.Send.Sent-p.Signalled) / float64(p.Send.Sent)
-		logf("  %8.0f/s: sent %d (%.0f/s, at most %d behind), socket drops %d, journaled %d, signalled %d, drain %.2fs, daemon %.0f%% CPU, dbus-daemon %.0f%%, driver %.0f%%, machine %.0f%% busy",
-			target, p.Send.Sent, p.Send.Rate, p.Send.MaxLate, p.SocketDrops, p.Journaled, p.Signalled, p.DrainSeconds,
+		logf("  %8.0f/s: sent %d (%.0f/s, at most %d behind), socket drops %d, journaled %d, signalled %d, journal caught up after %.2fs, last signal after %.2fs (at most %d queued for the client), daemon %.0f%% CPU, dbus-daemon %.0f%%, driver %.0f%%, machine %.0f%% busy",
+			target, p.Send.Sent, p.Send.Rate, p.Send.MaxLate, p.SocketDrops, p.Journaled, p.Signalled, p.JournalDrainSeconds, p.DrainSeconds, p.PeakClientQueue,
 			p.Daemon.CPUPercent, p.Bus.CPUPercent, p.Driver.CPUPercent, p.SystemBusy)
 		return p, nil
 	}
@@ -231,6 +259,24 @@ func runGlusterbus(args []string) error {
 		}
 		return false
 	}
+	// tryRate measures a step, and once more if it fails: the machine may
+	// be shared, and a step holds if either run holds.
+	tryRate := func(r float64) (bool, error) {
+		for try := 0; ; try++ {
+			p, err := phase(r, *rampStep, 3*time.Second)
+			if err != nil {
+				return false, err
+			}
+			judge(&p)
+			if !p.OK && try == 0 && fits() {
+				p.Why += "; repeated"
+				res.Ramp = append(res.Ramp, p)
+				continue
+			}
+			res.Ramp = append(res.Ramp, p)
+			return step(p), nil
+		}
+	}
 	up := step(res.Sustained)
 	for r := *rate; !senderBound && fits(); {
 		if up {
@@ -238,24 +284,18 @@ func runGlusterbus(args []string) error {
 		} else {
 			r /= *rampFactor
 		}
-		p, err := phase(r, *rampStep, 3*time.Second)
+		held, err := tryRate(r)
 		if err != nil {
 			return err
 		}
-		judge(&p)
-		res.Ramp = append(res.Ramp, p)
-		if held := step(p); held != up {
+		if held != up {
 			break // up and failed, or down and held
 		}
 	}
 	if !senderBound && bad > 0 && good > 0 && fits() {
-		p, err := phase((good+bad)/2, *rampStep, 3*time.Second)
-		if err != nil {
+		if _, err := tryRate((good + bad) / 2); err != nil {
 			return err
 		}
-		judge(&p)
-		res.Ramp = append(res.Ramp, p)
-		step(p)
 	}
 	res.Peak = good
 	switch {
@@ -356,8 +396,36 @@ func judge(p *busPhase) {
 	case p.Send.Rate < 0.95*p.Target:
 		p.Why = fmt.Sprintf("sender saturated (achieved %.0f/s)", p.Send.Rate)
 	case p.DrainSeconds > 1:
-		p.Why = fmt.Sprintf("signals lagged %.1fs behind", p.DrainSeconds)
+		p.Why = fmt.Sprintf("signals lagged %.1f s behind (the journal %.1f s; at most %d signals queued for the client)",
+			p.DrainSeconds, p.JournalDrainSeconds, p.PeakClientQueue)
 	default:
 		p.OK = true
+	}
+}
+
+// peakQueue samples, until stop, how many messages dbus-daemon holds for
+// conn (org.freedesktop.DBus.Debug.Stats), and returns the most; -1 if the
+// bus cannot say.
+func peakQueue(conn *dbus.Conn, stop <-chan struct{}) int64 {
+	names := conn.Names()
+	if len(names) == 0 {
+		return -1
+	}
+	peak := int64(-1)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var stats map[string]dbus.Variant
+		err := conn.BusObject().Call("org.freedesktop.DBus.Debug.Stats.GetConnectionStats", 0, names[0]).Store(&stats)
+		if err == nil {
+			if n, ok := stats["OutgoingMessages"].Value().(uint32); ok {
+				peak = max(peak, int64(n))
+			}
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-t.C:
+		}
 	}
 }

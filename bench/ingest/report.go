@@ -69,8 +69,9 @@ func runReport(args []string) error {
 
 	var r strings.Builder
 	row = func(cells ...string) { fmt.Fprintf(&r, "| %s |\n", strings.Join(cells, " | ")) }
-	row("offered/s", "achieved/s", "sent", "socket drops", "journaled", "signalled", "last signal after", "glusterbus CPU", "dbus-daemon CPU", "sender+client CPU", "machine busy", "verdict")
-	row("---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---")
+	row("offered/s", "achieved/s", "sent", "socket drops", "journaled", "signalled", "journal caught up after", "last signal after", "most signals queued for the client",
+		"glusterbus CPU", "dbus-daemon CPU", "sender+client CPU", "machine busy", "verdict")
+	row("---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---")
 	for i, p := range append([]busPhase{bus.Sustained}, bus.Ramp...) {
 		verdict := "sustained"
 		if !p.OK {
@@ -81,7 +82,7 @@ func runReport(args []string) error {
 			offered += fmt.Sprintf(" (the %.0f s run)", p.Send.Seconds)
 		}
 		row(offered, fmt.Sprintf("%.0f", p.Send.Rate), fmt.Sprint(p.Send.Sent), fmt.Sprint(p.SocketDrops),
-			fmt.Sprint(p.Journaled), fmt.Sprint(p.Signalled), fmt.Sprintf("%.2f s", p.DrainSeconds),
+			fmt.Sprint(p.Journaled), fmt.Sprint(p.Signalled), fmt.Sprintf("%.2f s", p.JournalDrainSeconds), fmt.Sprintf("%.2f s", p.DrainSeconds), fmt.Sprint(p.PeakClientQueue),
 			fmt.Sprintf("%.0f %%", p.Daemon.CPUPercent), fmt.Sprintf("%.0f %%", p.Bus.CPUPercent),
 			fmt.Sprintf("%.0f %%", p.Driver.CPUPercent), fmt.Sprintf("%.0f %%", p.SystemBusy), verdict)
 	}
@@ -132,8 +133,10 @@ func runReport(args []string) error {
 	fmt.Fprintf(&d, "glustereventsd wrote %d of the %d datagrams to its events log (read and published to its webhook process), %d were dropped by its sockets, "+
 		"and the receiver got %d of them while the datagrams were being sent.\n\n", ev.Logged, ev.Send.Sent, ev.SocketDrops, ev.InWindow)
 	fmt.Fprintf(&d, "### glusterbus: peak sustainable rate\n\n"+
-		"From the %.0f s run, steps of %.0f s at rates ×1.4 higher each (or lower, if the run failed) until a step fails (or holds), then one step halfway between the best rate that held and the lowest that failed. "+
+		"From the %.0f s run, steps of %.0f s at rates ×1.4 higher each (or lower, if the run failed) until a step fails (or holds), then one step halfway between the best rate that held and the lowest that failed; a step that fails is repeated once, and holds if the repeat holds. "+
 		"A step is sustained if every datagram is signalled, the last signal comes within 1 s of the last datagram and the sender achieves 95 %% of the rate; the peak is the highest achieved rate of a step that held. "+
+		"\"Journal caught up after\" is when `LastSequence` counted every datagram the socket took, after the last was sent; "+
+		"\"most signals queued for the client\" is the largest backlog dbus-daemon held for the signal client (`GetConnectionStats`, sampled every 100 ms). "+
 		"Sender, signal client, dbus-daemon and glusterbus share the %d cores.\n\n%s\n", s.Send.Seconds, rampStepSeconds(bus), runtime.NumCPU(), ramp)
 	fmt.Fprintf(&d, "Peak sustained: **%.0f events/s** (%s).\n", bus.Peak, bus.PeakLimit)
 	if err := writeSection(*doc, d.String()); err != nil {

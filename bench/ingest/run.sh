@@ -109,7 +109,8 @@ gb_pid=$started_pid
 timeout 420 "$bench" glusterbus -bus "unix:path=$tmp/gb/bus.sock" -port "$gb_port" \
 	-pid "$gb_pid" -bus-pid "$bus_pid" -rate "$RATE" -duration "$DURATION" \
 	-ramp-step "$RAMP_STEP" -ramp-budget "$RAMP_BUDGET" -out "$tmp/glusterbus.json"
-stop "$gb_pid" "$bus_pid"
+stop "$gb_pid"
+stop "$bus_pid"
 groups=()
 # Each gluster command glusterbus ran failed (it is `false`) and was logged.
 gluster_calls=$(grep -c 'msg="reading gluster state failed"' "$tmp/gb/glusterbus.log" || true)
