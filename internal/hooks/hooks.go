@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/glusterbus/glusterbus/internal/atomicfile"
 )
 
 // Ops are the volume operations a script is installed for.
@@ -120,50 +122,12 @@ func Install(o Options) (written []string, err error) {
 			return written, fmt.Errorf("hooks: %w", err)
 		}
 		path := filepath.Join(dir, ScriptName)
-		if err := writeAtomic(path, []byte(Script(o, op))); err != nil {
+		if err := atomicfile.Write(path, []byte(Script(o, op)), 0o755); err != nil {
 			return written, fmt.Errorf("hooks: writing %s: %w", path, err)
 		}
 		written = append(written, path)
 	}
 	return written, nil
-}
-
-// writeAtomic writes data with mode 0755 to a temporary file beside path and
-// renames it to path. The temporary name starts with "." so that glusterd
-// never runs a half-written script.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o755); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // isOurs reports whether path is a regular file that carries Marker. A

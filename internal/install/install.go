@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/glusterbus/glusterbus/internal/atomicfile"
 	"github.com/glusterbus/glusterbus/internal/config"
 	"github.com/glusterbus/glusterbus/internal/hooks"
 )
@@ -325,7 +326,7 @@ func apply(root string, m *Manifest, steps []step, hookOpts hooks.Options, out i
 			if err != nil {
 				return changed, unitChanged, err
 			}
-			if err := writeAtomic(onDisk(root, s.path), s.data, s.mode); err != nil {
+			if err := atomicfile.Write(onDisk(root, s.path), s.data, s.mode); err != nil {
 				return changed, unitChanged, fmt.Errorf("writing %s: %w", onDisk(root, s.path), err)
 			}
 		case actChmod:
@@ -473,41 +474,4 @@ func mkdirAll(root, dir string, perm fs.FileMode) ([]string, error) {
 		}
 	}
 	return created, nil
-}
-
-// writeAtomic writes data to a temporary file beside file and renames it
-// into place, so that readers see the old or the new file, whole.
-func writeAtomic(file string, data []byte, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(file)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, file); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+
+	"github.com/glusterbus/glusterbus/internal/atomicfile"
 )
 
 // Manifest records what install wrote, so that a later install replaces
@@ -124,7 +126,7 @@ func writeManifest(root string, m *Manifest) error {
 	if len(created) > 0 {
 		data = m.encode()
 	}
-	return writeAtomic(file, data, 0o644)
+	return atomicfile.Write(file, data, 0o644)
 }
 
 // onDisk is where p of the installed system is under root.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/glusterbus/glusterbus/internal/pyjson"
 )
 
 // ErrNotPublished reports an event glustereventsd would not have published
@@ -84,14 +86,14 @@ func (e Event) Payload(nodeID string) ([]byte, error) {
 	}
 	b := make([]byte, 0, 128+len(e.raw)*2)
 	b = append(b, `{"event": `...)
-	b = appendPyString(b, e.Name)
+	b = pyjson.AppendString(b, e.Name)
 	b = append(b, `, "message": `...)
 	b = m.AppendJSON(b)
 	b = append(b, `, "nodeid": `...)
 	if nodeID == "" {
 		b = append(b, "null"...)
 	} else {
-		b = appendPyString(b, nodeID)
+		b = pyjson.AppendString(b, nodeID)
 	}
 	b = append(b, `, "ts": `...)
 	b = strconv.AppendInt(b, e.Time.Unix(), 10)
@@ -304,7 +306,7 @@ func (m Message) AppendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = appendPyString(b, en.Key)
+		b = pyjson.AppendString(b, en.Key)
 		b = append(b, ": "...)
 		b = appendPyValue(b, en.Value)
 	}
@@ -319,7 +321,7 @@ func (m Message) JSON() []byte {
 func appendPyValue(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case string:
-		return appendPyString(b, v)
+		return pyjson.AppendString(b, v)
 	case bool:
 		return strconv.AppendBool(b, v)
 	case json.Number:
@@ -335,7 +337,7 @@ func appendPyValue(b []byte, v any) []byte {
 				if j > 0 {
 					b = append(b, ", "...)
 				}
-				b = appendPyString(b, s)
+				b = pyjson.AppendString(b, s)
 			}
 			b = append(b, ']')
 		}
@@ -343,45 +345,6 @@ func appendPyValue(b []byte, v any) []byte {
 	case nil:
 		return append(b, "null"...)
 	default:
-		return appendPyString(b, fmt.Sprint(v))
+		return pyjson.AppendString(b, fmt.Sprint(v))
 	}
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendPyString writes s as Python's json module does with
-// ensure_ascii=True. Invalid UTF-8 is written as U+FFFD.
-func appendPyString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b = append(b, `\"`...)
-		case r == '\\':
-			b = append(b, `\\`...)
-		case r == '\n':
-			b = append(b, `\n`...)
-		case r == '\r':
-			b = append(b, `\r`...)
-		case r == '\t':
-			b = append(b, `\t`...)
-		case r == '\b':
-			b = append(b, `\b`...)
-		case r == '\f':
-			b = append(b, `\f`...)
-		case r >= ' ' && r <= '~':
-			b = append(b, byte(r))
-		case r >= 0x10000:
-			r -= 0x10000
-			b = appendU4(b, 0xd800|(r>>10)&0x3ff)
-			b = appendU4(b, 0xdc00|r&0x3ff)
-		default:
-			b = appendU4(b, r)
-		}
-	}
-	return append(b, '"')
-}
-
-func appendU4(b []byte, r rune) []byte {
-	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }

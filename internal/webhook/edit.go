@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/glusterbus/glusterbus/internal/atomicfile"
+	"github.com/glusterbus/glusterbus/internal/pyjson"
 )
 
 // LockTimeout bounds how long Add, Modify and Delete wait for another
@@ -147,8 +150,8 @@ func encodeWebhook(keep []member, w Webhook) json.RawMessage {
 		NoVerify: w.NoVerify, CAFile: w.CAFile, Timeout: w.Timeout.Seconds(),
 	}
 	out := []member{
-		{"token", appendPyString(nil, w.Token)},
-		{"secret", appendPyString(nil, w.Secret)},
+		{"token", pyjson.AppendString(nil, w.Token)},
+		{"secret", pyjson.AppendString(nil, w.Secret)},
 	}
 	if !x.empty() {
 		out = append(out, member{ExtensionKey, encodeExtension(&x)})
@@ -172,7 +175,7 @@ func encodeExtension(x *extension) []byte {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
-			b = appendPyString(b, s)
+			b = pyjson.AppendString(b, s)
 		}
 		out = append(out, member{key, append(b, ']')})
 	}
@@ -183,7 +186,7 @@ func encodeExtension(x *extension) []byte {
 		out = append(out, member{"no_verify", []byte("true")})
 	}
 	if x.CAFile != "" {
-		out = append(out, member{"ca_file", appendPyString(nil, x.CAFile)})
+		out = append(out, member{"ca_file", pyjson.AppendString(nil, x.CAFile)})
 	}
 	if x.Timeout != 0 {
 		out = append(out, member{"timeout", strconv.AppendFloat(nil, x.Timeout, 'f', -1, 64)})
@@ -198,7 +201,7 @@ func encodeObject(b []byte, obj []member) []byte {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = appendPyString(b, m.key)
+		b = pyjson.AppendString(b, m.key)
 		b = append(b, ": "...)
 		b = append(b, bytes.TrimSpace(m.raw)...)
 	}
@@ -237,43 +240,7 @@ func edit(path string, fn func([]member) ([]member, error)) error {
 	if obj, err = fn(obj); err != nil {
 		return err
 	}
-	return writeFile(path, append(encodeObject(nil, obj), '\n'), mode)
-}
-
-// writeFile replaces path atomically and durably with data.
-func writeFile(path string, data []byte, mode os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, append(encodeObject(nil, obj), '\n'), mode)
 }
 
 // LockPath is the lock file Add, Modify and Delete use for path.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/glusterbus/glusterbus/internal/journal"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
+	"github.com/glusterbus/glusterbus/internal/pyjson"
 )
 
 // Headers glusterbus adds to glustereventsd's.
@@ -117,9 +118,9 @@ func genericBody(name string, fields []journal.Field, node string, ts int64) []b
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = appendPyString(b, f.Key)
+		b = pyjson.AppendString(b, f.Key)
 		b = append(b, ": "...)
-		b = appendPyString(b, f.Value)
+		b = pyjson.AppendString(b, f.Value)
 	}
 	return writeBody(name, append(b, '}'), node, ts)
 }
@@ -129,14 +130,14 @@ func genericBody(name string, fields []journal.Field, node string, ts int64) []b
 func writeBody(name string, message []byte, node string, ts int64) []byte {
 	b := make([]byte, 0, 64+len(name)+len(node)+len(message))
 	b = append(b, `{"event": `...)
-	b = appendPyString(b, name)
+	b = pyjson.AppendString(b, name)
 	b = append(b, `, "message": `...)
 	b = append(b, message...)
 	b = append(b, `, "nodeid": `...)
 	if node == "" {
 		b = append(b, "null"...)
 	} else {
-		b = appendPyString(b, node)
+		b = pyjson.AppendString(b, node)
 	}
 	b = append(b, `, "ts": `...)
 	b = strconv.AppendInt(b, ts, 10)

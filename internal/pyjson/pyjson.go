@@ -1,10 +1,14 @@
-package webhook
+// Package pyjson writes JSON exactly as Python's json module does by
+// default, which is what glustereventsd sends: webhook receivers that
+// compare or sign bodies see the same bytes from glusterbus.
+package pyjson
 
 const hexDigits = "0123456789abcdef"
 
-// appendPyString writes s as Python's json module does with its default
-// ensure_ascii=True; invalid UTF-8 is written as U+FFFD.
-func appendPyString(b []byte, s string) []byte {
+// AppendString writes s as Python's json.dumps does with its default
+// ensure_ascii=True: everything outside printable ASCII as \uXXXX (UTF-16
+// surrogate pairs above the BMP). Invalid UTF-8 is written as U+FFFD.
+func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for _, r := range s {
 		switch {
