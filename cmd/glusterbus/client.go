@@ -3,11 +3,22 @@ package main
 import (
 	"os"
 
+	"github.com/godbus/dbus/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/glusterbus/glusterbus/internal/bus"
 	"github.com/glusterbus/glusterbus/internal/busclient"
 )
+
+// onBus runs fn with a connection to the bus, closed afterwards.
+func onBus(address string, fn func(conn *dbus.Conn) error) error {
+	conn, err := bus.Connect(address)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return fn(conn)
+}
 
 func newStatus() *cobra.Command {
 	var (
@@ -19,19 +30,16 @@ func newStatus() *cobra.Command {
 		Short: "Show the volumes, bricks and peers as the daemon exports them on the bus",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := bus.Connect(address)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			st, err := busclient.ReadStatus(cmd.Context(), conn)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return st.WriteJSON(os.Stdout)
-			}
-			return st.WriteText(os.Stdout)
+			return onBus(address, func(conn *dbus.Conn) error {
+				st, err := busclient.ReadStatus(cmd.Context(), conn)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return st.WriteJSON(os.Stdout)
+				}
+				return st.WriteText(os.Stdout)
+			})
 		},
 	}
 	addBusFlag(cmd, &address)
@@ -46,12 +54,7 @@ func newMonitor() *cobra.Command {
 		Short: "Print one line per signal from the daemon until interrupted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := bus.Connect(address)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return busclient.Monitor(cmd.Context(), conn, os.Stdout)
+			return onBus(address, func(conn *dbus.Conn) error { return busclient.Monitor(cmd.Context(), conn, os.Stdout) })
 		},
 	}
 	addBusFlag(cmd, &address)
@@ -70,17 +73,14 @@ func newEvents() *cobra.Command {
 		Short: "Print journaled events after --since, then follow new ones with --follow",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := bus.Connect(address)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
 			write := busclient.WriteEventText
 			if asJSON {
 				write = busclient.WriteEventJSON
 			}
-			return busclient.Events(cmd.Context(), conn, since, follow, func(ev busclient.Event) error {
-				return write(os.Stdout, ev)
+			return onBus(address, func(conn *dbus.Conn) error {
+				return busclient.Events(cmd.Context(), conn, since, follow, func(ev busclient.Event) error {
+					return write(os.Stdout, ev)
+				})
 			})
 		},
 	}

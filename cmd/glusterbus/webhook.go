@@ -12,7 +12,6 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/spf13/cobra"
 
-	"github.com/glusterbus/glusterbus/internal/bus"
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/gluster"
@@ -220,39 +219,39 @@ The running daemon picks up every change without a restart.`,
 		Short: "Show each webhook's delivery state, as the running daemon reports it on the bus",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := bus.Connect(address)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			v, err := conn.Object(exporter.BusName, exporter.ManagerPath).GetProperty(exporter.ManagerInterface + ".Webhooks")
-			if err != nil {
-				return fmt.Errorf("reading the webhooks' state from the daemon: %w", err)
-			}
-			var rows []struct {
-				URL, State                                    string
-				Cursor, LastSeq, Lag, Delivered, Failed, Lost uint64
-				LastError                                     string
-				LastErrorUsec                                 int64
-			}
-			if err := dbus.Store([]any{v.Value()}, &rows); err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "URL\tSTATE\tCURSOR\tLAG\tDELIVERED\tFAILED\tLOST\tLAST ERROR")
-			for _, r := range rows {
-				last := r.LastError
-				if r.LastErrorUsec != 0 {
-					last = time.UnixMicro(r.LastErrorUsec).Format(time.RFC3339) + " " + last
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.URL, r.State, r.Cursor, r.Lag, r.Delivered, r.Failed, r.Lost, last)
-			}
-			return tw.Flush()
+			return onBus(address, func(conn *dbus.Conn) error { return printWebhookStatus(conn) })
 		},
 	}
 	addBusFlag(status, &address)
 	cmd.AddCommand(add, mod, del, list, test, status)
 	return cmd
+}
+
+// printWebhookStatus prints the daemon's Manager.GlusterFS.Webhooks.
+func printWebhookStatus(conn *dbus.Conn) error {
+	v, err := conn.Object(exporter.BusName, exporter.ManagerPath).GetProperty(exporter.ManagerInterface + ".Webhooks")
+	if err != nil {
+		return fmt.Errorf("reading the webhooks' state from the daemon: %w", err)
+	}
+	var rows []struct {
+		URL, State                                    string
+		Cursor, LastSeq, Lag, Delivered, Failed, Lost uint64
+		LastError                                     string
+		LastErrorUsec                                 int64
+	}
+	if err := dbus.Store([]any{v.Value()}, &rows); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "URL\tSTATE\tCURSOR\tLAG\tDELIVERED\tFAILED\tLOST\tLAST ERROR")
+	for _, r := range rows {
+		last := r.LastError
+		if r.LastErrorUsec != 0 {
+			last = time.UnixMicro(r.LastErrorUsec).Format(time.RFC3339) + " " + last
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.URL, r.State, r.Cursor, r.Lag, r.Delivered, r.Failed, r.Lost, last)
+	}
+	return tw.Flush()
 }
 
 func orAll(s []string) string {
