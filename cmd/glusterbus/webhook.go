@@ -177,7 +177,7 @@ The running daemon picks up every change without a restart.`,
 				case w.Token != "":
 					auth = "token"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", w.URL, auth, orAll(w.Events), orAll(w.Volumes), orAll(w.Sources), !w.NoVerify)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", w.URL, auth, orAll(w.Events), orAll(w.Volumes), sources(w.Sources), !w.NoVerify)
 			}
 			for _, inv := range c.Invalid {
 				fmt.Fprintf(tw, "%s\tinvalid: %v\n", inv.URL, inv.Err)
@@ -252,6 +252,15 @@ func printWebhookStatus(conn *dbus.Conn) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.URL, r.State, r.Cursor, r.Lag, r.Delivered, r.Failed, r.Lost, last)
 	}
 	return tw.Flush()
+}
+
+// sources shows a sources filter; without one a webhook gets the native
+// events only, as from glustereventsd.
+func sources(s []string) string {
+	if len(s) == 0 {
+		return webhook.SourceNative
+	}
+	return strings.Join(s, ",")
 }
 
 func orAll(s []string) string {
