@@ -25,13 +25,21 @@ type CLI struct {
 	// Timeout bounds every call; DefaultTimeout when zero. When it expires
 	// (or the context ends) the command's whole process group is killed.
 	Timeout time.Duration
+
+	infoAll   memo[Volume]
+	statusAll memo[BrickStatus]
 }
 
 // VolumeInfo returns the volumes (all of them when volume is "" or "all").
+// The result of a read of all volumes may be shared with other calls that
+// got the same output: callers must not modify it.
 func (c *CLI) VolumeInfo(ctx context.Context, volume string) ([]Volume, error) {
 	out, err := c.Run(ctx, "volume", "info", volumeArg(volume))
 	if err != nil {
 		return nil, err
+	}
+	if volumeArg(volume) == "all" {
+		return c.infoAll.parse(out, ParseVolumeInfo)
 	}
 	return ParseVolumeInfo(out)
 }
@@ -39,7 +47,8 @@ func (c *CLI) VolumeInfo(ctx context.Context, volume string) ([]Volume, error) {
 // VolumeStatusDetail returns the state of the bricks of a started volume, or
 // of all started volumes when volume is "" or "all". A volume that is not
 // started has no brick status: it is not an error, the result is empty.
-// Bricks on disconnected peers are missing from the result.
+// Bricks on disconnected peers are missing from the result. As with
+// VolumeInfo, the result of a read of all volumes may be shared.
 func (c *CLI) VolumeStatusDetail(ctx context.Context, volume string) ([]BrickStatus, error) {
 	out, err := c.Run(ctx, "volume", "status", volumeArg(volume), "detail")
 	if err != nil {
@@ -49,6 +58,9 @@ func (c *CLI) VolumeStatusDetail(ctx context.Context, volume string) ([]BrickSta
 			return nil, nil
 		}
 		return nil, err
+	}
+	if volumeArg(volume) == "all" {
+		return c.statusAll.parse(out, ParseVolumeStatusDetail)
 	}
 	return ParseVolumeStatusDetail(out)
 }
