@@ -25,6 +25,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/gluster"
 	"github.com/glusterbus/glusterbus/internal/journal"
+	"github.com/glusterbus/glusterbus/internal/memtrim"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
 	"github.com/glusterbus/glusterbus/internal/refresh"
 	"github.com/glusterbus/glusterbus/internal/state"
@@ -80,6 +81,7 @@ const callTimeout = 2 * time.Minute
 // Run serves until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
+	go memtrim.Run(ctx, 2*time.Second, log)
 	cli := &gluster.CLI{Command: cfg.Gluster, Timeout: cfg.CLITimeout}
 	workdir, err := resolveWorkdir(ctx, cli, cfg.GlusterdWorkdir, log)
 	if err != nil {

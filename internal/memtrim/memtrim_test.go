@@ -1,0 +1,41 @@
+package memtrim
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+var sink [][]byte
+
+func TestRunReturnsABurst(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Run(ctx, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil))); close(done) }()
+	time.Sleep(50 * time.Millisecond)
+	runtime.GC()
+	base := mapped()
+	// A burst: much more than Slack allocated, then dropped, with no
+	// collection in between.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	for range 200 {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	for _, b := range sink {
+		b[0] = 1 // touch it, so it is really mapped
+	}
+	sink = nil
+	deadline := time.Now().Add(10 * time.Second)
+	for mapped() > base+Slack {
+		if time.Now().After(deadline) {
+			t.Fatalf("heap still %d bytes, %d before the burst", mapped(), base)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
