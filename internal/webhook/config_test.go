@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,101 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzLoad feeds arbitrary webhooks files to the reader and to the editor:
+// neither may panic, what is accepted must be usable, a credential never
+// shows in an error, and adding a webhook keeps every other one as it was.
+func FuzzLoad(f *testing.F) {
+	const secret = "tok-SECRET-1234"
+	for _, s := range []string{
+		`{"http://a.example:9000/listen": {"token": "", "secret": ""}}`,
+		`{"https://b.example/x": "` + secret + `", "http://gone.example/": null}`,
+		`{"https://c.example/y": {"token": null, "secret": "` + secret + `", "comment": "kept", ` +
+			`"glusterbus": {"events": ["VOLUME_*"], "volumes": ["gv0"], "sources": ["native"], "no_verify": true, "timeout": 2.5}}}`,
+		`{"ftp://x.example/": "", "http://to.example/": {"glusterbus": {"timeout": -1}}}`,
+		`{}http://a.example/": {"token": "` + secret + `", "secret": ""}}`,
+		`{"http://a/": {"token": 12345}}`,
+		`{"http://a/": "x", "http://a/": "y"}`,
+		"{\"http://\xff/\": \"\"}",
+		``,
+	} {
+		f.Add([]byte(s))
+	}
+	const added = "http://fuzz-added.invalid/hook"
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := parseConfig(data)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			if onlyAsCredential(data, secret) && strings.Contains(err.Error(), secret) {
+				t.Fatalf("error reveals a credential: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for i, w := range cfg.Webhooks {
+			if err := validate(&w); err != nil {
+				t.Fatalf("accepted an unusable webhook: %v", err)
+			}
+			if i > 0 && cfg.Webhooks[i-1].URL >= w.URL {
+				t.Fatalf("webhooks not sorted and unique: %q, %q", cfg.Webhooks[i-1].URL, w.URL)
+			}
+			seen[w.URL] = true
+		}
+		for _, iv := range cfg.Invalid {
+			if seen[iv.URL] {
+				t.Fatalf("%q both valid and invalid", iv.URL)
+			}
+			if onlyAsCredential(data, secret) && strings.Contains(iv.Err.Error(), secret) {
+				t.Fatalf("error reveals a credential: %v", iv.Err)
+			}
+			seen[iv.URL] = true
+		}
+		if seen[added] {
+			return
+		}
+
+		path := filepath.Join(t.TempDir(), "webhooks.json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := Add(path, Webhook{URL: added, Token: "t"}); err != nil {
+			t.Fatalf("Add to a readable file: %v", err)
+		}
+		after, err := Load(path)
+		if err != nil {
+			t.Fatalf("file unreadable after Add: %v", err)
+		}
+		i := slices.IndexFunc(after.Webhooks, func(w Webhook) bool { return w.URL == added })
+		if i < 0 {
+			t.Fatalf("added webhook missing: %+v", after.Webhooks)
+		}
+		after.Webhooks = slices.Delete(after.Webhooks, i, i+1)
+		if !reflect.DeepEqual(after.Webhooks, cfg.Webhooks) && len(after.Webhooks)+len(cfg.Webhooks) > 0 {
+			t.Fatalf("Add changed other webhooks:\n got %+v\nwant %+v", after.Webhooks, cfg.Webhooks)
+		}
+		if len(after.Invalid) != len(cfg.Invalid) {
+			t.Fatalf("Add changed the unusable webhooks:\n got %+v\nwant %+v", after.Invalid, cfg.Invalid)
+		}
+		for i := range cfg.Invalid {
+			if after.Invalid[i].URL != cfg.Invalid[i].URL || after.Invalid[i].Err.Error() != cfg.Invalid[i].Err.Error() {
+				t.Fatalf("Add changed the unusable webhooks:\n got %+v\nwant %+v", after.Invalid, cfg.Invalid)
+			}
+		}
+	})
+}
+
+// onlyAsCredential reports whether s occurs in data once, as the value of
+// a "token" or "secret" key: then no message may quote it.
+func onlyAsCredential(data []byte, s string) bool {
+	text := string(data)
+	i := strings.Index(text, s)
+	if i < 0 || strings.Count(text, s) != 1 {
+		return false
+	}
+	before := text[:i]
+	return strings.HasSuffix(before, `"token": "`) || strings.HasSuffix(before, `"secret": "`) ||
+		strings.HasSuffix(before, `"token":"`) || strings.HasSuffix(before, `"secret":"`)
 }
