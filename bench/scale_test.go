@@ -104,7 +104,9 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 	d := startDaemon(t, e, addr, gluster, s.workdir, "--interval", "1h")
 	calls, startCLI := cliWithin(readCLILog(t, cliLog), d.started, d.ready)
 	startup := cost{d.ready.Sub(d.started), startCLI, len(calls), calls}
-	time.Sleep(time.Second)
+	// RSS once the start-up burst is over: the daemon gives back what its
+	// first read left free within a few seconds (internal/memtrim).
+	time.Sleep(5 * time.Second)
 	afterRead := readProc(t, d.pid)
 
 	conn, err := dbus.Connect(addr)
@@ -181,9 +183,12 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 		}
 		r.printf("%s / %s / %s", ms(c.wall), ms(c.cli), ms(c.own()))
 	}
-	r.printf(".\n\nThe CLI calls of a full refresh, median duration of each over the %d `Reload`: %s.\n\n", len(full), perCommand(full))
+	r.printf(".\n\nA `Reload` of a cluster that did not change gets the same output from every gluster command; " +
+		"glusterbus then skips parsing it again (same SHA-256, same result), so the start-up read is the one that shows " +
+		"the cost of parsing everything.")
+	r.printf("\n\nThe CLI calls of a full refresh, median duration of each over the %d `Reload`: %s.\n\n", len(full), perCommand(full))
 	r.printf("| memory and idle CPU | value |\n|---|---|\n")
-	r.printf("| VmRSS 1 s after the first full read | %s |\n", mb(afterRead.rss))
+	r.printf("| VmRSS 5 s after the first full read (VmHWM) | %s (%s) |\n", mb(afterRead.rss), mb(afterRead.hwm))
 	r.printf("| VmRSS after %d `Reload`, 20 `RefreshVolume`, 5 `GetManagedObjects` (VmHWM) | %s (%s) |\n",
 		len(full), mb(afterGMO.rss), mb(afterGMO.hwm))
 	r.printf("| daemon CPU (utime+stime) over %.0f s idle, default 10 s reconcile (%d reconciles seen) | %.2f%% of one core |\n",
@@ -192,10 +197,12 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 		childCPU, ms(idleCLI))
 	r.printf("| VmRSS at the end of the idle period (VmHWM) | %s (%s) |\n", mb(p1.rss), mb(p1.hwm))
 
-	r.target(fmt.Sprintf("own time < 10%% of CLI time, full refresh (%s)", s.label),
+	r.target(fmt.Sprintf("own time < 10%% of CLI time, full refresh, first read (%s)", s.label),
+		fmt.Sprintf("%s own vs %s CLI (%s)", ms(startup.own()), ms(startup.cli), ratio(startup)), "10%", startup.own()*10 < startup.cli)
+	r.target(fmt.Sprintf("own time < 10%% of CLI time, full refresh, `Reload` (%s)", s.label),
 		fmt.Sprintf("%s own vs %s CLI (%s)", ms(fc.own()), ms(fc.cli), ratio(fc)), "10%", fc.own()*10 < fc.cli)
 	if s.rssTarget {
-		r.target(fmt.Sprintf("RSS after the full read (%s)", s.label), mb(afterRead.rss), "100 MB", afterRead.rss < 100e6)
+		r.target(fmt.Sprintf("RSS 5 s after the first full read (%s)", s.label), mb(afterRead.rss), "100 MB", afterRead.rss < 100e6)
 	}
 	r.target(fmt.Sprintf("idle CPU, default reconcile (%s)", s.label), fmt.Sprintf("%.2f%% of a core", cpu), "1%", cpu < 1)
 }
