@@ -3,7 +3,6 @@ package busclient
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,28 +13,10 @@ import (
 	"github.com/glusterbus/glusterbus/internal/testbus"
 )
 
-// syncBuffer is written by Monitor while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startMonitor runs Monitor until the test ends and checks it returns nil.
-func startMonitor(t *testing.T, conn *dbus.Conn) *syncBuffer {
+func startMonitor(t *testing.T, conn *dbus.Conn) *testbus.Buffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testbus.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Monitor(ctx, conn, out) }()
@@ -50,7 +31,7 @@ func startMonitor(t *testing.T, conn *dbus.Conn) *syncBuffer {
 
 // expect waits until the output after *from holds each of want, in order,
 // and moves *from past the last one.
-func expect(t *testing.T, out *syncBuffer, from *int, want ...string) {
+func expect(t *testing.T, out *testbus.Buffer, from *int, want ...string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -7,31 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/testbus"
 )
-
-// syncBuffer collects the daemon's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // volumeSecrets reads the credentials glusterd keeps for a volume.
 func volumeSecrets(t *testing.T, workdir, vol string) []string {
@@ -57,7 +39,7 @@ func volumeSecrets(t *testing.T, workdir, vol string) []string {
 // TestSecretsStayHidden: a volume's credentials from glusterd's store never
 // reach the bus, the journal or the log, whatever happens to the volume.
 func TestSecretsStayHidden(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testbus.Buffer{}
 	h := start(t, 1, nil, func(cfg *daemon.Config) {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

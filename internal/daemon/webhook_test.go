@@ -17,6 +17,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
+	"github.com/glusterbus/glusterbus/internal/testbus"
 	"github.com/glusterbus/glusterbus/internal/webhook"
 )
 
@@ -37,7 +38,7 @@ func TestWebhooksThroughDaemon(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	logs := &syncBuffer{}
+	logs := &testbus.Buffer{}
 	sock := filepath.Join(t.TempDir(), "bus.sock")
 	addr := "unix:path=" + sock
 	runBus(t, sock)

@@ -18,6 +18,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/glusterbus/glusterbus/internal/daemon"
+	"github.com/glusterbus/glusterbus/internal/testbus"
 )
 
 // needIntegration skips the test, or fails it where
@@ -76,7 +77,7 @@ func TestBusPolicyOnASystemBus(t *testing.T) {
 	glusterState := filepath.Join(dir, "gluster")
 	gluster := fakeGluster(t, glusterState)
 	setVolumes(t, glusterState, "none")
-	logs := &lockedBuffer{}
+	logs := &testbus.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", logs.String())
@@ -246,35 +247,7 @@ func startSystemLikeBus(t *testing.T, dir string, systemConf []byte, policyDir s
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("dbus-daemon", "--config-file="+file, "--nofork", "--print-address=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- strings.TrimSpace(l)
-	}()
-	select {
-	case addr := <-line:
-		if addr == "" {
-			t.Fatalf("dbus-daemon did not start: %s", stderr.String())
-		}
-		return addr
-	case <-time.After(10 * time.Second):
-		t.Fatalf("dbus-daemon did not start within 10s: %s", stderr.String())
-	}
-	return ""
+	return testbus.StartConfig(t, file)
 }
 
 // fakeGluster writes a gluster command that answers from the captured
@@ -375,7 +348,7 @@ func deniedByBus(out string) bool {
 }
 
 type monitor struct {
-	out  *lockedBuffer
+	out  *testbus.Buffer
 	seen chan struct{}
 }
 
@@ -385,7 +358,7 @@ func (c client) monitor(t *testing.T, addr string) *monitor {
 	t.Helper()
 	argv := append(append([]string{}, c.setpriv...), "gdbus", "monitor", "--address", addr, "--dest", BusName)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	m := &monitor{out: &lockedBuffer{}}
+	m := &monitor{out: &testbus.Buffer{}}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -427,21 +400,3 @@ func (m *monitor) waitFor(s string, d time.Duration) bool {
 }
 
 func (m *monitor) output() string { return m.out.String() }
-
-// lockedBuffer collects output while the test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

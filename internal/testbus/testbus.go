@@ -49,6 +49,26 @@ func StartOpen(t testing.TB) string {
 
 func start(t testing.TB, dir, kind string) string {
 	t.Helper()
+	bin := daemonBinary(t)
+	// Other users reach the socket of an open bus.
+	_ = os.Chmod(dir, 0o755)
+	_ = os.Chmod(filepath.Dir(dir), 0o755)
+	sock := filepath.Join(dir, "bus.sock")
+	return run(t, bin, kind, "--nofork", "--nopidfile", "--print-address=1", "--address=unix:path="+sock)
+}
+
+// StartConfig runs dbus-daemon with a configuration file of the test's
+// own, which says where it listens, and returns its address. The bus is
+// stopped when the test ends.
+func StartConfig(t testing.TB, configFile string) string {
+	t.Helper()
+	return run(t, daemonBinary(t), "--config-file="+configFile, "--nofork", "--print-address=1")
+}
+
+// daemonBinary finds dbus-daemon; without it the test is skipped, or fails
+// where GLUSTERBUS_REQUIRE_INTEGRATION=1 says it must run.
+func daemonBinary(t testing.TB) string {
+	t.Helper()
 	bin, err := exec.LookPath("dbus-daemon")
 	if err != nil {
 		if os.Getenv("GLUSTERBUS_REQUIRE_INTEGRATION") == "1" {
@@ -56,16 +76,19 @@ func start(t testing.TB, dir, kind string) string {
 		}
 		t.Skipf("no dbus-daemon: %v", err)
 	}
-	// Other users reach the socket of an open bus.
-	_ = os.Chmod(dir, 0o755)
-	_ = os.Chmod(filepath.Dir(dir), 0o755)
-	sock := filepath.Join(dir, "bus.sock")
-	cmd := exec.Command(bin, kind, "--nofork", "--nopidfile", "--print-address=1", "--address=unix:path="+sock)
+	return bin
+}
+
+// run starts dbus-daemon with args, which must include --print-address=1,
+// and returns the address it prints.
+func run(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &Buffer{}
 	cmd.Stderr = stderr // its complaints (fd limits as non-root) are noise unless it fails
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting dbus-daemon: %v", err)
@@ -86,24 +109,25 @@ func start(t testing.TB, dir, kind string) string {
 		}
 		return addr
 	case <-time.After(10 * time.Second):
-		t.Fatal("dbus-daemon did not start within 10s")
+		t.Fatalf("dbus-daemon did not start within 10s: %s", stderr.String())
 	}
 	return ""
 }
 
-// lockedBuffer collects a process's output while the test may read it.
-type lockedBuffer struct {
+// Buffer collects what a process or a logger writes while the test reads
+// it.
+type Buffer struct {
 	mu  sync.Mutex
 	buf strings.Builder
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

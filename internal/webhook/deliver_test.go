@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/journal"
+	"github.com/glusterbus/glusterbus/internal/testbus"
 )
 
 // TestDeliverThroughFailures: a receiver that answers 500, 429, 408,
@@ -266,7 +267,7 @@ func TestConfigChanges(t *testing.T) {
 	defer j.Close()
 	a, b := newReceiver(t, nil), newReceiver(t, nil)
 	file := webhooksFile(t)
-	logs := &syncBuffer{}
+	logs := &testbus.Buffer{}
 	opts := fastOptions(j, file)
 	opts.PollInterval = time.Hour // the watch alone must do
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -526,7 +527,7 @@ func TestCredentialsNeverShown(t *testing.T) {
 	file := webhooksFile(t)
 	addWebhook(t, file, Webhook{URL: tokRC.URL(), Token: token})
 	addWebhook(t, file, Webhook{URL: pwURL, Secret: secret})
-	logs := &syncBuffer{}
+	logs := &testbus.Buffer{}
 	opts := fastOptions(j, file)
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, _ := runDeliverer(t, opts)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/journal"
+	"github.com/glusterbus/glusterbus/internal/testbus"
 )
 
 // glustereventsd is the installed glustereventsd running in a test
@@ -21,7 +22,7 @@ type glustereventsd struct {
 	cmd     *exec.Cmd
 	port    int
 	workdir string
-	stderr  *syncBuffer
+	stderr  *testbus.Buffer
 }
 
 // startGlustereventsd runs glustereventsd with webhooks as its webhooks
@@ -41,7 +42,7 @@ func startGlustereventsd(t *testing.T, webhooks string) *glustereventsd {
 			t.Fatal(err)
 		}
 	}
-	g := &glustereventsd{port: port, workdir: wd, stderr: &syncBuffer{}}
+	g := &glustereventsd{port: port, workdir: wd, stderr: &testbus.Buffer{}}
 	g.cmd = exec.Command(py, "testdata/run_glustereventsd.py",
 		filepath.Join(wd, "events.log"), filepath.Join(wd, "eventsconfig.json"), filepath.Join(wd, "glustereventsd.pid"))
 	g.cmd.Env = append(env, "GFEVENTS_DIR="+gfeventsDir)
