@@ -18,18 +18,9 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/glusterbus/glusterbus/internal/daemon"
+	"github.com/glusterbus/glusterbus/internal/testbed"
 	"github.com/glusterbus/glusterbus/internal/testbus"
 )
-
-// needIntegration skips the test, or fails it where
-// GLUSTERBUS_REQUIRE_INTEGRATION=1 says it must run.
-func needIntegration(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("GLUSTERBUS_REQUIRE_INTEGRATION") == "1" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // TestBusPolicyOnASystemBus runs the real daemon on a bus configured like
 // Debian's system bus, with the installed policy as its only service
@@ -37,16 +28,16 @@ func needIntegration(t *testing.T, format string, args ...any) {
 // nobody.
 func TestBusPolicyOnASystemBus(t *testing.T) {
 	if os.Geteuid() != 0 {
-		needIntegration(t, "the bus policy test runs as root (it starts clients as other users)")
+		testbed.Missing(t, "the bus policy test runs as root (it starts clients as other users)")
 	}
 	for _, tool := range []string{"dbus-daemon", "gdbus", "setpriv", "groupadd", "groupdel", "useradd", "userdel"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			needIntegration(t, "%s is needed: %v", tool, err)
+			testbed.Missing(t, "%s is needed: %v", tool, err)
 		}
 	}
 	systemConf, err := os.ReadFile("/usr/share/dbus-1/system.conf")
 	if err != nil {
-		needIntegration(t, "the system bus configuration is needed: %v", err)
+		testbed.Missing(t, "the system bus configuration is needed: %v", err)
 	}
 
 	group, member := testAccounts(t)

@@ -7,26 +7,12 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 // installedEventTypes is GlusterFS's own event table.
 const installedEventTypes = "/usr/lib/x86_64-linux-gnu/glusterfs/gfevents/eventtypes.py"
-
-// requireIntegration reports whether tests that need an installed GlusterFS
-// must run instead of skipping.
-func requireIntegration() bool {
-	return os.Getenv("GLUSTERBUS_REQUIRE_INTEGRATION") == "1"
-}
-
-// skipWithout skips (or, when integration is required, fails) the test
-// because of missing.
-func skipWithout(t *testing.T, missing string) {
-	t.Helper()
-	if requireIntegration() {
-		t.Fatalf("GLUSTERBUS_REQUIRE_INTEGRATION=1 but %s", missing)
-	}
-	t.Skip(missing)
-}
 
 var (
 	pyListStart = regexp.MustCompile(`(?m)^all_events\s*=\s*\[`)
@@ -65,7 +51,7 @@ func readEventTypesPy(t *testing.T, src string) (list []string, consts map[strin
 func TestTableMatchesInstalledEventTypes(t *testing.T) {
 	b, err := os.ReadFile(installedEventTypes)
 	if errors.Is(err, fs.ErrNotExist) {
-		skipWithout(t, installedEventTypes+" is not installed")
+		testbed.Missing(t, "%s", installedEventTypes+" is not installed")
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 // recorder is a slog.Handler keeping the records.
@@ -639,7 +641,7 @@ func TestReadConfigPort(t *testing.T) {
 
 func TestReadInstalledConfigPort(t *testing.T) {
 	if _, err := os.Stat(DefaultConfigPath); err != nil {
-		skipWithout(t, DefaultConfigPath+" is not installed")
+		testbed.Missing(t, "%s", DefaultConfigPath+" is not installed")
 	}
 	if _, err := ReadConfigPort(DefaultConfigPath); err != nil {
 		t.Error(err)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/payloads.jsonl with the installed glustereventsd's output")
@@ -339,12 +341,12 @@ const glustereventsdDir = "/usr/lib/x86_64-linux-gnu/glusterfs/gfevents"
 func runGlustereventsd(t *testing.T, datagrams []string) ([]*string, error) {
 	t.Helper()
 	if _, err := os.Stat(glustereventsdDir + "/glustereventsd.py"); err != nil {
-		skipWithout(t, "glustereventsd is not installed: "+err.Error())
+		testbed.Missing(t, "%s", "glustereventsd is not installed: "+err.Error())
 	}
 	python := "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
 		if python, err = exec.LookPath("python3"); err != nil {
-			skipWithout(t, "no python3")
+			testbed.Missing(t, "%s", "no python3")
 		}
 	}
 	var in bytes.Buffer

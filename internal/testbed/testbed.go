@@ -82,11 +82,19 @@ func Available() error {
 func Require(t testing.TB) {
 	t.Helper()
 	if err := Available(); err != nil {
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("%v (%s=1)", err, RequireEnv)
-		}
-		t.Skip(err)
+		Missing(t, "%v", err)
 	}
+}
+
+// Missing ends a test for want of something it needs from the machine: a
+// skip, or a failure where RequireEnv is "1" (CI), so that nothing is
+// silently left untested there.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf(format+" (%s=1)", append(args, RequireEnv)...)
+	}
+	t.Skipf(format, args...)
 }
 
 // Start starts a cluster of the given number of nodes, probes every other

@@ -10,11 +10,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 // Start runs a private session-type bus and returns its address. The bus is
 // stopped when the test ends. Without dbus-daemon the test is skipped, or
-// fails where GLUSTERBUS_REQUIRE_INTEGRATION=1 says it must run.
+// fails where it must run (testbed.Missing).
 func Start(t testing.TB) string {
 	t.Helper()
 	return start(t, t.TempDir(), "--session")
@@ -66,15 +68,12 @@ func StartConfig(t testing.TB, configFile string) string {
 }
 
 // daemonBinary finds dbus-daemon; without it the test is skipped, or fails
-// where GLUSTERBUS_REQUIRE_INTEGRATION=1 says it must run.
+// where it must run (testbed.Missing).
 func daemonBinary(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("dbus-daemon")
 	if err != nil {
-		if os.Getenv("GLUSTERBUS_REQUIRE_INTEGRATION") == "1" {
-			t.Fatalf("dbus-daemon is required: %v", err)
-		}
-		t.Skipf("no dbus-daemon: %v", err)
+		testbed.Missing(t, "no dbus-daemon: %v", err)
 	}
 	return bin
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 func readFile(t *testing.T, path string) string {
@@ -215,7 +217,7 @@ func TestConcurrentAdd(t *testing.T) {
 func TestEditAlongsideGlusterEventsapi(t *testing.T) {
 	glusterPython(t)
 	if _, err := os.Stat(glusterEventsAPI); err != nil {
-		skipWithout(t, "gluster-eventsapi is not installed")
+		testbed.Missing(t, "%s", "gluster-eventsapi is not installed")
 	}
 	wd, env := fakeGlusterdWorkdir(t)
 	path := filepath.Join(wd, "events", "webhooks.json")

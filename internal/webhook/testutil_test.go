@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/journal"
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 // Where the tests find GlusterFS's own Python code.
@@ -20,37 +21,21 @@ const (
 	systemPython     = "/usr/bin/python3"
 )
 
-// requireIntegration reports whether tests that need GlusterFS's installed
-// code must run instead of skipping.
-func requireIntegration() bool {
-	return os.Getenv("GLUSTERBUS_REQUIRE_INTEGRATION") == "1"
-}
-
-// skipWithout skips (or, when integration is required, fails) the test
-// because of what is missing.
-func skipWithout(t *testing.T, missing string) {
-	t.Helper()
-	if requireIntegration() {
-		t.Fatalf("GLUSTERBUS_REQUIRE_INTEGRATION=1 but %s", missing)
-	}
-	t.Skip(missing)
-}
-
 // glusterPython returns the Python that runs GlusterFS's scripts, checking
 // that it has what they import.
 func glusterPython(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(gfeventsDir, "glustereventsd.py")); err != nil {
-		skipWithout(t, "GlusterFS's glustereventsd is not installed: "+err.Error())
+		testbed.Missing(t, "%s", "GlusterFS's glustereventsd is not installed: "+err.Error())
 	}
 	py := systemPython
 	if _, err := os.Stat(py); err != nil {
 		if py, err = exec.LookPath("python3"); err != nil {
-			skipWithout(t, "no python3")
+			testbed.Missing(t, "%s", "no python3")
 		}
 	}
 	if out, err := exec.Command(py, "-c", "import requests, prettytable").CombinedOutput(); err != nil {
-		skipWithout(t, "python3 lacks the modules GlusterFS's scripts import: "+string(out))
+		testbed.Missing(t, "%s", "python3 lacks the modules GlusterFS's scripts import: "+string(out))
 	}
 	return py
 }
