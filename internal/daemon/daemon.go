@@ -80,6 +80,9 @@ const callTimeout = 2 * time.Minute
 
 // Run serves until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
+	if cfg.Interval <= 0 {
+		return fmt.Errorf("the reconcile interval must be positive, not %v", cfg.Interval)
+	}
 	log := cfg.Logger
 	go memtrim.Run(ctx, 2*time.Second, log)
 	cli := &gluster.CLI{Command: cfg.Gluster, Timeout: cfg.CLITimeout}

@@ -95,7 +95,7 @@ func TestBusRestart(t *testing.T) {
 
 // glusterProcs counts gluster CLI processes talking to a node's socket.
 func glusterProcs(sock string) int {
-	out, _ := exec.Command("pgrep", "-f", "--glusterd-sock="+sock).Output()
+	out, _ := exec.Command("pgrep", "-f", "--", "--glusterd-sock="+sock).Output()
 	return len(strings.Fields(string(out)))
 }
 

@@ -138,8 +138,9 @@ func (r *Refresher) TriggerPeers() { r.start(keyPeers, 0) }
 // Run reconciles every interval until ctx ends; a reconcile still running
 // when the next is due is not started twice. On a large cluster a full read
 // costs more: the next one then waits until the daemon has spent at most
-// reconcileCPUShare of a core on reconciling, so an idle daemon stays idle
-// at any size. Targeted reads are never delayed by this.
+// reconcileCPUShare of a core on reconciling (but never more than
+// maxReconcileSpacing intervals), so an idle daemon stays idle at any size.
+// Targeted reads are never delayed by this.
 func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 	defer func() {
 		r.mu.Lock()
@@ -156,11 +157,10 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 		case <-time.After(wait):
 		}
 		before := cpuTime()
-		_ = r.All(ctx) // failures are on the glusterd object already
-		spent := cpuTime() - before
-		wait = max(interval, time.Duration(float64(spent)/reconcileCPUShare))
+		err := r.All(ctx)
+		wait = reconcileWait(interval, cpuTime()-before, err)
 		if wait > interval {
-			r.log.Debug("reconcile spaced out to keep the daemon's share of a core low", "cpu", spent, "next_in", wait)
+			r.log.Debug("reconcile spaced out to keep the daemon's share of a core low", "next_in", wait)
 		}
 	}
 }
@@ -169,6 +169,24 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 // half of the 1% an idle daemon may use, leaving the rest to the garbage
 // collection that follows them and to the daemon's other work.
 const reconcileCPUShare = 0.005
+
+// maxReconcileSpacing bounds how many intervals the CPU share may stretch
+// the wait to: the process's CPU time also counts its other work (native
+// events, bus calls), which must not put off noticing a dead brick or
+// glusterd for long.
+const maxReconcileSpacing = 6
+
+// reconcileWait is how long to wait after a reconcile that used spent CPU
+// time and ended with err. A failed one is retried after one interval: what
+// it cost is not the cost of reading the cluster, and a glusterd coming back
+// should be seen soon.
+func reconcileWait(interval, spent time.Duration, err error) time.Duration {
+	if err != nil {
+		return interval
+	}
+	wait := time.Duration(float64(spent) / reconcileCPUShare)
+	return min(max(interval, wait), maxReconcileSpacing*interval)
+}
 
 // cpuTime is the CPU time the process has used.
 func cpuTime() time.Duration {

@@ -942,3 +942,22 @@ func TestStatusAllDutyCycle(t *testing.T) {
 		t.Fatalf("a full read once due did not read the runtime (%d calls)", c)
 	}
 }
+
+func TestReconcileWait(t *testing.T) {
+	const interval = 10 * time.Second
+	for _, c := range []struct {
+		name  string
+		spent time.Duration
+		err   error
+		want  time.Duration
+	}{
+		{"cheap", time.Millisecond, nil, interval},
+		{"costly: 200 times its CPU", 100 * time.Millisecond, nil, 20 * time.Second},
+		{"capped at six intervals", 2 * time.Second, nil, 6 * interval},
+		{"failed: retried after one interval", 2 * time.Second, errors.New("no glusterd"), interval},
+	} {
+		if got := reconcileWait(interval, c.spent, c.err); got != c.want {
+			t.Errorf("%s: reconcileWait = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
