@@ -61,6 +61,12 @@ for _ in $(seq 50); do [ -S "$dir/bus.sock" ] && break; sleep 0.1; done
 	--state-dir "$dir/state" >"$dir/log/glusterbus.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do "$gb" status --bus "$bus" >/dev/null 2>&1 && break; sleep 0.1; done
+if ! "$gb" status --bus "$bus" >/dev/null 2>&1; then
+	# Most likely the native events port is taken (glustereventsd runs).
+	echo "glusterbus serve did not come up; its log:" >&2
+	tail -n 20 "$dir/log/glusterbus.log" >&2
+	exit 1
+fi
 
 cat <<EOT
 glusterbus serves org.storaged.Storaged on a private bus: $bus
