@@ -269,8 +269,10 @@ func cli[T any](r *Refresher, ctx context.Context, call func(context.Context) (T
 	return call(ctx)
 }
 
-// noteError records a failed read on the glusterd object; a CLI that cannot
-// reach glusterd also marks it not running.
+// noteError records a failed read on the glusterd object. A CLI that cannot
+// reach glusterd marks it not running; one that gets no answer (a hung
+// glusterd, cut off at the CLI timeout) leaves Running as it was. The unit
+// state is read again too: a failure is when it most likely changed.
 func (r *Refresher) noteError(what string, err error) {
 	if errors.Is(err, context.Canceled) && r.ctx.Err() != nil {
 		return
@@ -280,6 +282,9 @@ func (r *Refresher) noteError(what string, err error) {
 	g.LastError = err.Error()
 	if errors.Is(err, gluster.ErrNoGlusterd) {
 		g.Running = false
+	}
+	if r.opt.GlusterdUnit != nil {
+		g.LoadState, g.ActiveState = r.opt.GlusterdUnit(r.ctx)
 	}
 	r.model.SetGlusterd(g)
 }

@@ -644,6 +644,47 @@ func TestGlusterdDown(t *testing.T) {
 	}
 }
 
+// glusterd.service's state is read when glusterd stops answering too, not
+// only after reads that succeed.
+func TestGlusterdUnitStateOnFailure(t *testing.T) {
+	var mu sync.Mutex
+	active := "active"
+	setActive := func(s string) { mu.Lock(); active = s; mu.Unlock() }
+	e := newEnv(t, Options{QuietPeriod: time.Hour, GlusterdUnit: func(context.Context) (string, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return "loaded", active
+	}})
+	e.all()
+	if g := e.model.Glusterd(); g.LoadState != "loaded" || g.ActiveState != "active" {
+		t.Fatalf("glusterd %+v", g)
+	}
+
+	setActive("inactive")
+	e.src.failAll(noGlusterdErr)
+	if err := e.r.All(e.ctx); !errors.Is(err, gluster.ErrNoGlusterd) {
+		t.Fatalf("All = %v, want ErrNoGlusterd", err)
+	}
+	if g := e.model.Glusterd(); g.Running || g.ActiveState != "inactive" {
+		t.Errorf("after a failed full read: Running %v, ActiveState %q; want false, inactive", g.Running, g.ActiveState)
+	}
+
+	setActive("failed")
+	if err := e.r.Volume(e.ctx, "rep3"); !errors.Is(err, gluster.ErrNoGlusterd) {
+		t.Fatalf("Volume = %v, want ErrNoGlusterd", err)
+	}
+	if g := e.model.Glusterd(); g.ActiveState != "failed" {
+		t.Errorf("after a failed targeted read: ActiveState %q, want failed", g.ActiveState)
+	}
+
+	setActive("active")
+	e.src.failAll(nil)
+	e.all()
+	if g := e.model.Glusterd(); !g.Running || g.ActiveState != "active" {
+		t.Errorf("after recovery: %+v", g)
+	}
+}
+
 func TestPeerDisconnects(t *testing.T) {
 	// Room for every held `volume status` at once.
 	e := newEnv(t, Options{QuietPeriod: quiet, Concurrency: len(startedWithNode3) + 1})
