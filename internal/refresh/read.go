@@ -128,6 +128,14 @@ func (r *Refresher) RefreshIdentity() {
 	r.mu.Unlock()
 }
 
+// TriggerIdentity re-reads everything, glusterd's identity included, without
+// waiting: glusterd rewrote glusterd.info (after `volume set all
+// cluster.op-version`, say).
+func (r *Refresher) TriggerIdentity() {
+	r.RefreshIdentity()
+	r.TriggerAll()
+}
+
 func (r *Refresher) takeIdentityRequest() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

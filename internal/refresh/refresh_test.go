@@ -857,6 +857,16 @@ func TestIdentity(t *testing.T) {
 			t.Errorf("identity read %d times, want twice", n)
 		}
 	})
+	t.Run("trigger", func(t *testing.T) {
+		e := newEnv(t, Options{QuietPeriod: time.Hour})
+		e.all()
+		e.r.TriggerIdentity()
+		waitFor(t, "op-version read again", func() bool { return e.src.count(opVersionCall) == 2 })
+		e.waitIdle()
+		if n := e.src.count(infoCall("")); n != 2 {
+			t.Errorf("%d full reads, want 2", n)
+		}
+	})
 	t.Run("request outlives a failure", func(t *testing.T) {
 		e := newEnv(t, Options{QuietPeriod: time.Hour})
 		e.all()

@@ -1,7 +1,9 @@
 // Package watch turns changes in glusterd's working directory into refresh
 // triggers. glusterd rewrites <workdir>/vols/<vol>/ and <workdir>/peers/ on
 // every node of the cluster when any node changes a volume or the pool, so
-// watching them sees changes made anywhere, without taking any lock.
+// watching them sees changes made anywhere, without taking any lock. It
+// rewrites <workdir>/glusterd.info when its identity changes, e.g. the
+// operating-version after `volume set all cluster.op-version`.
 package watch
 
 import (
@@ -17,67 +19,104 @@ import (
 
 // Triggers are what a change leads to.
 type Triggers struct {
-	Volume func(name string) // something under vols/<name> changed
-	Peers  func()            // something under peers/ changed
+	Volume   func(name string) // something under vols/<name> changed
+	Peers    func()            // something under peers/ changed
+	Identity func()            // glusterd.info changed
 }
 
 // Run watches workdir until ctx ends. Missing directories are created by
 // glusterd later; Run watches workdir itself to notice them.
 func Run(ctx context.Context, workdir string, t Triggers, log *slog.Logger) error {
-	w, err := fsnotify.NewWatcher()
+	w, err := start(workdir, t, log)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	vols := filepath.Join(workdir, "vols")
-	peers := filepath.Join(workdir, "peers")
-	add := func(dir string) {
-		if err := w.Add(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			log.Warn("cannot watch glusterd directory", "dir", dir, "err", err)
-		}
+	defer w.fs.Close()
+	w.loop(ctx)
+	return nil
+}
+
+type watcher struct {
+	fs         *fsnotify.Watcher
+	t          Triggers
+	log        *slog.Logger
+	vols       string
+	peers      string
+	glusterdID string // glusterd.info
+}
+
+// start watches what exists of workdir, vols/, every vols/<name>/ and peers/.
+func start(workdir string, t Triggers, log *slog.Logger) (*watcher, error) {
+	fs, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
 	}
-	add(workdir)
-	add(vols)
-	add(peers)
-	if entries, err := os.ReadDir(vols); err == nil {
+	w := &watcher{fs: fs, t: t, log: log,
+		vols:       filepath.Join(workdir, "vols"),
+		peers:      filepath.Join(workdir, "peers"),
+		glusterdID: filepath.Join(workdir, "glusterd.info"),
+	}
+	w.add(workdir)
+	w.add(w.vols)
+	w.add(w.peers)
+	if entries, err := os.ReadDir(w.vols); err == nil {
 		for _, e := range entries {
 			if e.IsDir() {
-				add(filepath.Join(vols, e.Name()))
+				w.add(filepath.Join(w.vols, e.Name()))
 			}
 		}
 	}
+	return w, nil
+}
+
+func (w *watcher) add(dir string) {
+	if err := w.fs.Add(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		w.log.Warn("cannot watch glusterd directory", "dir", dir, "err", err)
+	}
+}
+
+func (w *watcher) loop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case err, ok := <-w.Errors:
+			return
+		case err, ok := <-w.fs.Errors:
 			if !ok {
-				return nil
+				return
 			}
 			// An overflow loses events: catch up with a peers read; the
 			// periodic reconcile covers volumes.
-			log.Warn("watching glusterd's directory", "err", err)
-			t.Peers()
-		case ev, ok := <-w.Events:
+			w.log.Warn("watching glusterd's directory", "err", err)
+			w.t.Peers()
+		case ev, ok := <-w.fs.Events:
 			if !ok {
-				return nil
+				return
 			}
-			dir, base := filepath.Dir(ev.Name), filepath.Base(ev.Name)
-			switch {
-			case ev.Name == vols || ev.Name == peers:
-				if ev.Has(fsnotify.Create) {
-					add(ev.Name)
-				}
-			case dir == peers:
-				t.Peers()
-			case dir == vols:
-				if ev.Has(fsnotify.Create) {
-					add(ev.Name)
-				}
-				t.Volume(base)
-			case filepath.Dir(dir) == vols && !strings.HasPrefix(base, "."):
-				t.Volume(filepath.Base(dir))
-			}
+			w.handle(ev)
 		}
+	}
+}
+
+func (w *watcher) handle(ev fsnotify.Event) {
+	dir, base := filepath.Dir(ev.Name), filepath.Base(ev.Name)
+	switch {
+	case ev.Name == w.vols || ev.Name == w.peers:
+		if ev.Has(fsnotify.Create) {
+			w.add(ev.Name)
+		}
+	case ev.Name == w.glusterdID:
+		// glusterd writes glusterd.info.tmp and renames it over.
+		if w.t.Identity != nil {
+			w.t.Identity()
+		}
+	case dir == w.peers:
+		w.t.Peers()
+	case dir == w.vols:
+		if ev.Has(fsnotify.Create) {
+			w.add(ev.Name)
+		}
+		w.t.Volume(base)
+	case filepath.Dir(dir) == w.vols && !strings.HasPrefix(base, "."):
+		w.t.Volume(filepath.Base(dir))
 	}
 }

@@ -1,0 +1,216 @@
+package watch
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+const patience = 10 * time.Second
+
+// seen records the triggers fired, in order.
+type seen struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (s *seen) note(what string) {
+	s.mu.Lock()
+	s.list = append(s.list, what)
+	s.mu.Unlock()
+}
+
+// take returns the triggers fired since the last take.
+func (s *seen) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.list
+	s.list = nil
+	return l
+}
+
+func (s *seen) triggers() Triggers {
+	return Triggers{
+		Volume:   func(name string) { s.note("volume " + name) },
+		Peers:    func() { s.note("peers") },
+		Identity: func() { s.note("identity") },
+	}
+}
+
+// watching watches a glusterd working directory made by prepare, with real
+// inotify, until the test ends.
+func watching(t *testing.T, prepare func(workdir string)) (string, *seen) {
+	t.Helper()
+	workdir := t.TempDir()
+	if prepare != nil {
+		prepare(workdir)
+	}
+	s := &seen{}
+	w, err := start(workdir, s.triggers(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.loop(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		w.fs.Close()
+	})
+	return workdir, s
+}
+
+func glusterdDirs(workdir string) {
+	for _, d := range []string{"vols/gv0", "peers"} {
+		if err := os.MkdirAll(filepath.Join(workdir, d), 0o755); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// expect waits until the triggers fired since the last expect are exactly
+// want, in any order and repeats aside: one change may fire a trigger more
+// than once.
+func expect(t *testing.T, s *seen, what string, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	var got []string
+	deadline := time.Now().Add(patience)
+	for time.Now().Before(deadline) {
+		got = append(got, s.take()...)
+		distinct := slices.Compact(slices.Sorted(slices.Values(got)))
+		if slices.Equal(distinct, want) {
+			return
+		}
+		if slices.ContainsFunc(distinct, func(g string) bool { return !slices.Contains(want, g) }) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: triggers %q, want %q", what, got, want)
+}
+
+// waitSeen waits until trigger fires, whatever else does.
+func waitSeen(t *testing.T, s *seen, what, trigger string) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !slices.Contains(s.take(), trigger) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no trigger %q", what, trigger)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replace writes path the way glusterd's store does: a temporary file
+// renamed over it.
+func replace(t *testing.T, path, data string) {
+	t.Helper()
+	write(t, path+".tmp", data)
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func remove(t *testing.T, path string) {
+	t.Helper()
+	if err := os.RemoveAll(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVolumeChanges(t *testing.T) {
+	wd, s := watching(t, glusterdDirs)
+	vols := filepath.Join(wd, "vols")
+	write(t, filepath.Join(vols, "gv0", "info"), "type=2\n")
+	expect(t, s, "a file written", "volume gv0")
+	replace(t, filepath.Join(vols, "gv0", "info"), "type=0\n")
+	expect(t, s, "a file renamed over", "volume gv0")
+	remove(t, filepath.Join(vols, "gv0", "info"))
+	expect(t, s, "a file deleted", "volume gv0")
+
+	if err := os.Mkdir(filepath.Join(vols, "gv1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s, "a volume directory made", "volume gv1")
+	write(t, filepath.Join(vols, "gv1", "info"), "type=2\n")
+	expect(t, s, "a file in a new volume directory", "volume gv1")
+	remove(t, filepath.Join(vols, "gv1"))
+	expect(t, s, "a volume directory deleted", "volume gv1")
+	if err := os.Rename(filepath.Join(vols, "gv0"), filepath.Join(vols, "gv2")); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s, "a volume directory renamed", "volume gv0", "volume gv2")
+}
+
+func TestPeerChanges(t *testing.T) {
+	wd, s := watching(t, glusterdDirs)
+	peer := filepath.Join(wd, "peers", "d8c97f98-54ab-4743-8938-31d00bfb6bbd")
+	write(t, peer, "state=3\n")
+	expect(t, s, "a peer file written", "peers")
+	replace(t, peer, "state=4\n")
+	expect(t, s, "a peer file renamed over", "peers")
+	remove(t, peer)
+	expect(t, s, "a peer file deleted", "peers")
+}
+
+func TestGlusterdInfoChanges(t *testing.T) {
+	wd, s := watching(t, glusterdDirs)
+	info := filepath.Join(wd, "glusterd.info")
+	replace(t, info, "UUID=4e55889f-2842-45c2-aec4-6832663da4e1\noperating-version=100000\n")
+	expect(t, s, "glusterd.info renamed over", "identity")
+	write(t, info, "UUID=4e55889f-2842-45c2-aec4-6832663da4e1\noperating-version=110000\n")
+	expect(t, s, "glusterd.info written", "identity")
+	remove(t, info)
+	expect(t, s, "glusterd.info deleted", "identity")
+}
+
+// What glusterd keeps beside them triggers nothing.
+func TestOtherFilesIgnored(t *testing.T) {
+	wd, s := watching(t, glusterdDirs)
+	write(t, filepath.Join(wd, "options"), "global-option-version=1\n")
+	write(t, filepath.Join(wd, "vols", "gv0", ".info.swp"), "x")
+	replace(t, filepath.Join(wd, "glusterd.info.old"), "x")
+	// Events arrive in order: once this one is seen, the ones before it
+	// were handled.
+	write(t, filepath.Join(wd, "peers", "p"), "state=3\n")
+	expect(t, s, "other files changed, then a peer", "peers")
+}
+
+// vols/ and peers/ made after the watch began are watched too.
+func TestDirectoriesMadeLater(t *testing.T) {
+	wd, s := watching(t, nil)
+	for _, d := range []string{"vols", "peers"} {
+		if err := os.Mkdir(filepath.Join(wd, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The watch on a directory is added once its creation is handled;
+	// until a change inside it is seen, try again.
+	deadline := time.Now().Add(patience)
+	for !slices.Contains(s.take(), "peers") {
+		if time.Now().After(deadline) {
+			t.Fatal("a change in peers/ made after the watch began was not seen")
+		}
+		write(t, filepath.Join(wd, "peers", "p"), "state=3\n")
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.Mkdir(filepath.Join(wd, "vols", "gv0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitSeen(t, s, "a volume directory made in a new vols/", "volume gv0")
+}
