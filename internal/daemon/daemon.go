@@ -260,7 +260,7 @@ func webhookStates(st []webhook.WebhookStatus) []state.WebhookState {
 }
 
 func watchWorkdir(ctx context.Context, workdir string, ref *refresh.Refresher, log *slog.Logger) {
-	err := watch.Run(ctx, workdir, watch.Triggers{Volume: ref.TriggerVolume, Peers: ref.TriggerPeers}, log)
+	err := watch.Run(ctx, workdir, watch.Triggers{Volume: ref.TriggerVolume, Peers: ref.TriggerPeers, Identity: ref.TriggerIdentity}, log)
 	if err != nil {
 		log.Warn("not watching glusterd's directory", "err", err)
 	}
