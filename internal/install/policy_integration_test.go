@@ -17,6 +17,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/glusterbus/glusterbus/api"
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/testbed"
 	"github.com/glusterbus/glusterbus/internal/testbus"
@@ -24,8 +25,9 @@ import (
 
 // TestBusPolicyOnASystemBus runs the real daemon on a bus configured like
 // Debian's system bus, with the installed policy as its only service
-// policy, and calls it as root, as a member of the managing group and as
-// nobody.
+// policy, and calls every method as root, as a member of the managing group
+// and as nobody: reads and signals are open to all, changes to root and the
+// group only.
 func TestBusPolicyOnASystemBus(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testbed.Missing(t, "the bus policy test runs as root (it starts clients as other users)")
@@ -101,51 +103,61 @@ func TestBusPolicyOnASystemBus(t *testing.T) {
 	nobody := client{"nobody", []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}}
 	admin := client{"group member", []string{"setpriv", "--reuid=" + member, "--regid=" + member, "--init-groups"}}
 	superuser := client{"root", nil}
-	const (
-		manager = "/org/storaged/Storaged/Manager"
-		mgr     = "org.storaged.Storaged.Manager.GlusterFS"
-		volume  = "/org/storaged/Storaged/glusterfs/volume/rep3"
-		noOpts  = "@a{sv} {}"
-	)
-	type call struct {
-		path, method string
-		args         []string
+	everyone := []client{nobody, admin, superuser}
+
+	// Signals reach nobody: volumes appear, root reloads, nobody's monitor
+	// sees the new objects, the manager's changed Volumes and the events.
+	mon := nobody.monitor(t, addr)
+	setVolumes(t, glusterState, "all")
+	if out, err := superuser.call(addr, BusName, managerPath, mgrIface+".Reload", noOpts); err != nil {
+		t.Fatalf("root may not Reload: %v\n%s", err, out)
 	}
-	reads := []call{
-		{"/org/storaged/Storaged", "org.freedesktop.DBus.ObjectManager.GetManagedObjects", nil},
-		{manager, "org.freedesktop.DBus.Introspectable.Introspect", nil},
-		{"/", "org.freedesktop.DBus.Introspectable.Introspect", nil},
-		{manager, "org.freedesktop.DBus.Properties.Get", []string{mgr, "Volumes"}},
-		{manager, "org.freedesktop.DBus.Properties.GetAll", []string{mgr}},
-		{manager, mgr + ".GetEvents", []string{"uint64 0", "uint32 10", noOpts}},
-		{manager, mgr + ".LastSequence", nil},
-		{manager, "org.freedesktop.DBus.Peer.Ping", nil},
-	}
-	changes := []call{
-		{manager, mgr + ".Reload", []string{noOpts}},
-		{manager, mgr + ".RefreshVolume", []string{"rep3", noOpts}},
-		{manager, mgr + ".VolumeCreate", []string{"gv9", "['h:/b1']", noOpts}},
-		{volume, "org.storaged.Storaged.GlusterFS.Volume.Start", []string{noOpts}},
-		{volume, "org.storaged.Storaged.GlusterFS.Volume.SetOption", []string{"k", "v", noOpts}},
-		{volume, "org.storaged.Storaged.GlusterFS.Volume.Delete", []string{noOpts}},
+	for _, sig := range []string{
+		"org.freedesktop.DBus.ObjectManager.InterfacesAdded",
+		managerPath + ": org.freedesktop.DBus.Properties.PropertiesChanged",
+		managerPath + ": " + mgrIface + ".Event",
+	} {
+		if !mon.waitFor(sig, 20*time.Second) {
+			t.Errorf("nobody's monitor saw no %s:\n%s", sig, mon.output())
+		}
 	}
 
+	objs := managedObjects(t, addr)
+	brick := firstBrick(t, objs, volumePath)
+	reads := readCalls(t, objs, brick)
 	for _, c := range reads {
-		for _, who := range []client{nobody, admin, superuser} {
+		for _, who := range everyone {
 			if out, err := who.call(addr, BusName, c.path, c.method, c.args...); err != nil {
-				t.Errorf("%s may not call %s: %v\n%s", who.name, c.method, err, out)
+				t.Errorf("%s may not call %s on %s: %v\n%s", who.name, c.method, c.path, err, out)
 			}
 		}
 	}
-	for _, c := range changes {
+	for _, who := range everyone {
+		checkIntrospectable(t, who, addr, objs)
+	}
+
+	for _, c := range changeCalls {
+		// nobody: the bus refuses, or else the daemon does.
 		out, err := nobody.call(addr, BusName, c.path, c.method, c.args...)
-		if err == nil || !deniedByBus(out) {
-			t.Errorf("nobody calling %s: want AccessDenied from the bus, got %v\n%s", c.method, err, out)
+		if err == nil || !(deniedByBus(out) || strings.Contains(out, "org.storaged.Storaged.Error.NotAuthorized")) {
+			t.Errorf("nobody calling %s: want AccessDenied from the bus or NotAuthorized, got %v\n%s", c.method, err, out)
+		}
+		// The group member and root pass the bus and the daemon's own
+		// check: the reads succeed, the others get as far as the gluster
+		// CLI, whose failure comes back as Failed with its own message.
+		for _, who := range []client{admin, superuser} {
+			out, err := who.call(addr, BusName, c.path, c.method, c.args...)
+			switch {
+			case c.glusterSays == "" && err != nil:
+				t.Errorf("%s may not call %s: %v\n%s", who.name, c.method, err, out)
+			case c.glusterSays != "" && (err == nil || !strings.Contains(out, "org.storaged.Storaged.Error.Failed") || !strings.Contains(out, c.glusterSays)):
+				t.Errorf("%s calling %s: want Failed with gluster's message %q, got %v\n%s", who.name, c.method, c.glusterSays, err, out)
+			}
 		}
 	}
 	for _, m := range []call{
-		{manager, "org.freedesktop.DBus.Properties.Set", []string{mgr, "Volumes", "<@ao []>"}},
-		{manager, "org.example.NotOurs.Method", nil},
+		{path: managerPath, method: "org.freedesktop.DBus.Properties.Set", args: []string{mgrIface, "Volumes", "<@ao []>"}},
+		{path: managerPath, method: "org.example.NotOurs.Method"},
 	} {
 		if out, err := nobody.call(addr, BusName, m.path, m.method, m.args...); err == nil || !deniedByBus(out) {
 			t.Errorf("nobody calling %s: want AccessDenied from the bus, got %v\n%s", m.method, err, out)
@@ -157,31 +169,148 @@ func TestBusPolicyOnASystemBus(t *testing.T) {
 			t.Errorf("%s asking for %s: want AccessDenied, got %v\n%s", who.name, BusName, err, out)
 		}
 	}
+}
 
-	// Signals reach nobody: a volume appears, root reloads, nobody's
-	// monitor sees InterfacesAdded.
-	mon := nobody.monitor(t, addr)
-	setVolumes(t, glusterState, "all")
-	if out, err := superuser.call(addr, BusName, manager, mgr+".Reload", noOpts); err != nil {
-		t.Fatalf("root may not Reload: %v\n%s", err, out)
-	}
-	if !mon.waitFor("InterfacesAdded", 20*time.Second) {
-		t.Errorf("nobody's monitor saw no InterfacesAdded:\n%s", mon.output())
-	}
+const (
+	managerPath = "/org/storaged/Storaged/Manager"
+	mgrIface    = "org.storaged.Storaged.Manager.GlusterFS"
+	volumePath  = "/org/storaged/Storaged/glusterfs/volume/rep3"
+	volIface    = "org.storaged.Storaged.GlusterFS.Volume"
+	noOpts      = "@a{sv} {}"
+)
 
-	// The group member passes the bus for every changing method, and the
-	// daemon's own check too: Reload succeeds; the others get as far as the
-	// gluster CLI, which fails for them here.
-	if out, err := admin.call(addr, BusName, manager, mgr+".Reload", noOpts); err != nil {
-		t.Errorf("the group member may not Reload: %v\n%s", err, out)
+type call struct {
+	path, method string
+	args         []string
+	// glusterSays is the fake gluster's complaint the daemon must pass on
+	// for a method that runs the gluster CLI; "" for one that succeeds.
+	glusterSays string
+}
+
+// changeCalls are every method that changes anything, with what the fake
+// gluster answers each.
+var changeCalls = []call{
+	{managerPath, mgrIface + ".Reload", []string{noOpts}, ""},
+	{managerPath, mgrIface + ".RefreshVolume", []string{"rep3", noOpts}, ""},
+	{managerPath, mgrIface + ".VolumeCreate", []string{"gv9", "['h:/b1']", noOpts}, "fake gluster cannot volume create gv9 h:/b1"},
+	{volumePath, volIface + ".Start", []string{noOpts}, "fake gluster cannot volume start rep3"},
+	{volumePath, volIface + ".Stop", []string{noOpts}, "fake gluster cannot volume stop rep3"},
+	{volumePath, volIface + ".Delete", []string{noOpts}, "fake gluster cannot volume delete rep3"},
+	{volumePath, volIface + ".SetOption", []string{"k", "v", noOpts}, "fake gluster cannot volume set rep3 k v"},
+	{volumePath, volIface + ".ResetOption", []string{"k", noOpts}, "fake gluster cannot volume reset rep3 k"},
+	{volumePath, volIface + ".AddBrick", []string{"['h:/b2']", noOpts}, "fake gluster cannot volume add-brick rep3 h:/b2"},
+}
+
+// readCalls are the calls open to everyone: the object tree, every
+// property of each kind of object, the journal, Ping.
+func readCalls(t *testing.T, objs map[dbus.ObjectPath]map[string]map[string]dbus.Variant, brick dbus.ObjectPath) []call {
+	t.Helper()
+	var peer dbus.ObjectPath
+	for p, ifaces := range objs {
+		if _, ok := ifaces["org.storaged.Storaged.GlusterFS.Peer"]; ok {
+			peer = p
+			break
+		}
 	}
-	if out, err := admin.call(addr, BusName, manager, mgr+".RefreshVolume", "rep3", noOpts); err != nil {
-		t.Errorf("the group member may not RefreshVolume: %v\n%s", err, out)
+	if peer == "" {
+		t.Fatalf("no peer object in %v", objs)
 	}
-	for _, c := range changes[2:] {
-		out, err := admin.call(addr, BusName, c.path, c.method, c.args...)
-		if err == nil || !strings.Contains(out, "org.storaged.Storaged.Error.Failed") {
-			t.Errorf("the group member calling %s: want the gluster CLI's failure, got %v\n%s", c.method, err, out)
+	reads := []call{
+		{path: "/org/storaged/Storaged", method: "org.freedesktop.DBus.ObjectManager.GetManagedObjects"},
+		{path: managerPath, method: mgrIface + ".GetEvents", args: []string{"uint64 0", "uint32 10", noOpts}},
+		{path: managerPath, method: mgrIface + ".LastSequence", args: inArgsOf(t, mgrIface, "LastSequence")},
+		{path: managerPath, method: "org.freedesktop.DBus.Peer.Ping"},
+	}
+	for _, o := range []struct {
+		path        dbus.ObjectPath
+		iface, prop string
+	}{
+		{managerPath, mgrIface, "Volumes"},
+		{"/org/storaged/Storaged/glusterfs/daemons/glusterd", "org.storaged.Storaged.GlusterFS.Glusterd", "Running"},
+		{volumePath, volIface, "Status"},
+		{brick, "org.storaged.Storaged.GlusterFS.Brick", "Online"},
+		{peer, "org.storaged.Storaged.GlusterFS.Peer", "Connected"},
+	} {
+		reads = append(reads,
+			call{path: string(o.path), method: "org.freedesktop.DBus.Properties.Get", args: []string{o.iface, o.prop}},
+			call{path: string(o.path), method: "org.freedesktop.DBus.Properties.GetAll", args: []string{o.iface}})
+	}
+	return reads
+}
+
+// inArgsOf gives empty values for a method's input arguments as api/
+// declares them now: only options (a{sv}) are expected of reads.
+func inArgsOf(t *testing.T, iface, method string) []string {
+	t.Helper()
+	for _, m := range api.MustInterfaces()[iface].Methods {
+		if m.Name != method {
+			continue
+		}
+		var args []string
+		for _, a := range m.Args {
+			if a.Direction != "in" {
+				continue
+			}
+			if a.Type != "a{sv}" {
+				t.Fatalf("%s.%s: no test value for an argument of type %s", iface, method, a.Type)
+			}
+			args = append(args, noOpts)
+		}
+		return args
+	}
+	t.Fatalf("api/ declares no %s.%s", iface, method)
+	return nil
+}
+
+// managedObjects reads the object tree as root.
+func managedObjects(t *testing.T, addr string) map[dbus.ObjectPath]map[string]map[string]dbus.Variant {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var objs map[dbus.ObjectPath]map[string]map[string]dbus.Variant
+	if err := conn.Object(BusName, "/org/storaged/Storaged").Call("org.freedesktop.DBus.ObjectManager.GetManagedObjects", 0).Store(&objs); err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func firstBrick(t *testing.T, objs map[dbus.ObjectPath]map[string]map[string]dbus.Variant, volume dbus.ObjectPath) dbus.ObjectPath {
+	t.Helper()
+	bricks, _ := objs[volume][volIface]["Bricks"].Value().([]dbus.ObjectPath)
+	if len(bricks) == 0 {
+		t.Fatalf("%s has no bricks: %v", volume, objs[volume])
+	}
+	return bricks[0]
+}
+
+// checkIntrospectable walks the tree from / as who, which calls Introspect
+// on every node, and checks that every object and every node above it was
+// reached.
+func checkIntrospectable(t *testing.T, who client, addr string, objs map[dbus.ObjectPath]map[string]map[string]dbus.Variant) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	argv := append(append([]string{}, who.setpriv...), "gdbus", "introspect", "--address", addr,
+		"--dest", BusName, "--object-path", "/", "--recurse")
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		t.Errorf("%s cannot introspect the tree: %v\n%s", who.name, err, out)
+		return
+	}
+	nodes := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "node" {
+			nodes[f[1]] = true
+		}
+	}
+	for p := range objs {
+		for q := string(p); q != "/"; q = filepath.Dir(q) {
+			if !nodes[q] {
+				t.Errorf("%s's walk of the tree did not reach %s", who.name, q)
+			}
 		}
 	}
 }
