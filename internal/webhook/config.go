@@ -87,11 +87,6 @@ type extension struct {
 	Timeout  float64  `json:"timeout,omitempty"` // seconds
 }
 
-func (x *extension) empty() bool {
-	return len(x.Events) == 0 && len(x.Volumes) == 0 && len(x.Sources) == 0 &&
-		!x.NoVerify && x.CAFile == "" && x.Timeout == 0
-}
-
 // Load reads a webhooks file. A missing file is an empty Config. Errors
 // wrap ErrMalformed (the file as a whole cannot be read) or come from
 // reading it; single unusable webhooks go to Config.Invalid instead.
@@ -133,54 +128,75 @@ func parseConfig(data []byte) (*Config, error) {
 var errNull = errors.New("null webhook")
 
 // decodeWebhook reads one value of the file. Errors wrapping ErrMalformed
-// are about the file's shape; others make only this webhook unusable.
+// are about the file's shape; others make only this webhook unusable. The
+// returned Webhook has its token and secret also when its settings are
+// unusable.
 func decodeWebhook(u string, raw json.RawMessage) (Webhook, error) {
 	w := Webhook{URL: u}
-	raw = bytes.TrimSpace(raw)
-	switch {
-	case string(raw) == "null":
+	if isNull(raw) {
 		return w, errNull
-	case len(raw) > 0 && raw[0] == '"':
-		if err := json.Unmarshal(raw, &w.Token); err != nil {
-			return w, fmt.Errorf("%w: webhook %s: %v", ErrMalformed, redactURL(u), err)
-		}
-		return w, validate(&w)
-	case len(raw) == 0 || raw[0] != '{':
-		return w, fmt.Errorf("%w: webhook %s: value must be a token string or an object", ErrMalformed, redactURL(u))
 	}
-	fields, err := parseObject(raw)
+	fields, err := webhookFields(u, raw)
 	if err != nil {
-		return w, fmt.Errorf("%w: webhook %s: %v", ErrMalformed, redactURL(u), err)
+		return w, err
 	}
-	for _, f := range fields {
-		switch f.key {
-		case "token", "secret":
-			var s *string
-			if err := json.Unmarshal(f.raw, &s); err != nil {
-				// Never quote the value: it is a credential.
-				return w, fmt.Errorf("%w: webhook %s: %q must be a string or null", ErrMalformed, redactURL(u), f.key)
-			}
-			if s != nil && f.key == "token" {
-				w.Token = *s
-			} else if s != nil {
-				w.Secret = *s
-			}
-		case ExtensionKey:
-			x, err := decodeExtension(f.raw)
-			if err != nil {
-				return w, fmt.Errorf("%w: %s: %q: %v", ErrInvalid, redactURL(u), ExtensionKey, err)
-			}
-			w.Events, w.Volumes, w.Sources = x.Events, x.Volumes, x.Sources
-			w.NoVerify, w.CAFile = x.NoVerify, x.CAFile
-			w.Timeout = time.Duration(x.Timeout * float64(time.Second))
+	if w.Token, w.Secret, err = credentials(u, fields); err != nil {
+		return w, err
+	}
+	if i := find(fields, ExtensionKey); i >= 0 {
+		x, err := decodeExtension(fields[i].raw)
+		if err != nil {
+			return w, fmt.Errorf("%w: %s: %q: %v", ErrInvalid, redactURL(u), ExtensionKey, err)
 		}
+		w.Events, w.Volumes, w.Sources = x.Events, x.Volumes, x.Sources
+		w.NoVerify, w.CAFile = x.NoVerify, x.CAFile
+		w.Timeout = time.Duration(x.Timeout * float64(time.Second))
 	}
 	return w, validate(&w)
 }
 
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// webhookFields returns the members of a webhook's value; a bare token
+// string is read as {"token": <it>}.
+func webhookFields(u string, raw json.RawMessage) ([]member, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) > 0 && raw[0] == '"':
+		return []member{{"token", raw}}, nil
+	case len(raw) == 0 || raw[0] != '{':
+		return nil, fmt.Errorf("%w: webhook %s: value must be a token string or an object", ErrMalformed, redactURL(u))
+	}
+	fields, err := parseObject(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: webhook %s: %v", ErrMalformed, redactURL(u), err)
+	}
+	return fields, nil
+}
+
+// credentials reads the "token" and "secret" members; null is "".
+func credentials(u string, fields []member) (token, secret string, err error) {
+	for _, f := range fields {
+		if f.key != "token" && f.key != "secret" {
+			continue
+		}
+		var s *string
+		if err := json.Unmarshal(f.raw, &s); err != nil {
+			// Never quote the value: it is a credential.
+			return "", "", fmt.Errorf("%w: webhook %s: %q must be a string or null", ErrMalformed, redactURL(u), f.key)
+		}
+		if s != nil && f.key == "token" {
+			token = *s
+		} else if s != nil {
+			secret = *s
+		}
+	}
+	return token, secret, nil
+}
+
 func decodeExtension(raw json.RawMessage) (extension, error) {
 	var x extension
-	if string(bytes.TrimSpace(raw)) == "null" {
+	if isNull(raw) {
 		return x, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -49,10 +50,10 @@ func Add(path string, w Webhook) error {
 		return err
 	}
 	return edit(path, func(obj []member) ([]member, error) {
-		if i := find(obj, w.URL); i >= 0 && string(bytes.TrimSpace(obj[i].raw)) != "null" {
+		if i := find(obj, w.URL); i >= 0 && !isNull(obj[i].raw) {
 			return nil, fmt.Errorf("%w: %s", ErrExists, redactURL(w.URL))
 		}
-		raw := encodeWebhook(nil, w)
+		raw := encodeWebhook(w)
 		if i := find(obj, w.URL); i >= 0 {
 			obj[i].raw = raw
 			return obj, nil
@@ -62,62 +63,112 @@ func Add(path string, w Webhook) error {
 }
 
 // Modify changes a configured webhook, as gluster-eventsapi webhook-mod
-// does: only what c sets changes, and keys of the webhook's object that
-// glusterbus does not know are kept. A webhook stored as a bare token
-// string becomes an object. It fails with ErrNotFound if the URL is not
-// configured, and with ErrInvalid for unusable settings.
+// does: only what c sets changes; the other members of the webhook's
+// object and of its "glusterbus" object are written back as they were
+// read, also those glusterbus does not know. A webhook stored as a bare
+// token string becomes an object. It fails with ErrNotFound if the URL is
+// not configured, and with ErrInvalid, changing nothing, if the result
+// would not be usable: settings the file got wrong (an unknown key, a
+// wrong type, a value out of range) must be fixed in the file or replaced
+// by values c sets, never dropped, for dropping a filter would widen it.
 func Modify(path, u string, c Change) error {
 	return edit(path, func(obj []member) ([]member, error) {
 		i := find(obj, u)
-		if i < 0 || string(bytes.TrimSpace(obj[i].raw)) == "null" {
+		if i < 0 || isNull(obj[i].raw) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, redactURL(u))
 		}
-		w, err := decodeWebhook(u, obj[i].raw)
-		if errors.Is(err, ErrMalformed) {
+		fields, err := webhookFields(u, obj[i].raw)
+		if err != nil {
 			return nil, err
 		}
-		// A webhook made unusable by its settings may be repaired here.
-		w.URL = u
+		token, secret, err := credentials(u, fields)
+		if err != nil {
+			return nil, err
+		}
 		if c.Token != nil && *c.Token != "" {
-			w.Token = *c.Token
+			token = *c.Token
 		}
 		if c.ClearToken {
-			w.Token = ""
+			token = ""
 		}
 		if c.Secret != nil && *c.Secret != "" {
-			w.Secret = *c.Secret
+			secret = *c.Secret
 		}
 		if c.ClearSecret {
-			w.Secret = ""
+			secret = ""
 		}
-		if c.Events != nil {
-			w.Events = *c.Events
+		var settings []member
+		if j := find(fields, ExtensionKey); j >= 0 && !isNull(fields[j].raw) {
+			if settings, err = parseObject(fields[j].raw); err != nil {
+				return nil, fmt.Errorf("%w: %s: %q must be an object; fix it in the file", ErrInvalid, redactURL(u), ExtensionKey)
+			}
 		}
-		if c.Volumes != nil {
-			w.Volumes = *c.Volumes
+		for _, m := range c.settings() {
+			settings = setSetting(settings, m)
 		}
-		if c.Sources != nil {
-			w.Sources = *c.Sources
+		raw := webhookObject(fields, token, secret, settings)
+		if _, err := decodeWebhook(u, raw); err != nil {
+			return nil, fmt.Errorf("%w (nothing changed: fix it in the file, or give the value that replaces it)", err)
 		}
-		if c.NoVerify != nil {
-			w.NoVerify = *c.NoVerify
-		}
-		if c.CAFile != nil {
-			w.CAFile = *c.CAFile
-		}
-		if c.Timeout != nil {
-			w.Timeout = *c.Timeout
-		}
-		if err := validate(&w); err != nil {
-			return nil, err
-		}
-		var keep []member
-		if raw := bytes.TrimSpace(obj[i].raw); len(raw) > 0 && raw[0] == '{' {
-			keep, _ = parseObject(raw) // decodeWebhook parsed it already
-		}
-		obj[i].raw = encodeWebhook(keep, w)
+		obj[i].raw = raw
 		return obj, nil
 	})
+}
+
+// settings returns the "glusterbus" members c changes, each with its new
+// value, or with a nil value to remove it.
+func (c *Change) settings() []member {
+	var out []member
+	put := func(key string, given bool, x extension) {
+		if !given {
+			return
+		}
+		m := member{key: key}
+		if l := extensionMembers(&x); len(l) == 1 {
+			m.raw = l[0].raw
+		}
+		out = append(out, m)
+	}
+	put("events", c.Events != nil, extension{Events: deref(c.Events)})
+	put("volumes", c.Volumes != nil, extension{Volumes: deref(c.Volumes)})
+	put("sources", c.Sources != nil, extension{Sources: deref(c.Sources)})
+	put("no_verify", c.NoVerify != nil, extension{NoVerify: deref(c.NoVerify)})
+	put("ca_file", c.CAFile != nil, extension{CAFile: deref(c.CAFile)})
+	put("timeout", c.Timeout != nil, extension{Timeout: deref(c.Timeout).Seconds()})
+	return out
+}
+
+func deref[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
+}
+
+// settingKeys is the order in which the "glusterbus" settings are written.
+var settingKeys = []string{"events", "volumes", "sources", "no_verify", "ca_file", "timeout"}
+
+// setSetting replaces the member of settings named m.key by m, removes it
+// if m has no value, or adds m before the first known setting that is
+// written after it.
+func setSetting(settings []member, m member) []member {
+	if i := find(settings, m.key); i >= 0 {
+		if m.raw == nil {
+			return slices.Delete(settings, i, i+1)
+		}
+		settings[i] = m
+		return settings
+	}
+	if m.raw == nil {
+		return settings
+	}
+	rank := slices.Index(settingKeys, m.key)
+	at := slices.IndexFunc(settings, func(s member) bool { return slices.Index(settingKeys, s.key) > rank })
+	if at < 0 {
+		return append(settings, m)
+	}
+	return slices.Insert(settings, at, m)
 }
 
 // Delete removes a webhook, as gluster-eventsapi webhook-del does. It fails
@@ -125,7 +176,7 @@ func Modify(path, u string, c Change) error {
 func Delete(path, u string) error {
 	return edit(path, func(obj []member) ([]member, error) {
 		i := find(obj, u)
-		if i < 0 || string(bytes.TrimSpace(obj[i].raw)) == "null" {
+		if i < 0 || isNull(obj[i].raw) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, redactURL(u))
 		}
 		return append(obj[:i], obj[i+1:]...), nil
@@ -142,19 +193,25 @@ func find(obj []member, key string) int {
 }
 
 // encodeWebhook writes w as the value of its key, in gluster-eventsapi's
-// style: token, secret, then the extension, then the keys of keep that are
-// none of those, unchanged.
-func encodeWebhook(keep []member, w Webhook) json.RawMessage {
+// style: token, secret, then the extension unless it is empty.
+func encodeWebhook(w Webhook) json.RawMessage {
 	x := extension{
 		Events: w.Events, Volumes: w.Volumes, Sources: w.Sources,
 		NoVerify: w.NoVerify, CAFile: w.CAFile, Timeout: w.Timeout.Seconds(),
 	}
+	return webhookObject(nil, w.Token, w.Secret, extensionMembers(&x))
+}
+
+// webhookObject writes a webhook's value: token, secret, the "glusterbus"
+// settings unless there are none, then the members of keep that are none
+// of those, unchanged.
+func webhookObject(keep []member, token, secret string, settings []member) json.RawMessage {
 	out := []member{
-		{"token", pyjson.AppendString(nil, w.Token)},
-		{"secret", pyjson.AppendString(nil, w.Secret)},
+		{"token", pyjson.AppendString(nil, token)},
+		{"secret", pyjson.AppendString(nil, secret)},
 	}
-	if !x.empty() {
-		out = append(out, member{ExtensionKey, encodeExtension(&x)})
+	if len(settings) > 0 {
+		out = append(out, member{ExtensionKey, encodeObject(nil, settings)})
 	}
 	for _, m := range keep {
 		if m.key != "token" && m.key != "secret" && m.key != ExtensionKey {
@@ -164,7 +221,9 @@ func encodeWebhook(keep []member, w Webhook) json.RawMessage {
 	return encodeObject(nil, out)
 }
 
-func encodeExtension(x *extension) []byte {
+// extensionMembers returns the settings of x that are not their zero
+// value, in the order of settingKeys.
+func extensionMembers(x *extension) []member {
 	var out []member
 	list := func(key string, l []string) {
 		if len(l) == 0 {
@@ -191,7 +250,7 @@ func encodeExtension(x *extension) []byte {
 	if x.Timeout != 0 {
 		out = append(out, member{"timeout", strconv.AppendFloat(nil, x.Timeout, 'f', -1, 64)})
 	}
-	return encodeObject(nil, out)
+	return out
 }
 
 // encodeObject writes members with Python's default separators.

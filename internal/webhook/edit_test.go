@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -327,5 +328,80 @@ func TestEditAlongsideGlusterEventsapi(t *testing.T) {
 	}
 	if _, ok := cfg.Find(concurrentURL("del", 1)); ok {
 		t.Error("webhook-del did not remove the webhook")
+	}
+}
+
+// TestModifyKeepsWhatItCannotRead: a webhook paused for a setting the file
+// got wrong loses none of its settings, its token or its secret to a
+// Modify. A Modify that replaces the wrong value repairs it; one that
+// cannot (an unknown key) is refused and changes nothing.
+func TestModifyKeepsWhatItCannotRead(t *testing.T) {
+	five := 5 * time.Second
+	for _, tc := range []struct {
+		name, value string
+		change      Change
+		want        string // "" when Modify must be refused
+		refusal     string // in the error
+	}{{
+		name:   "timeout out of range, replaced",
+		value:  `{"glusterbus": {"events": ["VOLUME_*"], "volumes": ["gv0"], "timeout": 99999}, "token": "tk", "secret": "sc"}`,
+		change: Change{Timeout: &five},
+		want:   `{"token": "tk", "secret": "sc", "glusterbus": {"events": ["VOLUME_*"], "volumes": ["gv0"], "timeout": 5}}`,
+	}, {
+		name:   "timeout of the wrong type, replaced",
+		value:  `{"token": "tk", "secret": "", "glusterbus": {"volumes": ["gv0"], "timeout": "5"}}`,
+		change: Change{Timeout: &five},
+		want:   `{"token": "tk", "secret": "", "glusterbus": {"volumes": ["gv0"], "timeout": 5}}`,
+	}, {
+		name:    "unknown key",
+		value:   `{"glusterbus": {"events": ["VOLUME_*"], "volumes": ["gv0"], "evnts": ["BRICK_*"]}, "token": "tk", "secret": "sc"}`,
+		change:  Change{Timeout: &five},
+		refusal: `unknown field "evnts"`,
+	}, {
+		name:    "wrong value left as it is",
+		value:   `{"token": "tk", "secret": "", "glusterbus": {"events": ["VOLUME_*"], "timeout": -1}}`,
+		change:  Change{Volumes: &[]string{"gv1"}},
+		refusal: "timeout",
+	}, {
+		name:    "settings not an object",
+		value:   `{"token": "tk", "secret": "", "glusterbus": ["VOLUME_*"]}`,
+		change:  Change{Timeout: &five},
+		refusal: `"glusterbus" must be an object`,
+	}, {
+		name:   "unknown settings kept in their place, a new one where it belongs",
+		value:  `{"token": "tk", "secret": "sc", "glusterbus": {"volumes": ["gv0"], "timeout": 2}, "note": 1}`,
+		change: Change{Events: &[]string{"BRICK_*"}, Timeout: new(time.Duration)},
+		want:   `{"token": "tk", "secret": "sc", "glusterbus": {"events": ["BRICK_*"], "volumes": ["gv0"]}, "note": 1}`,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			const u = "http://paused.example/hook"
+			file := `{"` + u + `": ` + tc.value + "}"
+			path := writeConfig(t, file)
+			err := Modify(path, u, tc.change)
+			if tc.want == "" {
+				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.refusal) {
+					t.Fatalf("Modify: %v, want ErrInvalid naming %s", err, tc.refusal)
+				}
+				if got := readFile(t, path); got != file {
+					t.Errorf("refused Modify changed the file to %s", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := readFile(t, path), `{"`+u+`": `+tc.want+"}\n"; got != want {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// TestDecodeKeepsCredentialsOfUnusableWebhook: settings that do not parse
+// before the token and secret do not hide them.
+func TestDecodeKeepsCredentialsOfUnusableWebhook(t *testing.T) {
+	w, err := decodeWebhook("http://x/", []byte(`{"glusterbus": {"bogus": 1}, "token": "tk", "secret": "sc"}`))
+	if !errors.Is(err, ErrInvalid) || w.Token != "tk" || w.Secret != "sc" {
+		t.Errorf("decodeWebhook: %+v, %v", w, err)
 	}
 }
