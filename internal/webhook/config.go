@@ -91,14 +91,21 @@ type extension struct {
 // wrap ErrMalformed (the file as a whole cannot be read) or come from
 // reading it; single unusable webhooks go to Config.Invalid instead.
 func Load(path string) (*Config, error) {
+	c, _, err := load(path)
+	return c, err
+}
+
+// load is Load that also tells whether the file exists.
+func load(path string) (c *Config, found bool, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return &Config{}, nil
+		return &Config{}, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	return parseConfig(data)
+	c, err = parseConfig(data)
+	return c, true, err
 }
 
 func parseConfig(data []byte) (*Config, error) {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -41,6 +42,7 @@ const (
 	DefaultCursorEvery    = 100
 	DefaultCursorInterval = time.Second
 	DefaultPollInterval   = 10 * time.Second
+	DefaultRemovedGrace   = 10 * time.Minute
 )
 
 // Webhook states in WebhookStatus.
@@ -69,6 +71,12 @@ type Options struct {
 	CursorEvery    int           // store the cursor after this many events; default 100
 	CursorInterval time.Duration // ... or after this long; default 1s
 	PollInterval   time.Duration // re-check the file this often besides watching it; default 10s
+
+	// RemovedGrace is how long the delivery position of a webhook removed
+	// from the file is kept, so that one removed and added again (as
+	// gluster-eventsapi webhook-del then webhook-add do) resumes where it
+	// stopped; default 10m.
+	RemovedGrace time.Duration
 }
 
 // WebhookStatus is a webhook's delivery state. Counters count since the
@@ -100,6 +108,11 @@ type Deliverer struct {
 	invalid  map[string]Invalid
 	cfgErr   error
 	cfgErrAt time.Time
+
+	// Run's own: the cursors of webhooks removed from the file, with when
+	// they may be deleted, and whether the last reading found the file.
+	removed map[string]time.Time
+	found   bool
 }
 
 // New returns a Deliverer; Run starts it.
@@ -121,6 +134,7 @@ func New(opts Options) (*Deliverer, error) {
 	def(&opts.MaxRetryAfter, DefaultMaxRetryAfter)
 	def(&opts.CursorInterval, DefaultCursorInterval)
 	def(&opts.PollInterval, DefaultPollInterval)
+	def(&opts.RemovedGrace, DefaultRemovedGrace)
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
@@ -138,6 +152,7 @@ func New(opts Options) (*Deliverer, error) {
 		reloadCh: make(chan struct{}, 1),
 		workers:  map[string]*worker{},
 		invalid:  map[string]Invalid{},
+		removed:  map[string]time.Time{},
 	}, nil
 }
 
@@ -194,6 +209,12 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		return errors.New("webhook: Deliverer already ran")
 	}
 	defer d.stopAll()
+	// Make the file's directory (<workdir>/events) if its parent exists,
+	// so that a copy from another node finds it: gluster system:: copy
+	// file does not make it.
+	if err := os.Mkdir(filepath.Dir(d.opts.File), 0o755); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, os.ErrNotExist) {
+		d.log.Warn("webhook: cannot make the webhooks file's directory", "err", err)
+	}
 	w := newFileWatcher(d.opts.File, d.log)
 	defer w.close()
 
@@ -213,6 +234,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			if s := statFile(d.opts.File); !ok || s != sig {
 				sig, ok = d.reload(ctx)
 			}
+		case <-d.nextExpiry():
+			d.expireRemoved()
 		}
 	}
 }
@@ -222,8 +245,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // it changes.
 func (d *Deliverer) reload(ctx context.Context) (fileSig, bool) {
 	sig := statFile(d.opts.File)
-	cfg, err := Load(d.opts.File)
+	cfg, found, err := load(d.opts.File)
 	if err != nil {
+		d.found = false
 		d.mu.Lock()
 		repeated := d.cfgErr != nil && d.cfgErr.Error() == err.Error()
 		d.cfgErr, d.cfgErrAt = err, time.Now()
@@ -240,6 +264,10 @@ func (d *Deliverer) reload(ctx context.Context) (fileSig, bool) {
 	if hadErr {
 		d.log.Info("webhook: webhooks file is usable again", "file", d.opts.File)
 	}
+	if !found && d.found {
+		d.log.Warn("webhook: the webhooks file is missing; delivering to no webhook, keeping every delivery position", "file", d.opts.File)
+	}
+	d.found = found
 	if err := d.apply(ctx, cfg); err != nil {
 		d.log.Error("webhook: applying the webhooks file; trying again later", "err", err)
 		return sig, false
@@ -287,25 +315,12 @@ func (d *Deliverer) apply(ctx context.Context, cfg *Config) error {
 			d.log.Error("webhook: not delivering to this webhook until its settings are fixed", "webhook", redactURL(u), "err", iv.Err)
 		}
 	}
-	// Cursors of webhooks no longer configured, also of those removed
-	// while the daemon was not running.
-	for name := range cursors {
-		u, ok := strings.CutPrefix(name, CursorPrefix)
-		if !ok {
-			continue
-		}
-		if _, ok := configs[u]; ok {
-			continue
-		}
-		if _, ok := invalid[u]; ok {
-			continue
-		}
-		if err := d.j.DeleteCursor(name); err != nil {
-			return fmt.Errorf("deleting the cursor of removed webhook %s: %w", redactURL(u), err)
-		}
-		delete(cursors, name)
-		d.log.Info("webhook: removed; its delivery position is deleted", "webhook", redactURL(u))
-	}
+	d.noteRemoved(cursors, func(u string) bool {
+		_, ok := configs[u]
+		_, bad := invalid[u]
+		return ok || bad
+	})
+	d.expireRemoved()
 
 	for _, u := range slices.Sorted(maps.Keys(configs)) {
 		wc := configs[u]
@@ -318,7 +333,9 @@ func (d *Deliverer) apply(ctx context.Context, cfg *Config) error {
 		}
 		name := CursorName(u)
 		start, ok := cursors[name]
-		if !ok {
+		if ok {
+			d.log.Debug("webhook: resuming where it stopped", "webhook", redactURL(u), "after_seq", start)
+		} else {
 			start = d.j.LastSeq()
 			if err := d.j.SetCursor(name, start); err != nil {
 				return fmt.Errorf("storing the cursor of new webhook %s: %w", redactURL(u), err)
@@ -332,6 +349,69 @@ func (d *Deliverer) apply(ctx context.Context, cfg *Config) error {
 		wk.start(ctx)
 	}
 	return nil
+}
+
+// noteRemoved starts the grace period of the cursors of webhooks that are
+// no longer configured (also of those removed while the daemon was not
+// running), and ends it for those configured again. A missing file
+// removes nothing: it may be absent for a moment (an editor's replace, a
+// wrong working directory), and positions are kept until a file that was
+// read says a webhook is gone.
+func (d *Deliverer) noteRemoved(cursors map[string]uint64, configured func(u string) bool) {
+	for name := range cursors {
+		u, ok := strings.CutPrefix(name, CursorPrefix)
+		if !ok {
+			continue
+		}
+		_, pending := d.removed[name]
+		switch {
+		case configured(u):
+			if pending {
+				delete(d.removed, name)
+				d.log.Info("webhook: added again; resuming where it stopped", "webhook", redactURL(u), "after_seq", cursors[name])
+			}
+		case d.found && !pending:
+			d.removed[name] = time.Now().Add(d.opts.RemovedGrace)
+			d.log.Info("webhook: removed; its delivery position is kept in case it is added again", "webhook", redactURL(u), "for", d.opts.RemovedGrace)
+		}
+	}
+}
+
+// expireRemoved deletes the cursors of removed webhooks whose grace period
+// is over, as long as the file was last read successfully.
+func (d *Deliverer) expireRemoved() {
+	if !d.found {
+		return
+	}
+	now := time.Now()
+	for name, at := range d.removed {
+		if now.Before(at) {
+			continue
+		}
+		u := strings.TrimPrefix(name, CursorPrefix)
+		if err := d.j.DeleteCursor(name); err != nil {
+			d.log.Error("webhook: deleting the delivery position of a removed webhook; trying again later", "webhook", redactURL(u), "err", err)
+			d.removed[name] = now.Add(d.opts.PollInterval)
+			continue
+		}
+		delete(d.removed, name)
+		d.log.Info("webhook: removed; its delivery position is deleted", "webhook", redactURL(u))
+	}
+}
+
+// nextExpiry fires when the next grace period of a removed webhook ends;
+// it is nil when there is none to wait for.
+func (d *Deliverer) nextExpiry() <-chan time.Time {
+	if !d.found || len(d.removed) == 0 {
+		return nil
+	}
+	var next time.Time
+	for _, at := range d.removed {
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return time.After(time.Until(next))
 }
 
 func (d *Deliverer) stopAll() {

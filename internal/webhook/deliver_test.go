@@ -270,6 +270,7 @@ func TestConfigChanges(t *testing.T) {
 	logs := &testbus.Buffer{}
 	opts := fastOptions(j, file)
 	opts.PollInterval = time.Hour // the watch alone must do
+	opts.RemovedGrace = 100 * time.Millisecond
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	appendEvents(t, j, 5) // before any webhook: never sent
 	addWebhook(t, file, Webhook{URL: a.URL()})
@@ -342,7 +343,7 @@ func TestConfigChanges(t *testing.T) {
 	}
 	checkInOrder(t, b.waitAccepted(t, 20, 5*time.Second), 11, 30)
 
-	// A removed webhook stops and loses its cursor.
+	// A removed webhook stops and loses its cursor after the grace period.
 	if err := Delete(file, a.URL()); err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +382,8 @@ func TestWatchWithoutDirectory(t *testing.T) {
 }
 
 // TestStaleCursorsRemovedAtStart: cursors of webhooks removed while the
-// daemon was down go; those of configured webhooks stay.
+// daemon was down go after the grace period; those of configured webhooks
+// stay.
 func TestStaleCursorsRemovedAtStart(t *testing.T) {
 	j := openJournal(t, "")
 	defer j.Close()
@@ -394,9 +396,16 @@ func TestStaleCursorsRemovedAtStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d, stop := runDeliverer(t, fastOptions(j, file))
+	opts := fastOptions(j, file)
+	opts.RemovedGrace = 100 * time.Millisecond
+	d, stop := runDeliverer(t, opts)
 	checkInOrder(t, rc.waitAccepted(t, 7, 5*time.Second), 4, 10)
 	waitStatus(t, d, rc.URL(), 5*time.Second, "caught up", func(s WebhookStatus) bool { return s.Lag == 0 })
+	eventually(t, 5*time.Second, "the stale cursor to go", func() bool {
+		c, err := j.Cursors()
+		_, ok := c[CursorName("http://gone.example/")]
+		return err == nil && !ok
+	})
 	stop()
 	c, err := j.Cursors()
 	if err != nil {
@@ -405,6 +414,84 @@ func TestStaleCursorsRemovedAtStart(t *testing.T) {
 	if _, ok := c[CursorName("http://gone.example/")]; ok || c["other-consumer"] != 1 || c[CursorName(rc.URL())] != 10 {
 		t.Errorf("cursors %v", c)
 	}
+}
+
+// TestMissingFileKeepsCursors: a webhooks file that is absent for a while
+// (an editor's replace, a wrong working directory) pauses delivery but
+// deletes no delivery position: once it is back, every webhook resumes
+// where it stopped, none restarts from the journal's end.
+func TestMissingFileKeepsCursors(t *testing.T) {
+	j := openJournal(t, "")
+	defer j.Close()
+	rc := newReceiver(t, nil)
+	file := webhooksFile(t)
+	addWebhook(t, file, Webhook{URL: rc.URL()})
+	opts := fastOptions(j, file)
+	opts.RemovedGrace = 50 * time.Millisecond
+	d, _ := runDeliverer(t, opts)
+	waitStatus(t, d, rc.URL(), 5*time.Second, "the webhook to start", func(WebhookStatus) bool { return true })
+	appendEvents(t, j, 5)
+	rc.waitAccepted(t, 5, 5*time.Second)
+
+	content, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "delivery to pause", func() bool { return len(d.Status()) == 0 })
+	appendEvents(t, j, 5)
+	time.Sleep(10 * opts.RemovedGrace) // several polls, well past the grace period
+	if c, err := j.Cursors(); err != nil || c[CursorName(rc.URL())] != 5 {
+		t.Fatalf("cursors while the file is missing: %v, %v", c, err)
+	}
+	if err := os.WriteFile(file, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, rc.waitAccepted(t, 10, 5*time.Second), 1, 10)
+}
+
+// TestRemovedWebhookGrace: a webhook removed from the file and added again
+// within the grace period resumes where it stopped and gets what happened
+// in between; after the grace period its position is gone and it starts
+// afresh.
+func TestRemovedWebhookGrace(t *testing.T) {
+	j := openJournal(t, "")
+	defer j.Close()
+	rc := newReceiver(t, nil)
+	file := webhooksFile(t)
+	addWebhook(t, file, Webhook{URL: rc.URL()})
+	opts := fastOptions(j, file)
+	opts.RemovedGrace = 2 * time.Second
+	d, _ := runDeliverer(t, opts)
+	waitStatus(t, d, rc.URL(), 5*time.Second, "the webhook to start", func(WebhookStatus) bool { return true })
+	appendEvents(t, j, 5)
+	rc.waitAccepted(t, 5, 5*time.Second)
+
+	if err := Delete(file, rc.URL()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the webhook to stop", func() bool { return len(d.Status()) == 0 })
+	appendEvents(t, j, 5)
+	addWebhook(t, file, Webhook{URL: rc.URL()})
+	checkInOrder(t, rc.waitAccepted(t, 10, 5*time.Second), 1, 10)
+
+	if err := Delete(file, rc.URL()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the cursor to go after the grace period", func() bool {
+		c, err := j.Cursors()
+		_, ok := c[CursorName(rc.URL())]
+		return err == nil && !ok
+	})
+	appendEvents(t, j, 5)
+	addWebhook(t, file, Webhook{URL: rc.URL()})
+	waitStatus(t, d, rc.URL(), 5*time.Second, "a fresh start", func(s WebhookStatus) bool { return s.Cursor == 15 })
+	appendEvents(t, j, 1)
+	got := rc.waitAccepted(t, 11, 5*time.Second)
+	checkInOrder(t, got[:10], 1, 10)
+	checkInOrder(t, got[10:], 16, 16)
 }
 
 // TestRetentionLoss: events retention removed before delivery are counted

@@ -85,9 +85,10 @@
 // invalid does not invalidate the file: it is reported in Config.Invalid and
 // in Status with state "invalid", is not delivered to, and keeps its cursor
 // so that it resumes where it stopped once fixed. A missing file means no
-// webhooks. The Deliverer watches the directory (the file is replaced by
-// rename) and also re-checks the file periodically, and applies changes
-// without a restart.
+// webhooks (see Delivery for their cursors). The Deliverer watches the
+// directory (the file is replaced by rename), making it at start if its
+// parent exists (a copy from another node needs it), and also re-checks
+// the file periodically, and applies changes without a restart.
 //
 // # Editing
 //
@@ -118,8 +119,17 @@
 // A webhook seen for the first time (no cursor) starts after the journal's
 // last event at that moment: it is not sent the history, only what happens
 // from then on, also if the daemon was down when it was added. A webhook
-// removed from the file has its cursor deleted; one added again later
-// starts afresh.
+// removed from a file that was read has its cursor kept for
+// Options.RemovedGrace (10 minutes; counted from the daemon's start for
+// one removed while it was down), so that one removed and added again, as
+// gluster-eventsapi webhook-del then webhook-add do, resumes where it
+// stopped and gets what happened in between; after that the cursor is
+// deleted and a webhook added again starts afresh. A missing file delivers
+// to no webhook but deletes no cursor, however long it is missing: it may
+// be gone for a moment (an editor's replace) or be looked for in the wrong
+// place (a wrong working directory at boot), and every webhook resumes
+// where it stopped once the file is back. A file that cannot be read or
+// parsed keeps the previous configuration, cursors included.
 //
 // 2xx is success. Network errors, timeouts, 5xx, 408 and 429 are retried
 // with capped exponential backoff and jitter, honouring Retry-After; other
