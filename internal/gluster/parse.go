@@ -396,9 +396,16 @@ func SplitBrickName(name string) (host, path string) {
 var secretWords = []string{"password", "passwd", "secret", "token", "credential"}
 
 // IsSecretOption reports whether a volume option key looks like it holds a
-// secret; such options are dropped from Volume.Options.
+// secret; such options are dropped from Volume.Options. Besides keys that
+// name a password, secret, token or credential, that is everything under
+// auth.login. (the user names a brick allows and their passwords) and the
+// "username" glusterd keeps for each volume (its "password" is caught by
+// the words).
 func IsSecretOption(key string) bool {
-	key = strings.ToLower(key)
+	key = strings.ToLower(strings.TrimSpace(key))
+	if key == "username" || strings.HasSuffix(key, ".username") || strings.HasPrefix(key, "auth.login.") {
+		return true
+	}
 	for _, w := range secretWords {
 		if strings.Contains(key, w) {
 			return true

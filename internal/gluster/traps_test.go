@@ -240,6 +240,17 @@ func TestSplitBrickName(t *testing.T) {
 func TestIsSecretOption(t *testing.T) {
 	for key, secret := range map[string]bool{
 		"auth.login.u.password":    true,
+		"auth.login./b/r1.allow":   true,
+		"AUTH.LOGIN.U.PASSWORD":    true,
+		"password":                 true,
+		"username":                 true,
+		" username ":               true,
+		"features.cloudsync-token": true,
+		"x.client-secret":          true,
+		"ssl.username":             true,
+		"user.name":                false,
+		"user.note":                false,
+		"server.allow-insecure":    false,
 		"features.PASSWD":          true,
 		"ssl.secret":               true,
 		"x.token-file":             true,
