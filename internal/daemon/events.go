@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -93,58 +95,231 @@ var runtimeEvents = map[string]bool{
 	"EC_MIN_BRICKS_UP": true, "EC_MIN_BRICKS_NOT_UP": true,
 }
 
+// readKind is the read a native event calls for.
+type readKind int
+
+const (
+	readNothing readKind = iota
+	readVolume           // the volume's configuration, its runtime once quiet
+	readRuntime          // the volume's bricks' runtime, once quiet
+	readPeers            // the peers, and with them their bricks' reachability
+	readAll              // everything
+)
+
+// readFor says what to read after a native event, and for which volume.
+func readFor(ev nativeevents.Event) (readKind, string) {
+	switch kind, vol := ev.Trigger(); kind {
+	case nativeevents.TriggerVolume:
+		if runtimeEvents[ev.Name] {
+			return readRuntime, vol
+		}
+		return readVolume, vol
+	case nativeevents.TriggerPeers:
+		return readPeers, ""
+	case nativeevents.TriggerAll:
+		return readAll, ""
+	}
+	return readNothing, ""
+}
+
 // nativeHandler journals each native event and triggers the refresh it
-// implies.
+// implies. Events the queue refuses are counted (see reportLoss).
 func nativeHandler(w *events.Writer, ref *refresh.Refresher, model *state.Model, log *slog.Logger) func(nativeevents.Event, netip.Addr) {
 	return func(ev nativeevents.Event, from netip.Addr) {
-		if !w.Offer(events.FromNative(ev, model.Glusterd().UUID, objectPath)) {
-			log.Debug("event queue full; native event refused", "event", ev.Name, "from", from)
-		}
-		switch kind, vol := ev.Trigger(); {
-		case kind == nativeevents.TriggerVolume && runtimeEvents[ev.Name]:
-			ref.TriggerRuntime(vol)
-		case kind == nativeevents.TriggerVolume:
+		w.Offer(events.FromNative(ev, model.Glusterd().UUID, objectPath))
+		switch kind, vol := readFor(ev); kind {
+		case readVolume:
 			ref.TriggerVolume(vol)
-		case kind == nativeevents.TriggerAll:
+		case readRuntime:
+			ref.TriggerRuntime(vol)
+		case readPeers:
+			ref.TriggerPeers()
+		case readAll:
 			ref.TriggerAll()
 		}
 	}
 }
 
-// peerAddrs keeps the native listener's allow-list in step with the peers.
-type peerAddrs struct {
-	l     *nativeevents.Listener
-	model *state.Model
+// How often this host's addresses and the peers' names are read again
+// without a change of peers: addresses come and go (DHCP, failover).
+const sourcesRecheck = time.Minute
+
+// How long resolving one peer's name may take.
+const resolveTimeout = 5 * time.Second
+
+// startNativeUpkeep sets the native listener's allowed sources, keeps them
+// in step with this host's addresses and the peers, and logs the native
+// events lost, until ctx ends. The returned sink must be added to the
+// model.
+func startNativeUpkeep(ctx context.Context, l *nativeevents.Listener, w *events.Writer, model *state.Model, log *slog.Logger) state.Sink {
+	s := newSources(l, model, log)
+	s.update(ctx)
+	go s.run(ctx, sourcesRecheck)
+	go reportLoss(ctx, func() nativeLoss { return lossOf(l.Stats(), w.Refused()) }, time.Second, lossReportEvery, log)
+	return s
 }
 
-// Apply implements state.Sink; it only looks at peers, and resolves names
-// outside the model's lock.
-func (p *peerAddrs) Apply(changes []state.Change) {
+// sources keeps the native listener's allow-list (besides loopback and
+// --events-allow) to this host's own addresses, which bricks and local
+// mounts send from, and the peers' addresses.
+type sources struct {
+	l     *nativeevents.Listener
+	model *state.Model
+	log   *slog.Logger
+	kick  chan struct{} // a change of peers; one pending is enough
+
+	// Used by update only, which run serializes.
+	unresolved map[string]bool // peer names that did not resolve, logged once
+	noIfaces   bool            // reading the interfaces failed, logged once
+}
+
+func newSources(l *nativeevents.Listener, model *state.Model, log *slog.Logger) *sources {
+	return &sources{l: l, model: model, log: log, kick: make(chan struct{}, 1), unresolved: map[string]bool{}}
+}
+
+// Apply implements state.Sink; it only looks at peers, and leaves the
+// resolving to run, outside the model's lock.
+func (s *sources) Apply(changes []state.Change) {
 	for _, c := range changes {
 		if c.Ref.Kind == state.KindPeer {
-			go p.update()
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
 			return
 		}
 	}
 }
 
-func (p *peerAddrs) update() {
-	var addrs []netip.Addr
-	for _, peer := range p.model.Peers() {
-		for _, h := range append([]string{peer.Hostname}, peer.Hostnames...) {
-			if a, err := netip.ParseAddr(h); err == nil {
-				addrs = append(addrs, a)
-				continue
+// run updates the allow-list after each change of peers and every recheck,
+// one update at a time, so a slow one never overwrites a newer one.
+func (s *sources) run(ctx context.Context, recheck time.Duration) {
+	t := time.NewTicker(recheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-t.C:
+		}
+		s.update(ctx)
+	}
+}
+
+// update reads the addresses now allowed and gives them to the listener.
+func (s *sources) update(ctx context.Context) {
+	addrs, err := hostAddrs()
+	switch {
+	case err != nil && !s.noIfaces:
+		s.log.Warn("cannot read this host's addresses; native events its bricks and mounts send from them are refused", "err", err)
+	case err == nil && s.noIfaces:
+		s.log.Info("this host's addresses can be read again")
+	}
+	s.noIfaces = err != nil
+	for _, peer := range s.model.Peers() {
+		addrs = append(addrs, s.peerAddrs(ctx, peer)...)
+	}
+	s.l.SetPeers(addrs)
+}
+
+// peerAddrs returns the addresses of the peer's names.
+func (s *sources) peerAddrs(ctx context.Context, peer state.Peer) []netip.Addr {
+	var out []netip.Addr
+	for _, h := range append([]string{peer.Hostname}, peer.Hostnames...) {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(h); err == nil {
+			out = append(out, a)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", h)
+		cancel()
+		if err != nil || len(ips) == 0 {
+			if !s.unresolved[h] && ctx.Err() == nil {
+				s.unresolved[h] = true
+				s.log.Warn("cannot resolve a peer's name; native events from it are refused until it resolves",
+					"peer", h, "uuid", peer.UUID, "err", err)
 			}
-			ips, _ := net.LookupIP(h)
-			for _, ip := range ips {
-				if a, ok := netip.AddrFromSlice(ip); ok {
-					addrs = append(addrs, a.Unmap())
-				}
-			}
+			continue
+		}
+		delete(s.unresolved, h)
+		out = append(out, ips...)
+	}
+	return out
+}
+
+// hostAddrs returns this host's addresses but loopback (always allowed).
+func hostAddrs() ([]netip.Addr, error) {
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, ia := range ifaddrs {
+		n, ok := ia.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(n.IP); ok && !a.Unmap().IsLoopback() {
+			out = append(out, a.Unmap())
 		}
 	}
-	p.l.SetPeers(addrs)
+	return out, nil
+}
+
+// lossReportEvery is the least time between two lines about native events
+// lost.
+const lossReportEvery = 10 * time.Second
+
+// nativeLoss counts native events lost, by reason.
+type nativeLoss struct {
+	RateLimited, Malformed, Unknown, Rejected, QueueFull uint64
+}
+
+func lossOf(st nativeevents.Stats, refused uint64) nativeLoss {
+	return nativeLoss{RateLimited: st.RateLimited, Malformed: st.Malformed, Unknown: st.Unknown,
+		Rejected: st.Rejected, QueueFull: refused}
+}
+
+func (n nativeLoss) minus(o nativeLoss) nativeLoss {
+	return nativeLoss{n.RateLimited - o.RateLimited, n.Malformed - o.Malformed, n.Unknown - o.Unknown,
+		n.Rejected - o.Rejected, n.QueueFull - o.QueueFull}
+}
+
+// reportLoss looks at the counts every poll and, when native events were
+// lost, logs how many for each reason since the last line, at most one
+// line every `every`; what is left at the end is logged then. The
+// listener's own warnings say once per source what is wrong; this says how
+// much is lost.
+func reportLoss(ctx context.Context, count func() nativeLoss, poll, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	var reported nativeLoss
+	last := time.Now()
+	report := func(force bool) {
+		now, cur := time.Now(), count()
+		d := cur.minus(reported)
+		if d == (nativeLoss{}) || (!force && now.Sub(last) < every && reported != (nativeLoss{})) {
+			return
+		}
+		log.Warn("native events dropped",
+			"rate_limited", d.RateLimited, "malformed", d.Malformed, "unknown", d.Unknown,
+			"rejected", d.Rejected, "queue_full", d.QueueFull,
+			"over", now.Sub(last).Round(time.Second).String())
+		reported, last = cur, now
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			report(true)
+			return
+		case <-t.C:
+			report(false)
+		}
+	}
 }
 
 // parsePrefixes reads --events-allow values (CIDR or single addresses).

@@ -14,8 +14,11 @@ const (
 	TriggerNone TriggerKind = iota
 	// TriggerVolume: one volume, named alongside, changed.
 	TriggerVolume
-	// TriggerAll: the cluster changed, or a volume whose name the event
-	// does not carry.
+	// TriggerPeers: the peers changed (attached, detached, connected,
+	// disconnected, rejected). Re-reading them is enough: a disconnected
+	// peer's bricks go offline with it.
+	TriggerPeers
+	// TriggerAll: a volume whose name the event does not carry changed.
 	TriggerAll
 )
 
@@ -25,6 +28,8 @@ func (k TriggerKind) String() string {
 		return "none"
 	case TriggerVolume:
 		return "volume"
+	case TriggerPeers:
+		return "peers"
 	case TriggerAll:
 		return "all"
 	}
@@ -53,20 +58,20 @@ func (k TriggerKind) String() string {
 //	BITROT_ENABLE, BITROT_DISABLE            volume  name (10.3 sends "(null)": all)
 //	AFR_QUORUM_MET, AFR_QUORUM_FAIL          volume  subvol "<vol>-replicate-<n>"
 //	EC_MIN_BRICKS_UP, EC_MIN_BRICKS_NOT_UP   volume  subvol "<vol>-disperse-<n>"
-//	PEER_ATTACH, PEER_DETACH, PEER_CONNECT,  all     -
+//	PEER_ATTACH, PEER_DETACH, PEER_CONNECT,  peers   -
 //	PEER_DISCONNECT, PEER_REJECT
-//	SVC_CONNECTED, SVC_DISCONNECTED          all     - (self-heal, quota, bitrot
-//	                                                 daemons; no volume sent)
 //	anything else                            none    -
 //
-// A volume event whose volume field is missing or empty gives TriggerAll.
+// SVC_CONNECTED and SVC_DISCONNECTED (self-heal, quota, bitrot daemons)
+// give TriggerNone: the state holds no daemons, only bricks. A volume event
+// whose volume field is missing or empty gives TriggerAll, the only events
+// that do.
 // The *_FAILED events of volume operations change nothing and give
 // TriggerNone, except VOLUME_REBALANCE_FAILED, which ends a task.
 func (e Event) Trigger() (kind TriggerKind, volume string) {
 	switch e.Number {
-	case evPeerAttach, evPeerDetach, evPeerConnect, evPeerDisconnect, evPeerReject,
-		evSvcConnected, evSvcDisconnected:
-		return TriggerAll, ""
+	case evPeerAttach, evPeerDetach, evPeerConnect, evPeerDisconnect, evPeerReject:
+		return TriggerPeers, ""
 	case evVolumeCreate, evVolumeStart, evVolumeStop, evVolumeDelete, evVolumeSet, evVolumeReset,
 		evBitrotEnable, evBitrotDisable:
 		return e.volumeTrigger("name")

@@ -1,6 +1,8 @@
 package nativeevents
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -25,10 +27,10 @@ func TestTrigger(t *testing.T) {
 		{"1795553108 25 volume=necapdist", TriggerVolume, "necapdist"},
 		{"1795553109 27 volume=necapdist;path=/;limit=10MB", TriggerNone, ""},
 		{"1795553118 36 snapshot_name=necapsnap;volume_name=necaprep;error=LVM commands not found, snapshot functionality is disabled", TriggerNone, ""},
-		{"1795553034 65 svc_name=glustershd", TriggerAll, ""},
-		{"1795553093 0 host=127.1.1.2", TriggerAll, ""},
-		{"1795553093 70 host=127.1.1.3;uuid=0e451d79-e99f-4400-ba85-46ba6ff2defe", TriggerAll, ""},
-		{"1795553157 71 peer=127.1.250.77;uuid=00000000-0000-0000-0000-000000000000;state=Establishing Connection", TriggerAll, ""},
+		{"1795553034 65 svc_name=glustershd", TriggerNone, ""},
+		{"1795553093 0 host=127.1.1.2", TriggerPeers, ""},
+		{"1795553093 70 host=127.1.1.3;uuid=0e451d79-e99f-4400-ba85-46ba6ff2defe", TriggerPeers, ""},
+		{"1795553157 71 peer=127.1.250.77;uuid=00000000-0000-0000-0000-000000000000;state=Establishing Connection", TriggerPeers, ""},
 		{"1795553033 77 peer=127.1.250.1;volume=necaprep;brick=/tmp/ne-capture/bricks/r1", TriggerVolume, "necaprep"},
 		{"1795553062 81 volume=necaprep", TriggerVolume, "necaprep"},
 		{"1795553034 97 client_uid=x;client_identifier=127.0.0.1:49144;server_identifier=127.1.250.1:59133;brick_path=/b;subdir_mount=(null)", TriggerNone, ""},
@@ -43,9 +45,9 @@ func TestTrigger(t *testing.T) {
 		{"1795553095 134 volume=necapdist", TriggerVolume, "necapdist"},
 		{"1795553072 137 volume=necapdist", TriggerVolume, "necapdist"},
 		// Made up.
-		{"1 1 host=h", TriggerAll, ""},
-		{"1 69 peer=h", TriggerAll, ""},
-		{"1 66 svc_name=quotad", TriggerAll, ""},
+		{"1 1 host=h", TriggerPeers, ""},
+		{"1 69 peer=h", TriggerPeers, ""},
+		{"1 66 svc_name=quotad", TriggerNone, ""},
 		{"1 76 peer=h;volume=v;brick=/b", TriggerVolume, "v"},
 		{"1 80 volume=v", TriggerVolume, "v"},
 		{"1 3 force=0", TriggerAll, ""},
@@ -71,7 +73,7 @@ func TestTrigger(t *testing.T) {
 }
 
 func TestTriggerKindString(t *testing.T) {
-	for k, want := range map[TriggerKind]string{TriggerNone: "none", TriggerVolume: "volume", TriggerAll: "all", 7: "TriggerKind(7)"} {
+	for k, want := range map[TriggerKind]string{TriggerNone: "none", TriggerVolume: "volume", TriggerPeers: "peers", TriggerAll: "all", 7: "TriggerKind(7)"} {
 		if got := k.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", int(k), got, want)
 		}
@@ -90,7 +92,30 @@ func TestTriggerCaptured(t *testing.T) {
 			t.Errorf("%q: TriggerVolume without a volume", c.Datagram)
 		}
 	}
-	if counts[TriggerVolume] == 0 || counts[TriggerAll] == 0 || counts[TriggerNone] == 0 {
+	if counts[TriggerVolume] == 0 || counts[TriggerPeers] == 0 || counts[TriggerAll] == 0 || counts[TriggerNone] == 0 {
 		t.Errorf("kinds seen: %v", counts)
+	}
+}
+
+// TestTriggerAllOnlyWithoutVolume: a full read of the cluster is asked for
+// only by volume events that do not say which volume; peer events re-read
+// the peers.
+func TestTriggerAllOnlyWithoutVolume(t *testing.T) {
+	peerEvents := map[string]bool{"PEER_ATTACH": true, "PEER_DETACH": true, "PEER_CONNECT": true,
+		"PEER_DISCONNECT": true, "PEER_REJECT": true}
+	for n := range Count {
+		name, _ := Name(n)
+		subvol := "v-replicate-0"
+		if strings.HasPrefix(name, "EC_") {
+			subvol = "v-disperse-0"
+		}
+		ev := mustParse(t, fmt.Sprintf("1 %d name=v;volume=v;Volume=v;subvol=%s;peer=h;host=h", n, subvol))
+		kind, _ := ev.Trigger()
+		if kind == TriggerAll {
+			t.Errorf("%s names its volume, yet asks for a full read", name)
+		}
+		if peerEvents[name] != (kind == TriggerPeers) {
+			t.Errorf("%s: Trigger() = %v", name, kind)
+		}
 	}
 }
