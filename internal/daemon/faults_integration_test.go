@@ -66,7 +66,7 @@ func waitOwner(t *testing.T, addr string, timeout time.Duration) *dbus.Conn {
 // takes its name again and serves every object.
 func TestBusRestart(t *testing.T) {
 	if _, err := exec.LookPath("dbus-daemon"); err != nil {
-		t.Skip("no dbus-daemon")
+		testbed.Missing(t, "no dbus-daemon: %v", err)
 	}
 	sock := filepath.Join(t.TempDir(), "bus.sock")
 	addr := "unix:path=" + sock
@@ -180,7 +180,7 @@ func TestGlusterdFaults(t *testing.T) {
 // published, in order.
 func TestJournalDiskFull(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
+		testbed.Missing(t, "needs root to mount a small tmpfs")
 	}
 	stateDir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", stateDir).CombinedOutput(); err != nil {

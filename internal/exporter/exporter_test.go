@@ -16,6 +16,7 @@ import (
 
 	"github.com/glusterbus/glusterbus/api"
 	"github.com/glusterbus/glusterbus/internal/state"
+	"github.com/glusterbus/glusterbus/internal/testbed"
 	"github.com/glusterbus/glusterbus/internal/testbus"
 )
 
@@ -231,6 +232,10 @@ func TestMatchesContract(t *testing.T) {
 }
 
 func TestIntrospectionTree(t *testing.T) {
+	gdbus, err := exec.LookPath("gdbus")
+	if err != nil {
+		testbed.Missing(t, "no gdbus to walk the tree with: %v", err)
+	}
 	f := newFixture(t)
 	snap := state.NewSnapshot()
 	snap.Volumes["gv0"] = volume("gv0", true)
@@ -253,20 +258,18 @@ func TestIntrospectionTree(t *testing.T) {
 		}
 	}
 	// A real client walks the whole tree.
-	if gdbus, err := exec.LookPath("gdbus"); err == nil {
-		out, err := exec.Command(gdbus, "introspect", "--address", f.addr, "--dest", BusName, "--object-path", "/", "--recurse").CombinedOutput()
-		if err != nil {
-			t.Fatalf("gdbus introspect: %v\n%s", err, out)
-		}
-		for _, w := range []string{"node /org/storaged/Storaged/glusterfs/volume/gv0", "node /org/storaged/Storaged/glusterfs/brick/127_2e1_2e1_2e1_3a_2fbricks_2fgv0", "node /org/storaged/Storaged/Manager"} {
-			if !strings.Contains(string(out), w) {
-				t.Errorf("gdbus introspect --recurse lacks %q:\n%s", w, out)
-			}
+	out, err := exec.Command(gdbus, "introspect", "--address", f.addr, "--dest", BusName, "--object-path", "/", "--recurse").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gdbus introspect: %v\n%s", err, out)
+	}
+	for _, w := range []string{"node /org/storaged/Storaged/glusterfs/volume/gv0", "node /org/storaged/Storaged/glusterfs/brick/127_2e1_2e1_2e1_3a_2fbricks_2fgv0", "node /org/storaged/Storaged/Manager"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("gdbus introspect --recurse lacks %q:\n%s", w, out)
 		}
 	}
 	// Removing the last volume removes the empty intermediate node.
 	f.model.SetVolume("gv0", nil)
-	err := f.client.Object(BusName, GlusterPath+"/volume").Call(introspectInterface+".Introspect", 0).Err
+	err = f.client.Object(BusName, GlusterPath+"/volume").Call(introspectInterface+".Introspect", 0).Err
 	if err == nil {
 		t.Fatal("empty volume node still exists")
 	}
