@@ -28,10 +28,12 @@ func main() {
 // mirror, uses its own codes for scripts that test them.
 func exitCode(err error) int {
 	switch {
+	case errors.Is(err, errTestFailed):
+		return 3 // ERROR_ALL_NODES_STATUS_NOT_OK
 	case errors.Is(err, webhook.ErrExists):
-		return 5
+		return 5 // ERROR_WEBHOOK_ALREADY_EXISTS
 	case errors.Is(err, webhook.ErrNotFound):
-		return 6
+		return 6 // ERROR_WEBHOOK_NOT_EXISTS
 	}
 	return 1
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,15 +64,98 @@ func (f *webhookFlags) add(cmd *cobra.Command, mod bool) {
 	}
 }
 
-func newWebhook() *cobra.Command {
-	var workdir, command, file, address string
-	path := func(cmd *cobra.Command) (string, error) {
-		if file != "" {
-			return file, nil
-		}
-		wd, err := glusterdWorkdir(cmd.Context(), workdir, command)
-		return filepath.Join(wd, "events", "webhooks.json"), err
+// webhooksFile is the webhooks file's path inside glusterd's working
+// directory.
+const webhooksFile = "/events/webhooks.json"
+
+// errTestFailed reports a webhook test without a 2xx answer;
+// gluster-eventsapi webhook-test exits 3 when no node's test passed.
+var errTestFailed = errors.New("webhook test failed")
+
+// webhookCommand holds the flags every webhook subcommand shares.
+type webhookCommand struct {
+	workdir, command, file string
+
+	resolved string // glusterd's working directory, once known
+}
+
+// glusterdWorkdir is glusterd's working directory, from the flags or gluster.
+func (wc *webhookCommand) glusterdWorkdir(ctx context.Context) (string, error) {
+	if wc.resolved != "" {
+		return wc.resolved, nil
 	}
+	wd, err := glusterdWorkdir(ctx, wc.workdir, wc.command)
+	if err == nil {
+		wc.resolved = wd
+	}
+	return wd, err
+}
+
+// path is the webhooks file.
+func (wc *webhookCommand) path(ctx context.Context) (string, error) {
+	if wc.file != "" {
+		return wc.file, nil
+	}
+	wd, err := wc.glusterdWorkdir(ctx)
+	return filepath.Join(wd, filepath.FromSlash(webhooksFile)), err
+}
+
+func (wc *webhookCommand) cli() (*gluster.CLI, error) {
+	words, err := gluster.ParseCommand(wc.command)
+	if err != nil {
+		return nil, err
+	}
+	return &gluster.CLI{Command: words, Timeout: gluster.DefaultTimeout}, nil
+}
+
+// change runs edit on the webhooks file.
+func (wc *webhookCommand) change(ctx context.Context, edit func(path string) error) error {
+	p, err := wc.path(ctx)
+	if err != nil {
+		return err
+	}
+	return edit(p)
+}
+
+// nodeUUID is this node's UUID as glustereventsd reads it: the UUID= line
+// of glusterd.info in glusterd's working directory; else what glusterd
+// says; else "" (null in the event).
+func (wc *webhookCommand) nodeUUID(ctx context.Context) string {
+	wd, err := wc.glusterdWorkdir(ctx)
+	if err == nil {
+		if id := readGlusterdUUID(filepath.Join(wd, "glusterd.info")); id != "" {
+			return id
+		}
+	}
+	if c, err := wc.cli(); err == nil {
+		if id, err := c.LocalUUID(ctx); err == nil && id != "" {
+			return id
+		}
+	}
+	slog.Warn("this node's UUID is unknown (no glusterd.info, no answer from glusterd); the sample event's nodeid is null")
+	return ""
+}
+
+// readGlusterdUUID returns the value of the UUID= line of a glusterd.info
+// file, or "".
+func readGlusterdUUID(file string) string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "UUID="); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func newWebhook() *cobra.Command {
+	var (
+		wc      webhookCommand
+		address string
+	)
 	cmd := &cobra.Command{
 		Use:   "webhook",
 		Short: "Manage webhooks as gluster-eventsapi does (same file), and show their delivery",
@@ -78,9 +164,9 @@ add, mod and del change this node's file only (copy it to the other nodes as nee
 The running daemon picks up every change without a restart.`,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&file, "webhooks-file", "", "the webhooks file (default <glusterd workdir>/events/webhooks.json)")
-	pf.StringVar(&workdir, "glusterd-workdir", "", "glusterd's working directory (default: ask gluster)")
-	pf.StringVar(&command, "gluster", "gluster", "the gluster CLI command, as a prefix")
+	pf.StringVar(&wc.file, "webhooks-file", "", "the webhooks file (default <glusterd workdir>/events/webhooks.json)")
+	pf.StringVar(&wc.workdir, "glusterd-workdir", "", "glusterd's working directory (default: ask gluster)")
+	pf.StringVar(&wc.command, "gluster", "gluster", "the gluster CLI command, as a prefix")
 
 	var addFlags webhookFlags
 	add := &cobra.Command{
@@ -88,13 +174,11 @@ The running daemon picks up every change without a restart.`,
 		Short: "Add a webhook",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd)
-			if err != nil {
-				return err
-			}
 			f := addFlags
-			return webhook.Add(p, webhook.Webhook{URL: args[0], Token: f.token, Secret: f.secret, Events: f.events,
-				Volumes: f.volumes, Sources: f.sources, NoVerify: f.noVerify, CAFile: f.caFile, Timeout: f.timeout})
+			return wc.change(cmd.Context(), func(p string) error {
+				return webhook.Add(p, webhook.Webhook{URL: args[0], Token: f.token, Secret: f.secret, Events: f.events,
+					Volumes: f.volumes, Sources: f.sources, NoVerify: f.noVerify, CAFile: f.caFile, Timeout: f.timeout})
+			})
 		},
 	}
 	addFlags.add(add, false)
@@ -105,10 +189,6 @@ The running daemon picks up every change without a restart.`,
 		Short: "Change a webhook",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd)
-			if err != nil {
-				return err
-			}
 			var c webhook.Change
 			fl, f := cmd.Flags(), modFlags
 			if fl.Changed("bearer_token") {
@@ -136,7 +216,7 @@ The running daemon picks up every change without a restart.`,
 				c.Timeout = &f.timeout
 			}
 			c.ClearToken, c.ClearSecret = f.clearToken, f.clearSecret
-			return webhook.Modify(p, args[0], c)
+			return wc.change(cmd.Context(), func(p string) error { return webhook.Modify(p, args[0], c) })
 		},
 	}
 	modFlags.add(mod, true)
@@ -146,20 +226,16 @@ The running daemon picks up every change without a restart.`,
 		Short: "Delete a webhook",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd)
-			if err != nil {
-				return err
-			}
-			return webhook.Delete(p, args[0])
+			return wc.change(cmd.Context(), func(p string) error { return webhook.Delete(p, args[0]) })
 		},
 	}
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the webhooks and their settings (never their tokens or secrets)",
+		Short: "List the webhooks and their settings (never their tokens, secrets or URL passwords)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := path(cmd)
+			p, err := wc.path(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -167,7 +243,7 @@ The running daemon picks up every change without a restart.`,
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "URL\tAUTH\tEVENTS\tVOLUMES\tSOURCES\tVERIFY")
 			for _, w := range c.Webhooks {
 				auth := "none"
@@ -177,10 +253,10 @@ The running daemon picks up every change without a restart.`,
 				case w.Token != "":
 					auth = "token"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", w.URL, auth, orAll(w.Events), orAll(w.Volumes), sources(w.Sources), !w.NoVerify)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", webhook.RedactURL(w.URL), auth, orAll(w.Events), orAll(w.Volumes), sources(w.Sources), !w.NoVerify)
 			}
 			for _, inv := range c.Invalid {
-				fmt.Fprintf(tw, "%s\tinvalid: %v\n", inv.URL, inv.Err)
+				fmt.Fprintf(tw, "%s\tinvalid: %v\n", webhook.RedactURL(inv.URL), inv.Err)
 			}
 			return tw.Flush()
 		},
@@ -190,24 +266,22 @@ The running daemon picks up every change without a restart.`,
 	test := &cobra.Command{
 		Use:   "test URL",
 		Short: "Send a sample event to a webhook (configured, or given by its flags) and show the answer",
-		Args:  cobra.ExactArgs(1),
+		Long: `Send a sample event to a webhook and show the answer. A configured webhook is
+tested with its settings; flags given on the command line override them for
+this test (-t or -s replace both the token and the secret).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w := webhook.Webhook{URL: args[0], Token: testFlags.token, Secret: testFlags.secret,
-				NoVerify: testFlags.noVerify, CAFile: testFlags.caFile, Timeout: testFlags.timeout}
-			if p, err := path(cmd); err == nil {
-				if c, err := webhook.List(p); err == nil {
-					if configured, ok := c.Find(args[0]); ok && !cmd.Flags().Changed("bearer_token") && !cmd.Flags().Changed("secret") {
-						w = configured
-					}
-				}
-			}
-			code, err := webhook.Test(cmd.Context(), w, "", w.Timeout)
-			if err != nil {
+			w := testedWebhook(cmd.Context(), &wc, args[0], cmd, &testFlags)
+			code, err := webhook.Test(cmd.Context(), w, wc.nodeUUID(cmd.Context()), w.Timeout)
+			if errors.Is(err, webhook.ErrInvalid) {
 				return err
 			}
-			fmt.Printf("%s: HTTP %d\n", args[0], code)
+			if err != nil {
+				return fmt.Errorf("%w: %v", errTestFailed, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: HTTP %d\n", webhook.RedactURL(args[0]), code)
 			if code < 200 || code > 299 {
-				return fmt.Errorf("the webhook answered %d", code)
+				return fmt.Errorf("%w: the webhook answered %d", errTestFailed, code)
 			}
 			return nil
 		},
@@ -219,7 +293,7 @@ The running daemon picks up every change without a restart.`,
 		Short: "Show each webhook's delivery state, as the running daemon reports it on the bus",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return onBus(address, func(conn *dbus.Conn) error { return printWebhookStatus(conn) })
+			return onBus(address, func(conn *dbus.Conn) error { return printWebhookStatus(cmd.OutOrStdout(), conn) })
 		},
 	}
 	addBusFlag(status, &address)
@@ -227,8 +301,36 @@ The running daemon picks up every change without a restart.`,
 	return cmd
 }
 
+// testedWebhook is the webhook "webhook test" sends to: the configured
+// one, if any, with the flags given on the command line overriding its
+// settings.
+func testedWebhook(ctx context.Context, wc *webhookCommand, u string, cmd *cobra.Command, f *webhookFlags) webhook.Webhook {
+	w := webhook.Webhook{URL: u}
+	if p, err := wc.path(ctx); err == nil {
+		if c, err := webhook.List(p); err == nil {
+			if configured, ok := c.Find(u); ok {
+				w = configured
+			}
+		}
+	}
+	fl := cmd.Flags()
+	if fl.Changed("bearer_token") || fl.Changed("secret") {
+		w.Token, w.Secret = f.token, f.secret
+	}
+	if fl.Changed("no-verify") {
+		w.NoVerify = f.noVerify
+	}
+	if fl.Changed("ca-file") {
+		w.CAFile = f.caFile
+	}
+	if fl.Changed("timeout") {
+		w.Timeout = f.timeout
+	}
+	return w
+}
+
 // printWebhookStatus prints the daemon's Manager.GlusterFS.Webhooks.
-func printWebhookStatus(conn *dbus.Conn) error {
+func printWebhookStatus(out io.Writer, conn *dbus.Conn) error {
 	v, err := conn.Object(exporter.BusName, exporter.ManagerPath).GetProperty(exporter.ManagerInterface + ".Webhooks")
 	if err != nil {
 		return fmt.Errorf("reading the webhooks' state from the daemon: %w", err)
@@ -242,7 +344,7 @@ func printWebhookStatus(conn *dbus.Conn) error {
 	if err := dbus.Store([]any{v.Value()}, &rows); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "URL\tSTATE\tCURSOR\tLAG\tDELIVERED\tFAILED\tLOST\tLAST ERROR")
 	for _, r := range rows {
 		last := r.LastError

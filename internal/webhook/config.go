@@ -255,6 +255,9 @@ func validate(w *Webhook) error {
 	return nil
 }
 
+// RedactURL hides the password of a URL (user:password@) for display.
+func RedactURL(s string) string { return redactURL(s) }
+
 // redactURL hides a password in a URL for messages.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
