@@ -182,9 +182,7 @@ func Run(ctx context.Context, cfg Config) error {
 		go addSinkAfterFirstRead(ctx, ref, model, recorder, cfg.Interval)
 	}
 	if listener != nil {
-		peers := &peerAddrs{l: listener, model: model}
-		peers.update()
-		model.AddSink(peers)
+		model.AddSink(startNativeUpkeep(ctx, listener, writer, model, log))
 		go func() {
 			if err := listener.Run(ctx, nativeHandler(writer, ref, model, log)); err != nil && ctx.Err() == nil {
 				log.Error("native events listener stopped", "err", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/testbed"
 	"github.com/glusterbus/glusterbus/internal/testbus"
 )
 
@@ -95,6 +96,39 @@ func (d *nativeDaemon) send(to, from netip.Addr, datagrams ...string) {
 	}
 }
 
+// localAddr is an address of this host that is not loopback, or the test
+// ends for want of one.
+func localAddr(t *testing.T) netip.Addr {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && !ip.Unmap().IsLoopback() && !ip.IsLinkLocalUnicast() {
+				return ip.Unmap()
+			}
+		}
+	}
+	testbed.Missing(t, "this host has no address other than loopback and link-local ones")
+	return netip.Addr{}
+}
+
+// TestLocalAddressAllowed: bricks and local mounts send their events from
+// this host's own addresses, which are no peer's.
+func TestLocalAddressAllowed(t *testing.T) {
+	local := localAddr(t)
+	d := startNative(t, local.String())
+	d.send(local, local, fmt.Sprintf("%d 97 client_uid=local;client_identifier=%s:49144", time.Now().Unix(), local))
+	d.waitFor("the event from a local address", 10*time.Second, func() bool {
+		return has(d.getEvents(0), "native/CLIENT_CONNECT")
+	})
+	if strings.Contains(d.logs.String(), "problem=rejected") {
+		t.Errorf("a datagram from this host was rejected:\n%s", d.logs)
+	}
+}
+
 // TestSecretOptionHidden: a password set with `volume set` reaches neither
 // GetEvents, the Event signal, nor the journal's file; its option does.
 func TestSecretOptionHidden(t *testing.T) {
@@ -148,3 +182,45 @@ func dumpEvents(evs []event) string {
 	return b.String()
 }
 
+// TestNativeLossLogged: the native events dropped are counted in the log,
+// by reason.
+func TestNativeLossLogged(t *testing.T) {
+	loopback := netip.MustParseAddr("127.0.0.1")
+	d := startNative(t, loopback.String(), func(c *daemon.Config) { c.EventsRate, c.EventsBurst = 0.001, 4 })
+	now := time.Now().Unix()
+	d.send(loopback, netip.Addr{}, "not an event", "1 9999 a=b", fmt.Sprintf("%d 97 client_uid=x", now), "1 (",
+		// Over the burst.
+		fmt.Sprintf("%d 97 client_uid=y", now), fmt.Sprintf("%d 97 client_uid=z", now))
+	want := map[string]int{"malformed": 2, "unknown": 1, "rate_limited": 2, "queue_full": 0}
+	var got map[string]int
+	d.waitFor("the losses in the log", 15*time.Second, func() bool {
+		got = lossCounts(t, d.logs.String())
+		return got["malformed"] == want["malformed"] && got["unknown"] == want["unknown"] && got["rate_limited"] == want["rate_limited"]
+	})
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: %d logged, want %d", k, got[k], n)
+		}
+	}
+}
+
+// lossCounts sums the counts of the log's loss lines.
+func lossCounts(t *testing.T, log string) map[string]int {
+	sums := map[string]int{}
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "native events dropped") {
+			continue
+		}
+		if !strings.Contains(line, "level=WARN") {
+			t.Errorf("not a warning: %s", line)
+		}
+		for _, word := range strings.Fields(line) {
+			k, v, _ := strings.Cut(word, "=")
+			var n int
+			if _, err := fmt.Sscan(v, &n); err == nil {
+				sums[k] += n
+			}
+		}
+	}
+	return sums
+}

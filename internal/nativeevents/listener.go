@@ -36,7 +36,7 @@ type Config struct {
 	// is then skipped with a warning. Explicit addresses must all bind.
 	ListenAddrs []string
 	// Allow lists networks whose datagrams are accepted in addition to
-	// loopback and the peers given to SetPeers.
+	// loopback and the addresses given to SetPeers.
 	Allow []netip.Prefix
 	// RatePerSource is the sustained rate, in events per second, accepted
 	// from one source address; 0 means DefaultRatePerSource, a negative
@@ -223,8 +223,10 @@ func (l *Listener) LocalAddrs() []net.Addr {
 	return out
 }
 
-// SetPeers replaces the addresses of the cluster's peers, whose datagrams
-// are accepted. It may be called at any time, also while Run runs.
+// SetPeers replaces the addresses, besides loopback and Config.Allow, whose
+// datagrams are accepted: the cluster's peers' and this host's own (bricks
+// and local mounts send from those). It may be called at any time, also
+// while Run runs.
 func (l *Listener) SetPeers(addrs []netip.Addr) {
 	m := make(map[netip.Addr]struct{}, len(addrs))
 	for _, a := range addrs {
@@ -238,8 +240,8 @@ func (l *Listener) Allowed(src netip.Addr) bool {
 	return allowed(src, *l.peers.Load(), l.allow)
 }
 
-// allowed is the source check: loopback, a peer, or within an allowed
-// network.
+// allowed is the source check: loopback, an address given to SetPeers, or
+// within an allowed network.
 func allowed(src netip.Addr, peers map[netip.Addr]struct{}, allow []netip.Prefix) bool {
 	src = src.Unmap().WithZone("")
 	if !src.IsValid() {
@@ -343,7 +345,7 @@ func (l *Listener) process(data []byte, src netip.Addr, handle func(Event, netip
 	src = src.Unmap()
 	if !allowed(src, *l.peers.Load(), l.allow) {
 		l.rejected.Add(1)
-		l.warn(problemRejected, src, "native event from a source that is neither loopback, a cluster peer nor an allowed network; ignoring its events",
+		l.warn(problemRejected, src, "native event from a source that is neither this host, a cluster peer nor an allowed network; ignoring its events",
 			"source", src.String())
 		return
 	}
