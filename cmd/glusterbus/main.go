@@ -34,6 +34,8 @@ func exitCode(err error) int {
 		return 5 // ERROR_WEBHOOK_ALREADY_EXISTS
 	case errors.Is(err, webhook.ErrNotFound):
 		return 6 // ERROR_WEBHOOK_NOT_EXISTS
+	case errors.Is(err, errSync):
+		return 8 // ERROR_WEBHOOK_SYNC_FAILED
 	}
 	return 1
 }

@@ -64,9 +64,13 @@ func (f *webhookFlags) add(cmd *cobra.Command, mod bool) {
 	}
 }
 
-// webhooksFile is the webhooks file's path inside glusterd's working
-// directory.
-const webhooksFile = "/events/webhooks.json"
+// webhooksFileToSync is the webhooks file's path inside glusterd's working
+// directory, as gluster-eventsapi gives it to gluster system:: copy file.
+const webhooksFileToSync = "/events/webhooks.json"
+
+// errSync reports a change made to this node's file that could not be
+// copied to the other nodes; gluster-eventsapi exits 8 for it.
+var errSync = errors.New("copying the webhooks file to the other nodes failed")
 
 // errTestFailed reports a webhook test without a 2xx answer;
 // gluster-eventsapi webhook-test exits 3 when no node's test passed.
@@ -97,7 +101,7 @@ func (wc *webhookCommand) path(ctx context.Context) (string, error) {
 		return wc.file, nil
 	}
 	wd, err := wc.glusterdWorkdir(ctx)
-	return filepath.Join(wd, filepath.FromSlash(webhooksFile)), err
+	return filepath.Join(wd, filepath.FromSlash(webhooksFileToSync)), err
 }
 
 func (wc *webhookCommand) cli() (*gluster.CLI, error) {
@@ -108,13 +112,55 @@ func (wc *webhookCommand) cli() (*gluster.CLI, error) {
 	return &gluster.CLI{Command: words, Timeout: gluster.DefaultTimeout}, nil
 }
 
-// change runs edit on the webhooks file.
-func (wc *webhookCommand) change(ctx context.Context, edit func(path string) error) error {
+// change runs edit on the webhooks file and then, unless local, copies
+// the file to the other nodes as gluster-eventsapi does. Each node's
+// daemon watches its own file: no reload is needed.
+func (wc *webhookCommand) change(ctx context.Context, local bool, edit func(path string) error) error {
 	p, err := wc.path(ctx)
 	if err != nil {
 		return err
 	}
-	return edit(p)
+	if !local {
+		// gluster copies <workdir>/events/webhooks.json, whatever file
+		// was changed: make sure it is the one.
+		wd, err := wc.glusterdWorkdir(ctx)
+		if err != nil {
+			return err
+		}
+		if synced := filepath.Join(wd, filepath.FromSlash(webhooksFileToSync)); !sameFile(p, synced) {
+			return fmt.Errorf("%s is not %s, the file copied to the other nodes: give --local to change it on this node only", p, synced)
+		}
+	}
+	if err := edit(p); err != nil {
+		return err
+	}
+	if local {
+		return nil
+	}
+	c, err := wc.cli()
+	if err != nil {
+		return err
+	}
+	if _, err := c.Run(ctx, "system::", "copy", "file", webhooksFileToSync); err != nil {
+		return fmt.Errorf("%w (this node's file is changed): %v", errSync, err)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b name the same file, also when it does
+// not exist yet.
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(fa, fb)
+	}
+	da, errA := os.Stat(filepath.Dir(a))
+	db, errB := os.Stat(filepath.Dir(b))
+	return errA == nil && errB == nil && os.SameFile(da, db) && filepath.Base(a) == filepath.Base(b)
 }
 
 // nodeUUID is this node's UUID as glustereventsd reads it: the UUID= line
@@ -159,31 +205,39 @@ func newWebhook() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "webhook",
 		Short: "Manage webhooks as gluster-eventsapi does (same file), and show their delivery",
-		Long: `The webhooks live in gluster-eventsapi's file, <glusterd workdir>/events/webhooks.json;
-add, mod and del change this node's file only (copy it to the other nodes as needed).
-The running daemon picks up every change without a restart.`,
+		Long: `The webhooks live in gluster-eventsapi's file, <glusterd workdir>/events/webhooks.json.
+As gluster-eventsapi does, add, mod and del then copy the file to the other nodes
+(gluster system:: copy file /events/webhooks.json), unless --local is given.
+Each node's running daemon picks up every change without a restart.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&wc.file, "webhooks-file", "", "the webhooks file (default <glusterd workdir>/events/webhooks.json)")
 	pf.StringVar(&wc.workdir, "glusterd-workdir", "", "glusterd's working directory (default: ask gluster)")
 	pf.StringVar(&wc.command, "gluster", "gluster", "the gluster CLI command, as a prefix")
 
-	var addFlags webhookFlags
+	var (
+		addFlags webhookFlags
+		addLocal bool
+	)
 	add := &cobra.Command{
 		Use:   "add URL",
 		Short: "Add a webhook",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := addFlags
-			return wc.change(cmd.Context(), func(p string) error {
+			return wc.change(cmd.Context(), addLocal, func(p string) error {
 				return webhook.Add(p, webhook.Webhook{URL: args[0], Token: f.token, Secret: f.secret, Events: f.events,
 					Volumes: f.volumes, Sources: f.sources, NoVerify: f.noVerify, CAFile: f.caFile, Timeout: f.timeout})
 			})
 		},
 	}
 	addFlags.add(add, false)
+	addLocalFlag(add, &addLocal)
 
-	var modFlags webhookFlags
+	var (
+		modFlags webhookFlags
+		modLocal bool
+	)
 	mod := &cobra.Command{
 		Use:   "mod URL",
 		Short: "Change a webhook",
@@ -216,19 +270,22 @@ The running daemon picks up every change without a restart.`,
 				c.Timeout = &f.timeout
 			}
 			c.ClearToken, c.ClearSecret = f.clearToken, f.clearSecret
-			return wc.change(cmd.Context(), func(p string) error { return webhook.Modify(p, args[0], c) })
+			return wc.change(cmd.Context(), modLocal, func(p string) error { return webhook.Modify(p, args[0], c) })
 		},
 	}
 	modFlags.add(mod, true)
+	addLocalFlag(mod, &modLocal)
 
+	var delLocal bool
 	del := &cobra.Command{
 		Use:   "del URL",
 		Short: "Delete a webhook",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return wc.change(cmd.Context(), func(p string) error { return webhook.Delete(p, args[0]) })
+			return wc.change(cmd.Context(), delLocal, func(p string) error { return webhook.Delete(p, args[0]) })
 		},
 	}
+	addLocalFlag(del, &delLocal)
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -299,6 +356,10 @@ this test (-t or -s replace both the token and the secret).`,
 	addBusFlag(status, &address)
 	cmd.AddCommand(add, mod, del, list, test, status)
 	return cmd
+}
+
+func addLocalFlag(cmd *cobra.Command, local *bool) {
+	cmd.Flags().BoolVar(local, "local", false, "change this node's file only; do not copy it to the other nodes")
 }
 
 // testedWebhook is the webhook "webhook test" sends to: the configured

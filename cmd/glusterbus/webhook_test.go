@@ -69,11 +69,12 @@ func loadWebhooks(t *testing.T, file string) *webhook.Config {
 	return c
 }
 
-// TestWebhookEditCommands runs add, mod, del and list and checks their output and gluster-eventsapi's exit codes.
+// TestWebhookEditCommands runs add, mod, del and list on this node's file
+// and checks their output and gluster-eventsapi's exit codes.
 func TestWebhookEditCommands(t *testing.T) {
 	wd := fakeWorkdir(t, "0b8d4c4e-3a43-4a7e-9f55-2b0f7fb1c1a1")
 	file := filepath.Join(wd, "events", "webhooks.json")
-	local := []string{"--glusterd-workdir", wd}
+	local := []string{"--glusterd-workdir", wd, "--local"}
 	const u = "http://hooks.example:9000/listen"
 
 	mustExit(t, 0, append([]string{"webhook", "add", u, "-t", "tok-SECRET", "--events", "VOLUME_*"}, local...)...)
@@ -109,6 +110,36 @@ func TestWebhookEditCommands(t *testing.T) {
 	if _, ok := loadWebhooks(t, file).Find(u); ok {
 		t.Error("del left the webhook")
 	}
+}
+
+// TestWebhookSyncFailure: without --local, a change whose copy to the other
+// nodes fails keeps the local change and exits 8, as gluster-eventsapi
+// does; a --webhooks-file that is not the file gluster copies is refused
+// before anything changes.
+func TestWebhookSyncFailure(t *testing.T) {
+	wd := fakeWorkdir(t, "0b8d4c4e-3a43-4a7e-9f55-2b0f7fb1c1a1")
+	file := filepath.Join(wd, "events", "webhooks.json")
+	const u = "http://hooks.example/in"
+	// "false" stands for a gluster that cannot reach glusterd.
+	out := mustExit(t, 8, "webhook", "add", u, "--glusterd-workdir", wd, "--gluster", "false")
+	if !strings.Contains(out, "this node's file is changed") {
+		t.Errorf("the error does not say the local change was made: %s", out)
+	}
+	if _, ok := loadWebhooks(t, file).Find(u); !ok {
+		t.Error("the local change was not made")
+	}
+	// The same file named by --webhooks-file is still the one copied.
+	mustExit(t, 8, "webhook", "del", u, "--glusterd-workdir", wd, "--webhooks-file", file, "--gluster", "false")
+
+	other := filepath.Join(t.TempDir(), "webhooks.json")
+	out = mustExit(t, 1, "webhook", "add", u, "--glusterd-workdir", wd, "--webhooks-file", other, "--gluster", "false")
+	if !strings.Contains(out, "--local") {
+		t.Errorf("the refusal does not point to --local: %s", out)
+	}
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Errorf("the refused change wrote %s: %v", other, err)
+	}
+	mustExit(t, 0, "webhook", "add", u, "--webhooks-file", other, "--local")
 }
 
 // sampleReceiver records the sample events it gets.
@@ -214,6 +245,68 @@ func TestWebhookTestCommand(t *testing.T) {
 	}
 }
 
+// glusterPrefix is a node's gluster CLI prefix as a --gluster value.
+func glusterPrefix(n *testbed.Node) string {
+	words := n.CLI()
+	for i, w := range words {
+		words[i] = "'" + w + "'"
+	}
+	return strings.Join(words, " ")
+}
+
+// TestWebhookSyncToPeers: on a real 3-node cluster, add, mod and del on
+// node 1 reach the files of nodes 2 and 3 through gluster system:: copy
+// file; a node that cannot take the copy makes the command exit 8.
+func TestWebhookSyncToPeers(t *testing.T) {
+	c := testbed.Start(t, 3)
+	n1 := c.Nodes[0]
+	// Each node's glusterbus serve makes <workdir>/events at start.
+	for _, n := range c.Nodes[1:] {
+		if err := os.Mkdir(filepath.Join(n.Workdir, "events"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peerHook := func(n *testbed.Node, u string) (webhook.Webhook, bool) {
+		return loadWebhooks(t, filepath.Join(n.Workdir, "events", "webhooks.json")).Find(u)
+	}
+	const u = "http://hooks.example:9000/listen"
+	gl := glusterPrefix(n1)
+
+	mustExit(t, 0, "webhook", "add", u, "-t", "tok", "--volumes", "gv0", "--gluster", gl)
+	for _, n := range c.Nodes {
+		if w, ok := peerHook(n, u); !ok || w.Token != "tok" || len(w.Volumes) != 1 {
+			t.Errorf("node %d after add: %+v, %v", n.Index, w, ok)
+		}
+	}
+	mustExit(t, 0, "webhook", "mod", u, "--events", "BRICK_*", "--gluster", gl)
+	for _, n := range c.Nodes {
+		if w, _ := peerHook(n, u); len(w.Events) != 1 || len(w.Volumes) != 1 {
+			t.Errorf("node %d after mod: %+v", n.Index, w)
+		}
+	}
+	mustExit(t, 0, "webhook", "add", u+"/local", "--local", "--gluster", gl)
+	if _, ok := peerHook(c.Nodes[1], u+"/local"); ok {
+		t.Error("--local copied the file")
+	}
+	mustExit(t, 0, "webhook", "del", u, "--gluster", gl)
+	for _, n := range c.Nodes {
+		if _, ok := peerHook(n, u); ok {
+			t.Errorf("node %d still has the webhook after del", n.Index)
+		}
+	}
+
+	if err := os.Remove(filepath.Join(c.Nodes[2].Workdir, "events", "webhooks.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(c.Nodes[2].Workdir, "events")); err != nil {
+		t.Fatal(err)
+	}
+	mustExit(t, 8, "webhook", "add", u, "--gluster", gl)
+	if _, ok := peerHook(n1, u); !ok {
+		t.Error("the local change was not made")
+	}
+}
+
 // TestWebhookStatusCommand: webhook status shows what the running daemon
 // reports; without a daemon it fails.
 func TestWebhookStatusCommand(t *testing.T) {
@@ -222,7 +315,7 @@ func TestWebhookStatusCommand(t *testing.T) {
 	addr := testbus.Start(t)
 	rc := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer rc.Close()
-	mustExit(t, 0, "webhook", "add", rc.URL+"/status", "--glusterd-workdir", n.Workdir)
+	mustExit(t, 0, "webhook", "add", rc.URL+"/status", "--glusterd-workdir", n.Workdir, "--local")
 
 	out, errOut, code := glusterbus(t, "webhook", "status", "--bus", addr)
 	if code != 1 || !strings.Contains(errOut, "reading the webhooks' state") {

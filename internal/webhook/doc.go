@@ -99,8 +99,9 @@
 // they exclude each other and gluster-eventsapi. They read the file, change
 // it, write a temporary file in the same directory, fsync it, rename it over
 // the file and fsync the directory. Webhooks they do not change are written
-// back as they were read. Like gluster-eventsapi they change only the local
-// file; copying it to the other nodes is the caller's business.
+// back as they were read. They change only the local file; copying it to
+// the other nodes (gluster system:: copy file, as gluster-eventsapi does
+// and glusterbus webhook does) is the caller's business.
 //
 // # Delivery
 //
