@@ -34,9 +34,12 @@
 // ([Options.MaxAge]) in the background: right after Open, after commits (at
 // most every few seconds) and once a minute while idle. Deletion runs in
 // bounded batches, each its own short transaction, so pruning a large
-// backlog never holds up appends for long. Age is judged by [Event.Time]
-// from the oldest event forward and stops at the first event that is young
-// enough.
+// backlog never holds up appends for long. Age is judged from the oldest
+// event forward and stops at the first event that is young enough, by when
+// each event was journaled (stored with it), not by [Event.Time]: senders'
+// clocks need not follow the sequence, the journal's does. Events stored
+// before that time was recorded count as journaled at their own time, or
+// when the journal was opened if that is earlier.
 //
 // # Cursors
 //

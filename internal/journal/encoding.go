@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// encodingV1 is the leading byte of every stored event value.
+// The leading byte of every stored event value is its encoding version.
 //
 // Layout of version 1, after the version byte:
 //
@@ -20,13 +20,32 @@ import (
 //
 // where string is a uvarint byte length followed by the bytes. The sequence
 // number is the key and is not repeated in the value.
-const encodingV1 = 1
+//
+// Version 2, written since, puts before the layout of version 1
+//
+//	8 bytes  when the event was journaled, as big-endian Unix microseconds
+//
+// at a fixed offset, so the commit can fill it in and retention can read it
+// alone. Event.Time is when it happened, as its sender says, and need not
+// follow the sequence; the commit time does.
+const (
+	encodingV1 = 1
+	encodingV2 = 2
+)
+
+// stampOffset and stampLen place version 2's commit time.
+const (
+	stampOffset = 1
+	stampLen    = 8
+)
 
 var errMalformed = errors.New("journal: malformed or truncated event")
 
-// encodeEvent appends the stored form of e (without its Seq) to buf.
+// encodeEvent appends the stored form of e (without its Seq) to buf, with a
+// zero commit time for setStamp to fill in.
 func encodeEvent(buf []byte, e *Event) []byte {
-	buf = append(buf, encodingV1)
+	buf = append(buf, encodingV2)
+	buf = append(buf, make([]byte, stampLen)...)
 	buf = binary.AppendVarint(buf, e.Time.UnixMicro())
 	buf = appendString(buf, e.Node)
 	buf = appendString(buf, e.Name)
@@ -41,7 +60,7 @@ func encodeEvent(buf []byte, e *Event) []byte {
 }
 
 func encodedSize(e *Event) int {
-	n := 1 + binary.MaxVarintLen64 + 4*binary.MaxVarintLen64 +
+	n := 1 + stampLen + binary.MaxVarintLen64 + 4*binary.MaxVarintLen64 +
 		len(e.Node) + len(e.Name) + len(e.Source) + len(e.Object) + binary.MaxVarintLen64
 	for _, f := range e.Fields {
 		n += 2*binary.MaxVarintLen64 + len(f.Key) + len(f.Value)
@@ -91,7 +110,12 @@ func decodeEvent(b []byte) (Event, error) {
 	return e, nil
 }
 
-// decodeTime decodes only the time of a stored value, for retention.
+// setStamp records in an encoded value when it was journaled.
+func setStamp(b []byte, t time.Time) {
+	binary.BigEndian.PutUint64(b[stampOffset:stampOffset+stampLen], uint64(t.UnixMicro()))
+}
+
+// decodeTime decodes only the time of a stored value.
 func decodeTime(b []byte) (time.Time, error) {
 	d := decoder{b: b}
 	if err := d.version(); err != nil {
@@ -102,6 +126,27 @@ func decodeTime(b []byte) (time.Time, error) {
 		return time.Time{}, d.err
 	}
 	return time.UnixMicro(us), nil
+}
+
+// decodeJournaled decodes only when a stored value was journaled, for
+// retention. Version 1 did not record it: such an event was journaled
+// before opened (the journal's Open) and, the sender's clock permitting,
+// not before its own time.
+func decodeJournaled(b []byte, opened time.Time) (time.Time, error) {
+	if len(b) > 0 && b[0] == encodingV2 {
+		if len(b) < stampOffset+stampLen {
+			return time.Time{}, errMalformed
+		}
+		return time.UnixMicro(int64(binary.BigEndian.Uint64(b[stampOffset:]))), nil
+	}
+	t, err := decodeTime(b)
+	if err != nil {
+		return t, err
+	}
+	if t.After(opened) {
+		t = opened
+	}
+	return t, nil
 }
 
 // decoder reads b from off and records the first error; once err is set
@@ -117,10 +162,17 @@ func (d *decoder) version() error {
 	if len(d.b) == 0 {
 		return errMalformed
 	}
-	if v := d.b[0]; v != encodingV1 {
+	switch v := d.b[0]; v {
+	case encodingV1:
+		d.off = 1
+	case encodingV2:
+		if len(d.b) < stampOffset+stampLen {
+			return errMalformed
+		}
+		d.off = stampOffset + stampLen
+	default:
 		return fmt.Errorf("journal: unknown event encoding version %d", v)
 	}
-	d.off = 1
 	return nil
 }
 

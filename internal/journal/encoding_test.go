@@ -36,6 +36,14 @@ func TestEncodingRoundTrip(t *testing.T) {
 		if tm, err := decodeTime(b); err != nil || !tm.Equal(want.Time) {
 			t.Errorf("decodeTime = %v, %v", tm, err)
 		}
+		stamp := time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
+		setStamp(b, stamp)
+		if tm, err := decodeJournaled(b, time.Now()); err != nil || !tm.Equal(stamp) {
+			t.Errorf("decodeJournaled = %v, %v", tm, err)
+		}
+		if again, err := decodeEvent(b); err != nil || !reflect.DeepEqual(again, got) {
+			t.Errorf("the commit time changed the event: %+v, %v", again, err)
+		}
 	}
 }
 
@@ -43,7 +51,7 @@ func TestDecodeErrors(t *testing.T) {
 	good := encodeEvent(nil, &Event{Name: "X", Fields: []Field{{"a", "b"}}})
 	cases := map[string][]byte{
 		"empty":           nil,
-		"unknown version": append([]byte{2}, good[1:]...),
+		"unknown version": append([]byte{3}, good[1:]...),
 		"version zero":    append([]byte{0}, good[1:]...),
 		"trailing bytes":  append(append([]byte(nil), good...), 0),
 		"huge field count": {encodingV1, 0, 0, 0, 0, 0,
@@ -60,6 +68,9 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	if _, err := decodeTime([]byte{7, 0}); err == nil {
 		t.Error("decodeTime accepted an unknown version")
+	}
+	if _, err := decodeJournaled([]byte{encodingV2, 0, 0}, time.Now()); err == nil {
+		t.Error("decodeJournaled accepted a truncated commit time")
 	}
 }
 
@@ -86,6 +97,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if _, err := decodeTime(b); err != nil {
 			t.Fatalf("decodeTime failed on a decodable value: %v", err)
+		}
+		if _, err := decodeJournaled(b, time.Now()); err != nil {
+			t.Fatalf("decodeJournaled failed on a decodable value: %v", err)
 		}
 	})
 }

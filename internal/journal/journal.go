@@ -74,6 +74,7 @@ type Journal struct {
 	log       *slog.Logger
 	maxEvents uint64
 	maxAge    time.Duration
+	opened    time.Time // by then every event of encoding version 1 was journaled
 
 	lastSeq atomic.Uint64 // last sequence number made durable
 
@@ -101,6 +102,16 @@ type Journal struct {
 	// just before it commits; a non-nil result aborts the transaction as
 	// a failed write would. It lets tests exercise the failure path.
 	failCommit atomic.Pointer[func() error]
+	// clock, when set, replaces time.Now for commit times and retention.
+	clock atomic.Pointer[func() time.Time]
+}
+
+// now is the journal's clock.
+func (j *Journal) now() time.Time {
+	if c := j.clock.Load(); c != nil {
+		return (*c)()
+	}
+	return time.Now()
 }
 
 type appendReq struct {
@@ -136,6 +147,7 @@ func Open(path string, opts Options) (*Journal, error) {
 		log:        opts.Logger,
 		maxEvents:  defaultMaxEvents,
 		maxAge:     defaultMaxAge,
+		opened:     time.Now(),
 		notify:     make(chan struct{}),
 		done:       make(chan struct{}),
 		pruneKick:  make(chan struct{}, 1),
@@ -304,6 +316,9 @@ func (j *Journal) writer() {
 // the outcome to every request in it.
 func (j *Journal) commit(batch []*appendReq, n int) {
 	first := j.nextSeq
+	// Retention goes by this time, not the events' own: it follows the
+	// sequence even when senders' clocks do not.
+	stamp := j.now()
 	err := j.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEvents)
 		b.FillPercent = 1 // keys only ever grow: keep pages full
@@ -314,6 +329,7 @@ func (j *Journal) commit(batch []*appendReq, n int) {
 				k := keys[:8:8]
 				keys = keys[8:]
 				binary.BigEndian.PutUint64(k, seq)
+				setStamp(v, stamp)
 				if err := b.Put(k, v); err != nil {
 					return err
 				}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -285,26 +287,44 @@ func TestRetentionByCount(t *testing.T) {
 	}
 }
 
+// fakeClock is a journal clock the test moves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+
+func useClock(j *Journal, start time.Time) *fakeClock {
+	c := &fakeClock{now: start}
+	now := c.Now
+	j.clock.Store(&now)
+	return c
+}
+
+// appendAt journals events at the clock's time t.
+func appendAt(t *testing.T, j *Journal, c *fakeClock, at time.Time, evs ...Event) {
+	t.Helper()
+	c.Set(at)
+	if _, err := j.Append(context.Background(), evs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRetentionByAge(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.db")
 	j := openTest(t, path, Options{MaxAge: time.Hour})
 	now := time.Now()
-	var evs []Event
-	for i, age := range []time.Duration{3 * time.Hour, 2 * time.Hour, 61 * time.Minute, 59 * time.Minute, 0, 2 * time.Hour} {
-		e := testEvent(i)
-		e.Time = now.Add(-age)
-		evs = append(evs, e)
-	}
-	if _, err := j.Append(context.Background(), evs...); err != nil {
-		t.Fatal(err)
+	clock := useClock(j, now)
+	for i, age := range []time.Duration{3 * time.Hour, 2 * time.Hour, 61 * time.Minute, 59 * time.Minute, 0} {
+		appendAt(t, j, clock, now.Add(-age), testEvent(i))
 	}
 	if _, err := j.prune(now); err != nil {
 		t.Fatal(err)
 	}
-	// The last event is old too, but stays behind younger ones: age is
-	// judged oldest first.
 	got, _ := j.Range(0, 0)
-	if !slices.Equal(seqsOf(got), []uint64{4, 5, 6}) {
+	if !slices.Equal(seqsOf(got), []uint64{4, 5}) {
 		t.Fatalf("retained %v", seqsOf(got))
 	}
 
@@ -312,18 +332,89 @@ func TestRetentionByAge(t *testing.T) {
 	if _, err := j.prune(now.Add(3 * time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if j.FirstSeq() != 0 || j.LastSeq() != 6 {
+	if j.FirstSeq() != 0 || j.LastSeq() != 5 {
 		t.Fatalf("after full prune: first %d last %d", j.FirstSeq(), j.LastSeq())
 	}
 	j.Close()
 
 	j = openTest(t, path, Options{MaxAge: time.Hour})
-	if j.LastSeq() != 6 {
-		t.Fatalf("LastSeq after reopen = %d, want 6", j.LastSeq())
+	if j.LastSeq() != 5 {
+		t.Fatalf("LastSeq after reopen = %d, want 5", j.LastSeq())
 	}
-	seqs, err := j.Append(context.Background(), testEvent(7))
-	if err != nil || !slices.Equal(seqs, []uint64{7}) {
-		t.Fatalf("Append after reopen = %v, %v; want [7]", seqs, err)
+	seqs, err := j.Append(context.Background(), testEvent(6))
+	if err != nil || !slices.Equal(seqs, []uint64{6}) {
+		t.Fatalf("Append after reopen = %v, %v; want [6]", seqs, err)
+	}
+}
+
+// TestRetentionIgnoresEventTimes: events whose own time is far in the past
+// (a datagram with ts=0) or in the future, out of sequence order, are
+// retained by when they were journaled: the old one is not deleted at once,
+// and the future one does not hold back the deletion of those before it.
+func TestRetentionIgnoresEventTimes(t *testing.T) {
+	j := openTest(t, filepath.Join(t.TempDir(), "journal.db"), Options{MaxAge: time.Hour})
+	now := time.Now()
+	clock := useClock(j, now)
+	epoch, future := testEvent(0), testEvent(1)
+	epoch.Time = time.Unix(0, 0)
+	future.Time = now.Add(10 * 365 * 24 * time.Hour)
+	appendAt(t, j, clock, now.Add(-2*time.Hour), testEvent(2), future, testEvent(3)) // 1, 2, 3
+	appendAt(t, j, clock, now.Add(-90*time.Minute), future)                          // 4
+	appendAt(t, j, clock, now.Add(-10*time.Minute), epoch, testEvent(4))             // 5, 6
+	appendAt(t, j, clock, now, future, epoch)                                        // 7, 8
+
+	if _, err := j.prune(now); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := j.Range(0, 0)
+	if !slices.Equal(seqsOf(got), []uint64{5, 6, 7, 8}) {
+		t.Fatalf("retained %v, want the events journaled in the last hour", seqsOf(got))
+	}
+	if !got[0].Time.Equal(epoch.Time) || !got[2].Time.Equal(future.Time.UTC().Truncate(time.Microsecond)) {
+		t.Fatalf("events' own times changed: %v, %v", got[0].Time, got[2].Time)
+	}
+	if _, err := j.prune(now.Add(61 * time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := j.Range(0, 0); len(got) != 0 {
+		t.Fatalf("retained %v an hour later", seqsOf(got))
+	}
+}
+
+// TestRetentionOfVersion1Events: events stored before commit times were
+// recorded are judged by their own time, but never as younger than the
+// opening of the journal.
+func TestRetentionOfVersion1Events(t *testing.T) {
+	j := openTest(t, filepath.Join(t.TempDir(), "journal.db"), Options{MaxAge: time.Hour})
+	old, recent, future := testEvent(0), testEvent(1), testEvent(2)
+	old.Time = j.opened.Add(-2 * time.Hour)
+	recent.Time = j.opened.Add(-time.Minute)
+	future.Time = j.opened.Add(24 * time.Hour)
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		for i, e := range []Event{old, future, recent} {
+			v := encodeEvent(nil, &e)
+			v = append([]byte{encodingV1}, v[stampOffset+stampLen:]...)
+			if err := b.Put(seqKey(uint64(i+1)), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.prune(j.opened.Add(30 * time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := j.Range(0, 0); !slices.Equal(seqsOf(got), []uint64{2, 3}) || got[0].Time.Before(j.opened) {
+		t.Fatalf("retained %v", got)
+	}
+	if _, err := j.prune(j.opened.Add(61 * time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := j.Range(0, 0); len(got) != 0 {
+		t.Fatalf("the future-dated version 1 event held back retention: %v", seqsOf(got))
 	}
 }
 

@@ -29,7 +29,7 @@ func (j *Journal) pruner() {
 	pause := time.NewTimer(0)
 	defer pause.Stop()
 	for {
-		if _, err := j.prune(time.Now()); err != nil {
+		if _, err := j.prune(j.now()); err != nil {
 			j.log.Error("journal: retention failed", "err", err)
 		}
 		pause.Reset(pruneMinInterval)
@@ -47,9 +47,12 @@ func (j *Journal) pruner() {
 	}
 }
 
-// prune deletes events beyond the count limit and events older than
+// prune deletes events beyond the count limit and events journaled before
 // now - maxAge, oldest first, in transactions of at most pruneBatch
-// deletions. It returns how many events it deleted.
+// deletions. It returns how many events it deleted. Age is when an event
+// was journaled, not its own time: a sender's clock may be far behind
+// (ts=0) or ahead, and sequence order would then not be time order, so
+// stopping at the first young event would delete too early or never.
 func (j *Journal) prune(now time.Time) (int, error) {
 	j.pruneMu.Lock()
 	defer j.pruneMu.Unlock()
@@ -74,7 +77,7 @@ func (j *Journal) prune(now time.Time) (int, error) {
 			c := b.Cursor()
 			for k, v := c.First(); k != nil && len(del) < pruneBatch; k, v = c.Next() {
 				if binary.BigEndian.Uint64(k) >= below {
-					t, err := decodeTime(v)
+					t, err := decodeJournaled(v, j.opened)
 					if err != nil || !t.Before(cutoff) {
 						break
 					}
