@@ -135,12 +135,12 @@ func Run(ctx context.Context, cfg Config) error {
 	// The writer outlives ctx long enough to journal what is queued.
 	writerCtx, stopWriter := context.WithCancel(context.Background())
 	writer := events.NewWriter(j, 1<<16, log, func(err error) {
-		svc := model.Service()
-		svc.JournalError = ""
-		if err != nil {
-			svc.JournalError = err.Error()
-		}
-		model.SetService(svc)
+		model.UpdateService(func(svc *state.Service) {
+			svc.JournalError = ""
+			if err != nil {
+				svc.JournalError = err.Error()
+			}
+		})
 	})
 	writerDone := make(chan struct{})
 	go func() { writer.Run(writerCtx); close(writerDone) }()
@@ -239,9 +239,7 @@ func showWebhooks(ctx context.Context, d *webhook.Deliverer, model *state.Model)
 			continue
 		}
 		last = cur
-		svc := model.Service()
-		svc.Webhooks = cur
-		model.SetService(svc)
+		model.UpdateService(func(svc *state.Service) { svc.Webhooks = cur })
 	}
 }
 

@@ -120,12 +120,17 @@ func (m *Model) Service() Service {
 	return s
 }
 
-// SetService replaces the daemon's own condition.
-func (m *Model) SetService(s Service) []Change {
+// UpdateService changes the daemon's own condition in place, under the
+// model's lock, so parts of the daemon that each own some of its fields
+// never undo each other's updates. update must not call the model.
+func (m *Model) UpdateService(update func(*Service)) []Change {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.start()
 	before := managerObject(m.cur)
+	s := m.cur.Service
+	s.Webhooks = slices.Clone(s.Webhooks) // before still refers to the old slice
+	update(&s)
 	m.cur.Service = s
 	changes := Diff([]Object{before}, []Object{managerObject(m.cur)})
 	m.publish(changes)

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -146,5 +148,33 @@ func TestModelPeersAndGlusterd(t *testing.T) {
 	c = m.SetGlusterd(Glusterd{Running: true, UUID: "me"})
 	if len(c) != 1 || len(c[0].Props) != 2 {
 		t.Fatalf("glusterd = %+v", c)
+	}
+}
+
+// TestUpdateServiceConcurrent: parts of the daemon that each own a field of
+// the service update it at the same time, and none undoes another's update.
+func TestUpdateServiceConcurrent(t *testing.T) {
+	m := NewModel()
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			m.UpdateService(func(s *Service) { s.Webhooks = append(s.Webhooks, WebhookState{URL: fmt.Sprint(i)}) })
+		}()
+		go func() {
+			defer wg.Done()
+			m.UpdateService(func(s *Service) { s.JournalError = fmt.Sprint("error ", i) })
+		}()
+	}
+	wg.Wait()
+	s := m.Service()
+	if len(s.Webhooks) != n || s.JournalError == "" {
+		t.Fatalf("%d of %d webhook updates kept, JournalError %q", len(s.Webhooks), n, s.JournalError)
+	}
+	c := m.UpdateService(func(s *Service) { s.Webhooks[0].State = "failing" })
+	if len(c) != 1 || c[0].Props[0].Name != "Webhooks" || m.Service().Webhooks[0].State != "failing" {
+		t.Fatalf("changing a webhook in place: %+v", c)
 	}
 }
