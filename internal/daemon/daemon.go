@@ -60,6 +60,9 @@ type Config struct {
 
 	JournalMaxEvents int
 	JournalMaxAge    time.Duration
+	// EventQueue is how many events may wait to be journaled before native
+	// events are refused (state changes never are); 0 means 65536.
+	EventQueue int
 
 	// WebhooksFile is gluster-eventsapi's webhooks file; "" means
 	// <glusterd workdir>/events/webhooks.json.
@@ -77,6 +80,8 @@ type Config struct {
 
 // callTimeout bounds one D-Bus method call's work.
 const callTimeout = 2 * time.Minute
+
+const defaultEventQueue = 1 << 16
 
 // Run serves until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
@@ -134,7 +139,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// The writer outlives ctx long enough to journal what is queued.
 	writerCtx, stopWriter := context.WithCancel(context.Background())
-	writer := events.NewWriter(j, 1<<16, log, func(err error) {
+	queue := cfg.EventQueue
+	if queue <= 0 {
+		queue = defaultEventQueue
+	}
+	writer := events.NewWriter(j, queue, log, func(err error) {
 		model.UpdateService(func(svc *state.Service) {
 			svc.JournalError = ""
 			if err != nil {

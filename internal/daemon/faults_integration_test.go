@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -273,5 +274,116 @@ func TestJournalDiskFull(t *testing.T) {
 	}
 	if e := prop(); e != "" {
 		t.Fatalf("JournalError after recovery: %q", e)
+	}
+}
+
+// TestJournalDiskFullUnderLoad: with the journal's disk full, native events
+// overflow the queue while the cluster keeps changing. State changes are
+// queued under the model's lock and the journal's error is shown on the
+// manager, and neither may wait for the other: once space returns, every
+// accepted event is journaled and signalled in order, no state change is
+// lost, and the daemon still answers.
+func TestJournalDiskFullUnderLoad(t *testing.T) {
+	stateDir := t.TempDir()
+	port := freeUDPPort(t)
+	h := start(t, 1, func(c *testbed.Cluster) {
+		n1 := c.Nodes[0]
+		n1.Gluster(t, "volume", "create", "df", n1.Addr+":"+c.BrickDir(1, "df"), "force")
+	}, func(cfg *daemon.Config) {
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", stateDir).CombinedOutput(); err != nil {
+			testbed.Missing(t, "cannot mount a tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", "-l", stateDir).Run() })
+		cfg.StateDir = stateDir
+		cfg.EventQueue = 64
+		cfg.EventsPort = port
+		cfg.EventsAddrs = []string{"127.0.0.1"}
+		cfg.EventsRate = -1
+	})
+	n1 := h.cluster.Nodes[0]
+	h.waitFor("the volume", 30*time.Second, func() bool { return h.prop(volPath("df"), exporter.VolumeInterface, "Status") == "Created" })
+	since := h.lastSeq()
+	journalError := func() string { return h.prop(exporter.ManagerPath, exporter.ManagerInterface, "JournalError").(string) }
+
+	filler, err := os.Create(filepath.Join(stateDir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := filler.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	filler.Close()
+
+	num, _ := nativeevents.Number("CLIENT_CONNECT")
+	udp, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	for i := range 2000 { // far beyond the queue
+		fmt.Fprintf(udp, "%d %d client_identifier=x;id=%d;pad=%s", time.Now().Unix(), num, i, strings.Repeat("p", 200))
+		if i%100 == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	h.waitFor("JournalError with a full disk", 20*time.Second, func() bool { return journalError() != "" })
+	// State changes while the queue is full of native events.
+	for i := range 3 {
+		n1.Gluster(t, "volume", "set", "df", "user.disk-full", fmt.Sprint(i))
+		h.waitFor("the option on the bus", 20*time.Second, func() bool {
+			opts, _ := h.prop(volPath("df"), exporter.VolumeInterface, "Options").(map[string]string)
+			return opts["user.disk-full"] == fmt.Sprint(i)
+		})
+	}
+	if err := os.Remove(filepath.Join(stateDir, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("JournalError cleared", 60*time.Second, func() bool { return journalError() == "" })
+
+	// The daemon still answers, and journals and signals what comes now.
+	n1.Gluster(t, "volume", "set", "df", "user.disk-full", "after")
+	h.waitFor("the change after recovery signalled", 30*time.Second, func() bool {
+		for _, e := range h.eventSignals(since) {
+			if e.Name == "VOLUME_SET" && e.Fields["option.user.disk-full"] == "after" {
+				return true
+			}
+		}
+		return false
+	})
+	last := h.lastSeq()
+	h.waitFor("every journaled event signalled", 30*time.Second, func() bool { return len(h.eventSignals(since)) >= int(last-since) })
+	signals, journaled := h.eventSignals(since), h.getEvents(since)
+	if len(journaled) < int(last-since) || len(signals) < int(last-since) {
+		t.Fatalf("%d events journaled, %d signalled, LastSequence %d after %d", len(journaled), len(signals), last, since)
+	}
+	prevID, values := -1, []string{}
+	for i, s := range signals[:last-since] {
+		j := journaled[i]
+		if s.Seq != since+uint64(i)+1 || j.Seq != s.Seq || s.Name != j.Name || !mapsEqual(s.Fields, j.Fields) {
+			t.Fatalf("signal %d is %v, journal has %v, want seq %d", i, s, j, since+uint64(i)+1)
+		}
+		switch s.Name {
+		case "CLIENT_CONNECT":
+			var id int
+			fmt.Sscan(s.Fields["id"], &id)
+			if id <= prevID {
+				t.Fatalf("native event id %d after %d", id, prevID)
+			}
+			prevID = id
+		case "VOLUME_SET":
+			values = append(values, s.Fields["option.user.disk-full"])
+		}
+	}
+	if prevID < 0 {
+		t.Fatal("no native event was journaled")
+	}
+	if !reflect.DeepEqual(values, []string{"0", "1", "2", "after"}) {
+		t.Fatalf("state changes journaled: VOLUME_SET %v", values)
 	}
 }

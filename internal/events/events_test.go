@@ -2,17 +2,23 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/journal"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
 	"github.com/glusterbus/glusterbus/internal/state"
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 func fields(kv ...string) []journal.Field {
@@ -187,5 +193,184 @@ func TestWriterFlushesAtShutdown(t *testing.T) {
 	small.Offer(journal.Event{Name: "E"})
 	if small.Offer(journal.Event{Name: "E"}) || small.Refused() != 1 {
 		t.Fatal("a full queue accepted an event")
+	}
+}
+
+// TestPutNeverWaits: Offer refuses beyond the capacity, Put does not and
+// returns at once; the writer then journals everything accepted in order.
+func TestPutNeverWaits(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	w := NewWriter(j, 4, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	var want []string
+	for i := range 6 {
+		name := fmt.Sprint("N", i)
+		if w.Offer(journal.Event{Name: name}) {
+			want = append(want, name)
+		}
+	}
+	if len(want) != 4 || w.Refused() != 2 {
+		t.Fatalf("accepted %v, refused %d", want, w.Refused())
+	}
+	put := make(chan struct{})
+	go func() {
+		for i := range maxBatch + 10 {
+			w.Put(journal.Event{Name: fmt.Sprint("P", i)})
+		}
+		close(put)
+	}()
+	select {
+	case <-put:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Put waited for room")
+	}
+	for i := range maxBatch + 10 {
+		want = append(want, fmt.Sprint("P", i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	if err := j.Wait(ctx, uint64(len(want)-1)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	var got []string
+	for since := uint64(0); ; {
+		evs, err := j.Range(since, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		got = append(got, names(evs)...)
+		since = evs[len(evs)-1].Seq
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("journaled %d events, want %d in order", len(got), len(want))
+	}
+}
+
+// TestDiskFullUnderModelLock: the journal's disk is full and the queue is
+// full of native events; state changes keep coming under the model's lock,
+// and the writer tells the model about the journal's state. Once space
+// returns, everything accepted is journaled in order and the model still
+// answers.
+func TestDiskFullUnderModelLock(t *testing.T) {
+	if os.Getuid() != 0 {
+		testbed.Missing(t, "needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		testbed.Missing(t, "cannot mount a tmpfs: %v %s", err, out)
+	}
+	defer exec.Command("umount", "-l", dir).Run()
+	j, err := journal.Open(filepath.Join(dir, "j.db"), journal.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+
+	model := state.NewModel()
+	model.SetAll(state.NewSnapshot())
+	w := NewWriter(j, 16, slog.New(slog.NewTextHandler(io.Discard, nil)), func(err error) {
+		model.UpdateService(func(s *state.Service) {
+			s.JournalError = ""
+			if err != nil {
+				s.JournalError = err.Error()
+			}
+		})
+	})
+	model.AddSink(NewRecorder(w, "node", pathOf))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	fillDisk(t, filepath.Join(dir, "filler"))
+	var want []string
+	pad := fields("pad", strings.Repeat("p", 1000))
+	offer := func(name string) {
+		if w.Offer(journal.Event{Name: name, Fields: pad}) {
+			want = append(want, name)
+		}
+	}
+	// Until the journal fails and the queue is full.
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; w.Refused() == 0 || model.Service().JournalError == ""; i++ {
+		offer(fmt.Sprint("N", i))
+		if w.Refused() > 0 {
+			time.Sleep(time.Millisecond)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the journal kept writing on a full disk (refused %d)", w.Refused())
+		}
+	}
+
+	changed := make(chan struct{})
+	go func() {
+		defer close(changed)
+		for i := range 50 {
+			model.SetVolume("gv0", vol("Created", map[string]string{"n": fmt.Sprint(i)}))
+		}
+	}()
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("state changes waited for the journal under the model's lock")
+	}
+	want = append(want, VolumeCreate)
+	for range 49 {
+		want = append(want, VolumeSet)
+	}
+	offer("LAST")
+	if err := os.Remove(filepath.Join(dir, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "every accepted event journaled", func() bool { return j.LastSeq() >= uint64(len(want)) })
+	waitUntil(t, "JournalError cleared", func() bool { return model.Service().JournalError == "" })
+	evs, err := j.Range(0, 10*len(want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(evs); !reflect.DeepEqual(got, want) {
+		t.Fatalf("journaled %d events, want %d in order:\n%v\n%v", len(got), len(want), got, want)
+	}
+	if _, ok := model.Volume("gv0"); !ok {
+		t.Fatal("the model lost the volume")
+	}
+}
+
+// fillDisk writes path until its file system is full.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 16<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

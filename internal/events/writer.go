@@ -17,50 +17,88 @@ const maxBatch = 4096
 // Writer appends events to the journal in arrival order, as many per
 // commit as are waiting, so a flood costs one fsync per batch, not per
 // event. When the journal cannot write (disk full), it keeps the batch and
-// retries until it can: nothing accepted is dropped. Only Offer, for native
-// events, refuses events when the queue is full, and counts them.
+// retries until it can: nothing accepted is dropped.
+//
+// Neither way in ever waits. Offer, for native events, refuses events while
+// the queue holds its capacity, and counts them. Put, for state changes,
+// always queues: it is called under the state model's lock, so waiting
+// there for the journal would stall the model, and state changes come only
+// as fast as the cluster is read, so they cannot grow without bound.
 type Writer struct {
-	j       *journal.Journal
-	log     *slog.Logger
-	queue   chan journal.Event
-	refused atomic.Uint64
-	mu      sync.Mutex
-	err     error // the journal's last write error, nil while writing works
-	onError func(error)
+	j        *journal.Journal
+	log      *slog.Logger
+	capacity int
+	refused  atomic.Uint64
+
+	mu    sync.Mutex
+	queue []journal.Event // queue[head:] waits, in arrival order
+	head  int
+	wake  chan struct{} // holds one token while the queue may be non-empty
+
+	errMu      sync.Mutex
+	err        error         // the journal's last write error, nil while writing works
+	errChanged chan struct{} // holds one token while onError has not seen err
+	onError    func(error)
 }
 
-// NewWriter returns a Writer with a queue of the given capacity. onError,
-// if set, is told when writing starts failing (err) and works again (nil).
+// NewWriter returns a Writer whose Offer accepts events while fewer than
+// capacity wait. onError, if set, is told when writing starts failing (err)
+// and works again (nil). It runs on a goroutine of its own, never on the
+// write loop, so it may take locks held by callers of Put; when the state
+// changes faster than it returns, it sees only the latest.
 func NewWriter(j *journal.Journal, capacity int, log *slog.Logger, onError func(error)) *Writer {
-	return &Writer{j: j, log: log, queue: make(chan journal.Event, capacity), onError: onError}
+	return &Writer{j: j, log: log, capacity: capacity, onError: onError,
+		wake: make(chan struct{}, 1), errChanged: make(chan struct{}, 1)}
 }
 
 // Offer queues an event without waiting; false means the queue was full and
 // the event was refused (counted in Refused).
 func (w *Writer) Offer(ev journal.Event) bool {
-	select {
-	case w.queue <- ev:
-		return true
-	default:
+	w.mu.Lock()
+	if len(w.queue)-w.head >= w.capacity {
+		w.mu.Unlock()
 		w.refused.Add(1)
 		return false
 	}
+	w.queue = append(w.queue, ev)
+	w.mu.Unlock()
+	w.signal()
+	return true
 }
 
-// Put queues events, waiting for room.
+// Put queues events whatever the queue holds; it never waits and never
+// refuses.
 func (w *Writer) Put(evs ...journal.Event) {
-	for _, ev := range evs {
-		w.queue <- ev
+	if len(evs) == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.queue = append(w.queue, evs...)
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *Writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
 }
 
 // Refused counts the events Offer refused.
 func (w *Writer) Refused() uint64 { return w.refused.Load() }
 
-// Err is the journal's last write error, nil while writing works.
-func (w *Writer) Err() error {
+// Queued is the number of events waiting to be written.
+func (w *Writer) Queued() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return len(w.queue) - w.head
+}
+
+// Err is the journal's last write error, nil while writing works.
+func (w *Writer) Err() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
 	return w.err
 }
 
@@ -68,14 +106,19 @@ func (w *Writer) Err() error {
 // queued (for at most flushTimeout).
 func (w *Writer) Run(ctx context.Context) {
 	const flushTimeout = 10 * time.Second
+	reported := make(chan struct{})
+	stopReporting := make(chan struct{})
+	go w.reportErrors(stopReporting, reported)
+	defer func() { close(stopReporting); <-reported }()
 	batch := make([]journal.Event, 0, maxBatch)
 	for {
 		select {
-		case ev := <-w.queue:
-			batch = w.fill(append(batch[:0], ev))
-			if !w.write(ctx, batch) {
-				w.flush(batch, flushTimeout)
-				return
+		case <-w.wake:
+			for batch = w.take(batch[:0]); len(batch) > 0; batch = w.take(batch[:0]) {
+				if !w.write(ctx, batch) {
+					w.flush(batch, flushTimeout)
+					return
+				}
 			}
 		case <-ctx.Done():
 			w.flush(batch[:0], flushTimeout)
@@ -89,27 +132,36 @@ func (w *Writer) flush(pending []journal.Event, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
-		pending = w.fill(pending)
+		pending = w.take(pending)
 		if len(pending) == 0 {
 			return
 		}
 		if !w.write(ctx, pending) {
-			w.log.Error("events not journaled at shutdown", "count", len(pending)+len(w.queue))
+			w.log.Error("events not journaled at shutdown", "count", len(pending)+w.Queued())
 			return
 		}
 		pending = pending[:0]
 	}
 }
 
-// fill adds what is waiting, up to maxBatch.
-func (w *Writer) fill(batch []journal.Event) []journal.Event {
-	for len(batch) < maxBatch {
-		select {
-		case ev := <-w.queue:
-			batch = append(batch, ev)
-		default:
-			return batch
-		}
+// take moves waiting events to batch, up to maxBatch, oldest first.
+func (w *Writer) take(batch []journal.Event) []journal.Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := min(maxBatch-len(batch), len(w.queue)-w.head)
+	if n <= 0 {
+		return batch
+	}
+	batch = append(batch, w.queue[w.head:w.head+n]...)
+	clear(w.queue[w.head : w.head+n])
+	w.head += n
+	switch {
+	case w.head == len(w.queue):
+		w.queue, w.head = w.queue[:0], 0
+	case w.head > len(w.queue)/2: // keep the dead front from growing the array
+		live := copy(w.queue, w.queue[w.head:])
+		clear(w.queue[live:])
+		w.queue, w.head = w.queue[:live], 0
 	}
 	return batch
 }
@@ -135,11 +187,13 @@ func (w *Writer) write(ctx context.Context, batch []journal.Event) bool {
 	}
 }
 
+// setErr records the write outcome and, when it turns from working to
+// failing or back, tells the reporter; it never waits for onError.
 func (w *Writer) setErr(err error) {
-	w.mu.Lock()
+	w.errMu.Lock()
 	was := w.err
 	w.err = err
-	w.mu.Unlock()
+	w.errMu.Unlock()
 	switch {
 	case err != nil && was == nil:
 		w.log.Error("cannot write the event journal; holding events until it works again", "err", err)
@@ -148,8 +202,31 @@ func (w *Writer) setErr(err error) {
 	default:
 		return
 	}
-	if w.onError != nil {
-		w.onError(err)
+	select {
+	case w.errChanged <- struct{}{}:
+	default: // the reporter has a token already and will read the latest
+	}
+}
+
+// reportErrors calls onError with the latest write outcome each time it
+// changes, until stop is closed; then it reports a change still pending.
+func (w *Writer) reportErrors(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	if w.onError == nil {
+		return
+	}
+	for {
+		select {
+		case <-w.errChanged:
+			w.onError(w.Err())
+		case <-stop:
+			select {
+			case <-w.errChanged:
+				w.onError(w.Err())
+			default:
+			}
+			return
+		}
 	}
 }
 
