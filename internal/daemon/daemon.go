@@ -113,6 +113,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("event journal: %w", err)
 	}
 	defer j.Close()
+	// Events from here on are signalled; the ones before were at the time.
+	publishAfter := j.LastSeq()
 
 	// The native listener binds first: a port held by glustereventsd is
 	// the most likely reason not to start, and should say so at once.
@@ -178,7 +180,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer bus.close()
 	go bus.run(ctx)
 	go func() {
-		if err := events.Publish(ctx, j, emitEvent(exp)); err != nil {
+		if err := events.Publish(ctx, j, publishAfter, emitEvent(exp)); err != nil {
 			log.Error("publishing journaled events stopped", "err", err)
 		}
 	}()

@@ -139,8 +139,7 @@ func TestWriterAndPublish(t *testing.T) {
 	pubCtx, stopPub := context.WithCancel(context.Background())
 	defer stopPub()
 	got := make(chan journal.Event, 10000)
-	go Publish(pubCtx, j, func(ev journal.Event) { got <- ev })
-	time.Sleep(50 * time.Millisecond) // let the publisher take its starting point
+	go Publish(pubCtx, j, j.LastSeq(), func(ev journal.Event) { got <- ev })
 
 	const n = 5000
 	for i := range n {
@@ -193,6 +192,35 @@ func TestWriterFlushesAtShutdown(t *testing.T) {
 	small.Offer(journal.Event{Name: "E"})
 	if small.Offer(journal.Event{Name: "E"}) || small.Refused() != 1 {
 		t.Fatal("a full queue accepted an event")
+	}
+}
+
+// TestPublishFromTheStartingPoint: an event committed after the starting
+// point was taken, but before the publisher runs, is still published.
+func TestPublishFromTheStartingPoint(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := j.Append(context.Background(), journal.Event{Name: "BEFORE"}); err != nil {
+		t.Fatal(err)
+	}
+	after := j.LastSeq()
+	if _, err := j.Append(context.Background(), journal.Event{Name: "RACED"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan journal.Event, 10)
+	go Publish(ctx, j, after, func(ev journal.Event) { got <- ev })
+	select {
+	case ev := <-got:
+		if ev.Name != "RACED" || ev.Seq != 2 {
+			t.Fatalf("published %d %s first", ev.Seq, ev.Name)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the event committed before the publisher ran was not published")
 	}
 }
 

@@ -257,10 +257,11 @@ func (r *Recorder) Apply(changes []state.Change) {
 	r.w.Put(FromChanges(changes, r.node.Load().(string), r.pathOf)...)
 }
 
-// Publish calls emit for every event journaled after the journal's last
-// sequence at the time of the call, in sequence order, until ctx ends.
-func Publish(ctx context.Context, j *journal.Journal, emit func(journal.Event)) error {
-	last := j.LastSeq()
+// Publish calls emit for every event journaled after sequence after, in
+// sequence order, until ctx ends. Take after (j.LastSeq()) before anything
+// can append, or an event committed in between is never published.
+func Publish(ctx context.Context, j *journal.Journal, after uint64, emit func(journal.Event)) error {
+	last := after
 	for {
 		evs, err := j.Range(last, 1000)
 		if err != nil {
