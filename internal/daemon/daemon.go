@@ -89,6 +89,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("the reconcile interval must be positive, not %v", cfg.Interval)
 	}
 	log := cfg.Logger
+	// SIGHUP's default is to exit: catch it before anything slow (asking
+	// glusterd, dialing the bus), and act on it once there is an authz.
+	hangup := make(chan os.Signal, 1)
+	signal.Notify(hangup, syscall.SIGHUP)
+	defer signal.Stop(hangup)
 	go memtrim.Run(ctx, 2*time.Second, log)
 	cli := &gluster.CLI{Command: cfg.Gluster, Timeout: cfg.CLITimeout}
 	workdir, err := resolveWorkdir(ctx, cli, cfg.GlusterdWorkdir, log)
@@ -163,7 +168,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	auth := authz.New(conn, settings.ManageGroup)
 	(&manager{cli: cli, ref: ref, auth: auth}).register(exp)
-	go reloadOnHangup(ctx, cfg, auth, log)
+	go reloadOnHangup(ctx, hangup, cfg, auth, log)
 
 	// Read the cluster before taking the name, so the first client that sees
 	// the name sees the whole tree. A failure leaves an empty tree with
@@ -350,12 +355,9 @@ func loadSettings(cfg Config) (config.Config, error) {
 	return c, nil
 }
 
-// reloadOnHangup re-reads the configuration on SIGHUP. A bad file is
-// logged and the running configuration kept.
-func reloadOnHangup(ctx context.Context, cfg Config, auth *authz.Checker, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOnHangup re-reads the configuration on each SIGHUP from hup. A bad
+// file is logged and the running configuration kept.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, cfg Config, auth *authz.Checker, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
