@@ -134,7 +134,7 @@ func runGlusterbus(args []string) error {
 	manager := conn.Object(exporter.BusName, exporter.ManagerPath)
 	lastSeq := func() (uint64, error) {
 		var seq uint64
-		err := manager.Call(exporter.ManagerInterface+".LastSequence", 0).Store(&seq)
+		err := manager.Call(exporter.ManagerInterface+".LastSequence", 0, map[string]dbus.Variant{}).Store(&seq)
 		return seq, err
 	}
 	roots := map[string]int{"daemon": *pid, "bus": *busPid, "driver": os.Getpid()}

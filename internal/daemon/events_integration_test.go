@@ -65,7 +65,7 @@ func (h *harness) getEvents(since uint64) []event {
 
 func (h *harness) lastSeq() uint64 {
 	var seq uint64
-	if err := h.client.Object(exporter.BusName, exporter.ManagerPath).Call(exporter.ManagerInterface+".LastSequence", 0).Store(&seq); err != nil {
+	if err := h.client.Object(exporter.BusName, exporter.ManagerPath).Call(exporter.ManagerInterface+".LastSequence", 0, map[string]dbus.Variant{}).Store(&seq); err != nil {
 		h.t.Fatal(err)
 	}
 	return seq

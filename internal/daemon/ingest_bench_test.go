@@ -169,7 +169,7 @@ func BenchmarkNativeIngest(b *testing.B) {
 	manager := client.Object(exporter.BusName, exporter.ManagerPath)
 	lastSeq := func() uint64 {
 		var seq uint64
-		if err := manager.Call(exporter.ManagerInterface+".LastSequence", 0).Store(&seq); err != nil {
+		if err := manager.Call(exporter.ManagerInterface+".LastSequence", 0, map[string]dbus.Variant{}).Store(&seq); err != nil {
 			b.Fatal(err)
 		}
 		return seq

@@ -148,7 +148,7 @@ func TestUnprivilegedCallerRefused(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out, err := asNobody("--object-path", string(exporter.ManagerPath), "--method", exporter.ManagerInterface+".LastSequence")
+		out, err := asNobody("--object-path", string(exporter.ManagerPath), "--method", exporter.ManagerInterface+".LastSequence", "{}")
 		if err == nil {
 			break
 		}

@@ -119,18 +119,42 @@ func (e *Exporter) Handle(iface, name string, m *Method) {
 }
 
 // Unhandled lists the methods api/ declares that have no implementation,
-// as "interface.Method".
+// as "interface.Method", and those whose implementation takes other
+// arguments than api/ declares, as "interface.Method(in signature)".
 func (e *Exporter) Unhandled() []string {
 	var out []string
 	for name, iface := range e.ifaces {
 		for _, m := range iface.Methods {
-			if e.methods[name][m.Name] == nil {
+			impl := e.methods[name][m.Name]
+			switch {
+			case impl == nil:
 				out = append(out, name+"."+m.Name)
+			case inSignature(impl.In) != declaredIn(m):
+				out = append(out, name+"."+m.Name+"("+inSignature(impl.In)+")")
 			}
 		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// inSignature is the D-Bus signature of a Method's arguments.
+func inSignature(in []any) string {
+	if len(in) == 0 {
+		return ""
+	}
+	return dbus.SignatureOf(in...).String()
+}
+
+// declaredIn is the signature of a method's in-arguments in api/.
+func declaredIn(m introspect.Method) string {
+	var sig strings.Builder
+	for _, a := range m.Args {
+		if a.Direction == "in" {
+			sig.WriteString(a.Type)
+		}
+	}
+	return sig.String()
 }
 
 // SetConn sets the connection signals go out on (nil while disconnected).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -355,4 +356,24 @@ func TestConcurrentExportAndIntrospect(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// TestUnhandledChecksArguments: a method implemented with other arguments
+// than api/ declares counts as unhandled, so the daemon's test of every
+// method catches a handler that lags behind the contract.
+func TestUnhandledChecksArguments(t *testing.T) {
+	exp := New(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	noop := func(*Call) ([]any, error) { return nil, nil }
+	exp.Handle(ManagerInterface, "LastSequence", &Method{Handle: noop})
+	exp.Handle(ManagerInterface, "GetEvents", &Method{In: []any{uint64(0), uint32(0), map[string]dbus.Variant{}}, Handle: noop})
+	u := exp.Unhandled()
+	has := func(s string) bool { return slices.Contains(u, s) }
+	if !has(ManagerInterface+".LastSequence()") || has(ManagerInterface+".GetEvents") ||
+		slices.ContainsFunc(u, func(s string) bool { return strings.HasPrefix(s, ManagerInterface+".GetEvents") }) {
+		t.Fatalf("Unhandled = %v", u)
+	}
+	exp.Handle(ManagerInterface, "LastSequence", &Method{In: []any{map[string]dbus.Variant{}}, Handle: noop})
+	if slices.ContainsFunc(exp.Unhandled(), func(s string) bool { return strings.HasPrefix(s, ManagerInterface+".LastSequence") }) {
+		t.Fatalf("LastSequence(a{sv}) still unhandled: %v", exp.Unhandled())
+	}
 }
