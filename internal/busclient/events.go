@@ -3,6 +3,7 @@ package busclient
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -31,22 +32,40 @@ const eventsPage = 1000
 // Events calls emit for every journaled event after since, in sequence
 // order; with follow, it then goes on with the Event signal until ctx ends,
 // with no gap and no duplicate: it subscribes first, catches up through
-// GetEvents, and fills any gap in the signals from the journal.
+// GetEvents, and fills any gap in the signals from the journal. It takes
+// Event signals only from the current owner of the bus name, so no other
+// client can inject events, and when the daemon comes back (a new owner),
+// it catches up with what that one journaled before.
 func Events(ctx context.Context, conn *dbus.Conn, since uint64, follow bool, emit func(Event) error) error {
-	var sigs chan *dbus.Signal
-	if follow {
-		match := []dbus.MatchOption{dbus.WithMatchObjectPath(exporter.ManagerPath),
-			dbus.WithMatchInterface(exporter.ManagerInterface), dbus.WithMatchMember("Event")}
-		if err := conn.AddMatchSignalContext(ctx, match...); err != nil {
+	if !follow {
+		_, err := catchUp(ctx, conn, since, emit)
+		return err
+	}
+	rules := [][]dbus.MatchOption{
+		{dbus.WithMatchSender(exporter.BusName), dbus.WithMatchObjectPath(exporter.ManagerPath),
+			dbus.WithMatchInterface(exporter.ManagerInterface), dbus.WithMatchMember("Event")},
+		{dbus.WithMatchSender(busDriver), dbus.WithMatchInterface(busDriver),
+			dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, exporter.BusName)},
+	}
+	for _, r := range rules {
+		if err := conn.AddMatchSignalContext(ctx, r...); err != nil {
 			return err
 		}
-		defer conn.RemoveMatchSignal(match...)
-		sigs = make(chan *dbus.Signal, 4096)
-		conn.Signal(sigs)
-		defer conn.RemoveSignal(sigs)
+		defer func() { _ = conn.RemoveMatchSignal(r...) }()
+	}
+	sigs := make(chan *dbus.Signal, 4096)
+	conn.Signal(sigs)
+	defer conn.RemoveSignal(sigs)
+	var owner string
+	err := conn.BusObject().CallWithContext(ctx, busDriver+".GetNameOwner", 0, exporter.BusName).Store(&owner)
+	if noOwner(err) {
+		return ErrNoDaemon
+	}
+	if err != nil {
+		return fmt.Errorf("asking for the owner of %s: %w", exporter.BusName, err)
 	}
 	last, err := catchUp(ctx, conn, since, emit)
-	if err != nil || !follow {
+	if err != nil {
 		return err
 	}
 	for {
@@ -57,27 +76,48 @@ func Events(ctx context.Context, conn *dbus.Conn, since uint64, follow bool, emi
 			if !ok {
 				return fmt.Errorf("the bus connection closed")
 			}
-			if s.Name != exporter.ManagerInterface+".Event" {
-				continue
-			}
-			ev, err := eventFromBody(s.Body)
-			if err != nil || ev.Seq <= last {
-				continue
-			}
-			if ev.Seq > last+1 { // signals were missed: the journal has them
-				if last, err = catchUp(ctx, conn, last, emit); err != nil {
-					return err
-				}
-				if ev.Seq <= last {
+			switch {
+			case s.Name == nameOwnerChanged && s.Sender == busDriver:
+				var name, prev, next string
+				if dbus.Store(s.Body, &name, &prev, &next) != nil || name != exporter.BusName {
 					continue
 				}
+				owner = next
+				if owner == "" {
+					continue
+				}
+				// What the new daemon journaled before we saw its signals.
+				if last, err = catchUp(ctx, conn, last, emit); err != nil && !errors.Is(err, ErrNoDaemon) {
+					return err
+				}
+			case s.Name == exporter.ManagerInterface+".Event" && owner != "" && s.Sender == owner:
+				if last, err = takeSignal(ctx, conn, s, last, emit); err != nil {
+					return err
+				}
 			}
-			if err := emit(ev); err != nil {
-				return err
-			}
-			last = ev.Seq
 		}
 	}
+}
+
+// takeSignal emits the event of a genuine Event signal if it is new, first
+// filling any gap from the journal, and returns the last sequence emitted.
+func takeSignal(ctx context.Context, conn *dbus.Conn, s *dbus.Signal, last uint64, emit func(Event) error) (uint64, error) {
+	ev, err := eventFromBody(s.Body)
+	if err != nil || ev.Seq <= last {
+		return last, nil
+	}
+	if ev.Seq > last+1 { // signals were missed: the journal has them
+		if last, err = catchUp(ctx, conn, last, emit); err != nil {
+			return last, err
+		}
+		if ev.Seq <= last {
+			return last, nil
+		}
+	}
+	if err := emit(ev); err != nil {
+		return last, err
+	}
+	return ev.Seq, nil
 }
 
 // catchUp emits the journaled events after since and returns the last

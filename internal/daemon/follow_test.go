@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
 	"github.com/glusterbus/glusterbus/internal/busclient"
 	"github.com/glusterbus/glusterbus/internal/daemon"
+	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
 )
 
@@ -107,5 +110,107 @@ func TestEventsCatchUpAndFollow(t *testing.T) {
 	}
 	if last < total/2 {
 		t.Fatalf("only %d of %d datagrams were journaled", last, total)
+	}
+}
+
+// TestEventsFollowOnlyTheDaemon: an Event signal from any other connection
+// (here with a huge sequence number, which would make a client skip the
+// real ones) is ignored, also after the daemon restarted under a new
+// unique name; the real events all arrive, once, in order.
+func TestEventsFollowOnlyTheDaemon(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "bus.sock")
+	addr := "unix:path=" + sock
+	runBus(t, sock)
+	port := freeUDPPort(t)
+	stateDir := t.TempDir()
+	serve := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- daemon.Run(ctx, daemon.Config{Bus: addr, Gluster: []string{"false"}, GlusterdWorkdir: stateDir,
+				StateDir: stateDir, Interval: time.Hour, CLITimeout: time.Second, EventsPort: port,
+				EventsAddrs: []string{"127.0.0.1"}, EventsRate: -1, Logger: quietLogger()})
+		}()
+		return func() { cancel(); <-done }
+	}
+	stop := serve()
+	defer func() { stop() }()
+	conn := waitOwner(t, addr, 20*time.Second)
+	defer conn.Close()
+	forger, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer forger.Close()
+	forge := func() {
+		t.Helper()
+		err := forger.Emit(exporter.ManagerPath, exporter.ManagerInterface+".Event", uint64(1)<<40, "FORGED",
+			time.Now().UnixMicro(), "", dbus.ObjectPath("/"), map[string]string{"source": "native"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var mu sync.Mutex
+	var got []busclient.Event
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	followCtx, stopFollowing := context.WithCancel(context.Background())
+	followDone := make(chan error, 1)
+	go func() {
+		followDone <- busclient.Events(followCtx, conn, 0, true, func(ev busclient.Event) error {
+			mu.Lock()
+			got = append(got, ev)
+			mu.Unlock()
+			return nil
+		})
+	}()
+	h := &harness{t: t, client: conn}
+	num, _ := nativeevents.Number("CLIENT_CONNECT")
+	udp, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	// sendUntil sends one datagram at a time until the client has n events
+	// (UDP on loopback may still lose one).
+	id := 0
+	sendUntil := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for count() < n {
+			fmt.Fprintf(udp, "%d %d client_identifier=x;id=%d", time.Now().Unix(), num, id)
+			id++
+			time.Sleep(20 * time.Millisecond)
+			if time.Now().After(deadline) {
+				t.Fatalf("the client has %d of %d events", count(), n)
+			}
+		}
+	}
+	sendUntil(5)
+	forge()
+	sendUntil(10)
+
+	stop()
+	stop = serve()
+	waitOwner(t, addr, 20*time.Second).Close()
+	forge()
+	sendUntil(20)
+	forge()
+	sendUntil(25)
+	last := h.lastSeq()
+	h.waitFor("every journaled event", 20*time.Second, func() bool { return uint64(count()) >= last })
+	stopFollowing()
+	if err := <-followDone; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, ev := range got {
+		if ev.Seq != uint64(i+1) || ev.Name != "CLIENT_CONNECT" {
+			t.Fatalf("event %d: %d %s", i, ev.Seq, ev.Name)
+		}
+	}
+	if uint64(len(got)) != last {
+		t.Fatalf("got %d events, the journal has %d", len(got), last)
 	}
 }
