@@ -143,7 +143,6 @@ func Run(ctx context.Context, cfg Config) error {
 		GlusterdUnit: glusterdUnitState,
 	})
 	registerEventMethods(exp, j)
-	handleLastSequence(exp, j) // after registerEventMethods, whose LastSequence lacks api/'s options
 
 	// The writer outlives ctx long enough to journal what is queued.
 	writerCtx, stopWriter := context.WithCancel(context.Background())
@@ -237,14 +236,6 @@ func Run(ctx context.Context, cfg Config) error {
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
-}
-
-// handleLastSequence implements LastSequence(a{sv} options) -> t.
-func handleLastSequence(exp *exporter.Exporter, j *journal.Journal) {
-	exp.Handle(exporter.ManagerInterface, "LastSequence", &exporter.Method{
-		In:     []any{map[string]dbus.Variant{}},
-		Handle: func(*exporter.Call) ([]any, error) { return []any{j.LastSeq()}, nil },
-	})
 }
 
 // showWebhooks copies the webhooks' delivery state to the manager about

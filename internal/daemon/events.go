@@ -74,6 +74,7 @@ func registerEventMethods(exp *exporter.Exporter, j *journal.Journal) {
 		},
 	})
 	exp.Handle(exporter.ManagerInterface, "LastSequence", &exporter.Method{
+		In:     []any{map[string]dbus.Variant{}},
 		Handle: func(*exporter.Call) ([]any, error) { return []any{j.LastSeq()}, nil },
 	})
 }

@@ -20,6 +20,5 @@ func Unhandled(t *testing.T) []string {
 	defer j.Close()
 	(&manager{}).register(exp)
 	registerEventMethods(exp, j)
-	handleLastSequence(exp, j)
 	return exp.Unhandled()
 }
