@@ -22,12 +22,19 @@ type manager struct {
 	cli  *gluster.CLI
 	ref  *refresh.Refresher
 	auth *authz.Checker
+	sem  chan struct{} // admin commands at once
 }
+
+// manageConcurrency bounds the gluster CLI processes of the methods that
+// change the cluster. It is apart from the refresher's bound, so that admin
+// commands do not queue behind reads.
+const manageConcurrency = 2
 
 type options = map[string]dbus.Variant
 
 // register adds every method of Manager.GlusterFS and Volume.
 func (m *manager) register(exp *exporter.Exporter) {
+	m.sem = make(chan struct{}, manageConcurrency)
 	opts := options{}
 	handle := func(iface, name string, in []any, fn func(ctx context.Context, c *exporter.Call, opts options) ([]any, error)) {
 		exp.Handle(iface, name, &exporter.Method{In: append(in, opts), Handle: func(c *exporter.Call) ([]any, error) {
@@ -62,7 +69,8 @@ func (m *manager) register(exp *exporter.Exporter) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, m.run(ctx, volume, cmd...)
+			_, err = m.run(ctx, volume, cmd...) // gone: deleted, and it was never on the bus
+			return nil, err
 		})
 	}
 	vol("Start", nil, func(v string, _ *exporter.Call, o options) ([]string, error) {
@@ -126,21 +134,45 @@ func (m *manager) volumeCreate(ctx context.Context, c *exporter.Call, o options)
 	if args, err = withForce(args, o); err != nil {
 		return nil, err
 	}
-	if err := m.run(ctx, name, args...); err != nil {
+	gone, err := m.run(ctx, name, args...)
+	if err != nil {
 		return nil, err
+	}
+	if gone {
+		return nil, exporter.Errorf(exporter.ErrorFailed, "gluster created volume %s but does not list it", name)
 	}
 	return []any{exporter.Path(state.Ref{Kind: state.KindVolume, Key: name})}, nil
 }
 
-// run runs a gluster command, then re-reads the volume.
-func (m *manager) run(ctx context.Context, volume string, args ...string) error {
-	if _, err := m.cli.Run(ctx, args...); err != nil {
+// run runs a gluster command on a volume, then re-reads the volume; gone
+// says the re-read found no such volume.
+func (m *manager) run(ctx context.Context, volume string, args ...string) (gone bool, err error) {
+	if err := m.command(ctx, volume, args...); err != nil {
+		return false, err
+	}
+	err = m.ref.Volume(ctx, volume)
+	if errors.Is(err, gluster.ErrNoVolume) {
+		return true, nil
+	}
+	return false, err
+}
+
+// command runs a gluster command within the bound of admin commands, with
+// the volume marked busy from before it starts until it has ended, so that
+// no `volume status` of the daemon's takes the volume's lock meanwhile.
+func (m *manager) command(ctx context.Context, volume string, args ...string) error {
+	select {
+	case m.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-m.sem }()
+	done, err := m.ref.Busy(ctx, volume)
+	if err != nil {
 		return err
 	}
-	err := m.ref.Volume(ctx, volume)
-	if errors.Is(err, gluster.ErrNoVolume) {
-		return nil // deleted, and it was never on the bus
-	}
+	defer done()
+	_, err = m.cli.Run(ctx, args...)
 	return err
 }
 

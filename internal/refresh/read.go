@@ -174,7 +174,7 @@ func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (ma
 			return runtime, fresh // bricks keep their last known runtime
 		}
 		began := r.opt.Now()
-		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, "") })
+		st, err := r.status(ctx, "")
 		took := r.opt.Now().Sub(began)
 		r.mu.Lock()
 		r.runtimeAllNext = r.opt.Now().Add(4 * took)
@@ -197,7 +197,7 @@ func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (ma
 		if r.quietFor(name) > 0 {
 			continue // busy since this read began
 		}
-		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, name) })
+		st, err := r.status(ctx, name)
 		if err != nil {
 			r.runtimeFailed(name, err)
 			continue
@@ -221,7 +221,7 @@ func (r *Refresher) noteRuntime(names ...string) {
 // runtimeFailed logs a failed `volume status`; the bricks keep their last
 // known runtime. A lock held by an admin command is expected now and then.
 func (r *Refresher) runtimeFailed(volume string, err error) {
-	if errors.Is(err, gluster.ErrLocked) {
+	if errors.Is(err, gluster.ErrLocked) || errors.Is(err, errBusy) {
 		r.log.Info("volume status skipped: the volume is busy", "volume", volume)
 		return
 	}
@@ -278,10 +278,10 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	busy := asked && r.quietFor(name) > 0
 	fresh, locked := false, false
 	if asked && !busy {
-		st, err := cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, name) })
+		st, err := r.status(ctx, name)
 		if err != nil {
 			r.runtimeFailed(name, err)
-			locked = errors.Is(err, gluster.ErrLocked)
+			locked = errors.Is(err, gluster.ErrLocked) || errors.Is(err, errBusy)
 		} else {
 			fresh = true
 			indexRuntime(runtime, st)

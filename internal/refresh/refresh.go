@@ -13,7 +13,9 @@
 //     trigger once the volume has become quiet, and in the periodic full
 //     reconcile for quiet volumes only;
 //   - while status cannot be read, bricks keep their last known runtime,
-//     except that bricks of disconnected peers are offline.
+//     except that bricks of disconnected peers are offline;
+//   - an admin command run between Busy and its done meets no `volume
+//     status` of its volume.
 //
 // Triggers for the same volume coalesce: while one read runs, any number of
 // new triggers cause exactly one more read after it. Reads of different
@@ -77,6 +79,12 @@ type Refresher struct {
 	// each volume's lock in turn, so it runs at most a fifth of the time.
 	runtimeAllNext time.Time
 	forceRuntime   bool // the next full read reads runtime regardless
+	// busy: volume -> admin commands changing it now (see Busy).
+	busy map[string]int
+	// statusRuns: volume ("" for all) -> `volume status` calls started and
+	// not ended; statusEnded is closed, and replaced, when one ends.
+	statusRuns  map[string]int
+	statusEnded chan struct{}
 }
 
 // New returns a Refresher; ctx bounds every read it makes.
@@ -101,6 +109,9 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 		touched:     map[string]time.Time{},
 		timers:      map[string]*time.Timer{},
 		runtimeRead: map[string]time.Time{},
+		busy:        map[string]int{},
+		statusRuns:  map[string]int{},
+		statusEnded: make(chan struct{}),
 	}
 }
 
@@ -212,11 +223,75 @@ func (r *Refresher) noteActivity(name string) {
 	r.mu.Unlock()
 }
 
+// Busy marks a volume as being changed by an admin command, which fails
+// with "Another transaction is in progress" if a `volume status` of the
+// volume holds its lock meanwhile: until done is called, no `volume status`
+// of it (nor of every volume) starts, and Busy returns once those running
+// have ended. The volume is quiet again QuietPeriod after done.
+func (r *Refresher) Busy(ctx context.Context, name string) (done func(), err error) {
+	r.mu.Lock()
+	r.busy[name]++
+	r.mu.Unlock()
+	done = sync.OnceFunc(func() {
+		r.mu.Lock()
+		if r.busy[name]--; r.busy[name] <= 0 {
+			delete(r.busy, name)
+		}
+		r.activity[name] = r.opt.Now()
+		r.mu.Unlock()
+	})
+	for {
+		r.mu.Lock()
+		running := r.statusRuns[name] + r.statusRuns[""]
+		ended := r.statusEnded
+		r.mu.Unlock()
+		if running == 0 {
+			return done, nil
+		}
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			done()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// errBusy is a `volume status` not run because an admin command is
+// changing the volume.
+var errBusy = errors.New("an admin command is changing the volume")
+
+// status runs `volume status` of a volume ("": of every volume) within the
+// concurrency bound, unless an admin command is changing it (for every
+// volume: any volume).
+func (r *Refresher) status(ctx context.Context, volume string) ([]gluster.BrickStatus, error) {
+	r.mu.Lock()
+	if r.busy[volume] > 0 || (volume == "" && len(r.busy) > 0) {
+		r.mu.Unlock()
+		return nil, errBusy
+	}
+	r.statusRuns[volume]++
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		if r.statusRuns[volume]--; r.statusRuns[volume] <= 0 {
+			delete(r.statusRuns, volume)
+		}
+		close(r.statusEnded)
+		r.statusEnded = make(chan struct{})
+		r.mu.Unlock()
+	}()
+	return cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, volume) })
+}
+
 // quietFor says how long until the volume has been quiet for QuietPeriod
-// (zero or less: it is quiet now).
+// (zero or less: it is quiet now). A busy volume is never quiet.
 func (r *Refresher) quietFor(name string) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.busy[name] > 0 {
+		return r.opt.QuietPeriod
+	}
 	last, ok := r.activity[name]
 	if !ok {
 		return 0

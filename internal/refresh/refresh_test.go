@@ -518,6 +518,83 @@ func TestFullReadSparesBusyVolume(t *testing.T) {
 	waitFor(t, "rep3 degraded", func() bool { return e.health("rep3") == state.HealthDegraded })
 }
 
+// An admin command marked busy meets no `volume status` of its volume: Busy
+// waits for the one running, none starts until done, and the runtime is
+// read once the volume is quiet after it.
+func TestBusyKeepsStatusAway(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	e.all()
+	h := e.src.hold(statusCall("rep3"))
+	e.r.TriggerRuntime("rep3")
+	entered(t, h, "volume status rep3")
+
+	type busy struct {
+		done func()
+		err  error
+	}
+	marked := make(chan busy, 1)
+	go func() {
+		done, err := e.r.Busy(e.ctx, "rep3")
+		marked <- busy{done, err}
+	}()
+	stays(t, "Busy waits for the running volume status", func() bool { return len(marked) == 0 })
+	release(t, h, "volume status rep3")
+	e.src.unhold(statusCall("rep3"))
+	var b busy
+	select {
+	case b = <-marked:
+	case <-time.After(patience):
+		t.Fatal("Busy did not return once volume status ended")
+	}
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+
+	// Long quiet by the clock, but busy: no volume status of it, nor of
+	// every volume.
+	e.clock.Advance(10 * quiet)
+	e.r.TriggerRuntime("rep3")
+	e.all()
+	e.r.TriggerRuntime("rep3")
+	stays(t, "no volume status of a busy volume", func() bool {
+		return e.src.count(statusCall("rep3")) == 1 && e.src.count(statusCall("")) == 1
+	})
+	if n := e.src.count(statusCall("dist")); n != 1 {
+		t.Errorf("volume status dist called %d times beside a busy volume, want 1", n)
+	}
+
+	b.done()
+	b.done() // twice is once
+	stays(t, "no volume status within the quiet period after done", func() bool { return e.src.count(statusCall("rep3")) == 1 })
+	e.clock.Advance(quiet)
+	waitFor(t, "volume status rep3 once quiet", func() bool { return e.src.count(statusCall("rep3")) == 2 })
+	e.r.mu.Lock()
+	left := len(e.r.busy)
+	e.r.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d volumes still busy", left)
+	}
+}
+
+// Busy waits for a running `volume status` of every volume too.
+func TestBusyWaitsForStatusAll(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: quiet})
+	h := e.src.hold(statusCall(""))
+	e.r.TriggerAll()
+	entered(t, h, "volume status all")
+	ctx, cancel := context.WithTimeout(e.ctx, 3*quiet)
+	defer cancel()
+	if _, err := e.r.Busy(ctx, "rep3"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Busy during volume status all = %v, want it to wait until its context ends", err)
+	}
+	release(t, h, "volume status all")
+	done, err := e.r.Busy(e.ctx, "rep3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+}
+
 func TestLockedStatusKeepsRuntime(t *testing.T) {
 	e := newEnv(t, Options{QuietPeriod: quiet})
 	e.all()
