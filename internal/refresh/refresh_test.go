@@ -3,6 +3,7 @@ package refresh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -1007,6 +1008,73 @@ func TestRunReconciles(t *testing.T) {
 	e.waitIdle()
 	if _, ok := e.model.Volume("rep3"); !ok {
 		t.Error("rep3 not read")
+	}
+}
+
+// However many full reads are asked for, by Run and by callers, one runs at
+// a time: while one is in its `volume info` or `peer status`, no other
+// has begun.
+func TestReconcilesNeverOverlap(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: time.Hour})
+	info, peers := e.src.hold(infoCall("")), e.src.hold(peersCall)
+	ctx, cancel := context.WithCancel(e.ctx)
+	ran := make(chan struct{})
+	go func() { e.r.Run(ctx, time.Millisecond); close(ran) }()
+	var callers sync.WaitGroup
+	for range 20 {
+		callers.Go(func() { e.r.All(ctx) })
+		e.r.TriggerAll()
+	}
+	for round := range 3 {
+		entered(t, info, fmt.Sprintf("volume info all, read %d", round))
+		stays(t, "no second full read during volume info all", func() bool { return len(info.entered) == 0 })
+		release(t, info, "volume info all")
+		entered(t, peers, fmt.Sprintf("peer status, read %d", round))
+		stays(t, "no second full read during peer status", func() bool { return len(info.entered) == 0 })
+		release(t, peers, "peer status")
+	}
+
+	cancel()
+	<-ran
+	callers.Wait()
+	e.src.unhold(infoCall(""))
+	e.src.unhold(peersCall)
+	waitFor(t, "the last full read", func() bool {
+		select {
+		case info.release <- struct{}{}:
+		case peers.release <- struct{}{}:
+		default:
+		}
+		return e.idle()
+	})
+	if n := e.src.maxRunning(); n != 1 {
+		t.Errorf("%d CLI calls at once, want 1: full reads overlapped", n)
+	}
+}
+
+// A targeted read does not wait for a full read that is running, in any of
+// its CLI calls, when a CLI process may still start.
+func TestTargetedReadBesideFullRead(t *testing.T) {
+	for _, held := range []string{infoCall(""), peersCall, statusCall("")} {
+		t.Run(held, func(t *testing.T) {
+			e := newEnv(t, Options{QuietPeriod: time.Hour, Concurrency: 2})
+			e.all()
+			e.clock.Advance(time.Second) // volume status all is due again
+			h := e.src.hold(held)
+			e.r.TriggerAll()
+			entered(t, h, held)
+			ctx, cancel := context.WithTimeout(e.ctx, patience)
+			defer cancel()
+			if err := e.r.Volume(ctx, "rep3"); err != nil {
+				t.Fatalf("Volume(rep3) while a full read waits for %s: %v", held, err)
+			}
+			if n := e.src.count(infoCall("rep3")); n != 1 {
+				t.Errorf("volume info rep3 called %d times, want 1", n)
+			}
+			e.src.unhold(held)
+			release(t, h, held)
+			e.waitIdle()
+		})
 	}
 }
 
