@@ -722,6 +722,36 @@ func TestGlusterdDown(t *testing.T) {
 	}
 }
 
+// Running is false only when the CLI could not reach glusterd; a glusterd
+// that hangs (the CLI cut off at its timeout) shows as LastError alone.
+func TestRunningOnlyWhenUnreachable(t *testing.T) {
+	e := newEnv(t, Options{QuietPeriod: time.Hour})
+	e.all()
+	hung := fmt.Errorf("gluster volume info all: killed: %w", context.DeadlineExceeded)
+	fails := func(err error) state.Glusterd {
+		t.Helper()
+		e.src.failAll(err)
+		if got := e.r.All(e.ctx); !errors.Is(got, err) && !errors.Is(got, gluster.ErrNoGlusterd) {
+			t.Fatalf("All = %v, want %v", got, err)
+		}
+		return e.model.Glusterd()
+	}
+	if g := fails(hung); !g.Running || !strings.Contains(g.LastError, "killed") {
+		t.Errorf("hung glusterd: Running %v, LastError %q; want true and the timeout", g.Running, g.LastError)
+	}
+	if g := fails(noGlusterdErr); g.Running || !strings.Contains(g.LastError, "Connection failed") {
+		t.Errorf("glusterd down: Running %v, LastError %q", g.Running, g.LastError)
+	}
+	if g := fails(hung); g.Running || !strings.Contains(g.LastError, "killed") {
+		t.Errorf("glusterd down, then hung: Running %v, LastError %q; want false kept", g.Running, g.LastError)
+	}
+	e.src.failAll(nil)
+	e.all()
+	if g := e.model.Glusterd(); !g.Running || g.LastError != "" {
+		t.Errorf("after a full read: %+v", g)
+	}
+}
+
 // glusterd.service's state is read when glusterd stops answering too, not
 // only after reads that succeed.
 func TestGlusterdUnitStateOnFailure(t *testing.T) {
