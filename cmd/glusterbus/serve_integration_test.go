@@ -47,7 +47,7 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building glusterbus: %v\n%s", err, out)
 	}
-	group, member := testAccounts(t)
+	group, member := testbed.Accounts(t, "gbserve")
 	addr := testbus.StartOpen(t)
 	dir := t.TempDir()
 
@@ -363,28 +363,6 @@ func (r *receiver) ids() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.got...)
-}
-
-// testAccounts creates a group and a user whose supplementary group it is,
-// and removes both when the test ends.
-func testAccounts(t *testing.T) (group, user string) {
-	t.Helper()
-	group = fmt.Sprintf("gbserve%d", os.Getpid())
-	user = group + "u"
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("groupadd", "--system", group)
-	t.Cleanup(func() { _ = exec.Command("groupdel", group).Run() })
-	run("useradd", "--system", "--no-create-home", "--user-group", "--groups", group, "--shell", "/usr/sbin/nologin", user)
-	t.Cleanup(func() {
-		_ = exec.Command("userdel", user).Run()
-		_ = exec.Command("groupdel", user).Run() // where userdel leaves the user's group
-	})
-	return group, user
 }
 
 func writeConfig(t *testing.T, path, content string) {

@@ -206,21 +206,7 @@ func TestJournalDiskFull(t *testing.T) {
 	sigs := make(chan *dbus.Signal, 10000)
 	client.Signal(sigs)
 
-	// Fill the disk.
-	filler, err := os.Create(filepath.Join(stateDir, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := filler.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	filler.Close()
+	filler := fillDisk(t, stateDir)
 
 	num, _ := nativeevents.Number("CLIENT_CONNECT")
 	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -250,7 +236,7 @@ func TestJournalDiskFull(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := os.Remove(filepath.Join(stateDir, "filler")); err != nil {
+	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
@@ -305,20 +291,7 @@ func TestJournalDiskFullUnderLoad(t *testing.T) {
 	since := h.lastSeq()
 	journalError := func() string { return h.prop(exporter.ManagerPath, exporter.ManagerInterface, "JournalError").(string) }
 
-	filler, err := os.Create(filepath.Join(stateDir, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := filler.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	filler.Close()
+	filler := fillDisk(t, stateDir)
 
 	num, _ := nativeevents.Number("CLIENT_CONNECT")
 	udp, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -341,7 +314,7 @@ func TestJournalDiskFullUnderLoad(t *testing.T) {
 			return opts["user.disk-full"] == fmt.Sprint(i)
 		})
 	}
-	if err := os.Remove(filepath.Join(stateDir, "filler")); err != nil {
+	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	h.waitFor("JournalError cleared", 60*time.Second, func() bool { return journalError() == "" })
@@ -385,5 +358,26 @@ func TestJournalDiskFullUnderLoad(t *testing.T) {
 	}
 	if !reflect.DeepEqual(values, []string{"0", "1", "2", "after"}) {
 		t.Fatalf("state changes journaled: VOLUME_SET %v", values)
+	}
+}
+
+// fillDisk writes a file in dir until its file system is full and returns
+// the file's path; removing it gives the space back.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return path
+		}
 	}
 }

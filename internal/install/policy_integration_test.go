@@ -3,7 +3,6 @@ package install
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -42,7 +41,7 @@ func TestBusPolicyOnASystemBus(t *testing.T) {
 		testbed.Missing(t, "the system bus configuration is needed: %v", err)
 	}
 
-	group, member := testAccounts(t)
+	group, member := testbed.Accounts(t, "gbtest")
 
 	dir := t.TempDir()
 	// Other users reach the bus socket.
@@ -313,28 +312,6 @@ func checkIntrospectable(t *testing.T, who client, addr string, objs map[dbus.Ob
 			}
 		}
 	}
-}
-
-// testAccounts creates a group and a user whose supplementary group it is,
-// and removes both when the test ends.
-func testAccounts(t *testing.T) (group, user string) {
-	t.Helper()
-	group = fmt.Sprintf("gbtest%d", os.Getpid())
-	user = group + "u"
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("groupadd", "--system", group)
-	t.Cleanup(func() { _ = exec.Command("groupdel", group).Run() })
-	run("useradd", "--system", "--no-create-home", "--user-group", "--groups", group, "--shell", "/usr/sbin/nologin", user)
-	t.Cleanup(func() {
-		_ = exec.Command("userdel", user).Run()
-		_ = exec.Command("groupdel", user).Run() // where userdel leaves the user's group
-	})
-	return group, user
 }
 
 // startSystemLikeBus runs dbus-daemon with Debian's system bus
