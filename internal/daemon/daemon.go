@@ -94,7 +94,8 @@ func Run(ctx context.Context, cfg Config) error {
 	hangup := make(chan os.Signal, 1)
 	signal.Notify(hangup, syscall.SIGHUP)
 	defer signal.Stop(hangup)
-	go memtrim.Run(ctx, 2*time.Second, log)
+	trim := memtrim.New()
+	go trim.Run(ctx, 2*time.Second, log)
 	cli := &gluster.CLI{Command: cfg.Gluster, Timeout: cfg.CLITimeout}
 	workdir, err := resolveWorkdir(ctx, cli, cfg.GlusterdWorkdir, log)
 	if err != nil {
@@ -136,6 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	exp := exporter.New(ctx, log)
+	exp.OnLargeReply(trim.Burst)
 	model := state.NewModel(exp)
 	ref := refresh.New(ctx, cli, model, refresh.Options{
 		QuietPeriod:  cfg.QuietPeriod,

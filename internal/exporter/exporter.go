@@ -36,7 +36,17 @@ type Exporter struct {
 	mu       sync.RWMutex
 	objects  map[dbus.ObjectPath]*object
 	children map[dbus.ObjectPath]map[string]bool // intermediate path -> child elements
+	onBurst  func()                              // see OnLargeReply
 }
+
+// largeReply is how many objects make a GetManagedObjects reply large
+// enough to announce: encoding it allocates many times its size.
+const largeReply = 1000
+
+// OnLargeReply sets f to be told when a GetManagedObjects reply of many
+// objects is about to be encoded and sent, so that the memory it needs for a
+// moment can be given back afterwards. Set it before serving.
+func (e *Exporter) OnLargeReply(f func()) { e.onBurst = f }
 
 // object is one exported object. Its values sit in a slice in the order of
 // its interface's properties in api/, not in a map per object: with tens of
@@ -417,6 +427,9 @@ func (n *node) managedObjects(dbus.Sender, []any) ([]any, *dbus.Error) {
 	out := make(map[dbus.ObjectPath]map[string]map[string]dbus.Variant, len(n.e.objects))
 	for path, o := range n.e.objects {
 		out[path] = map[string]map[string]dbus.Variant{o.iface: o.props()}
+	}
+	if len(out) >= largeReply && n.e.onBurst != nil {
+		n.e.onBurst()
 	}
 	return []any{out}, nil
 }

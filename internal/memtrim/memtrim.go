@@ -36,32 +36,66 @@ func mapped() uint64 {
 	return n
 }
 
+// burstChecks is how many checks after a burst was announced trim
+// whatever they find, unless one finds the heap back down: a large reply is
+// still being encoded and sent for a while after its handler returned.
+const burstChecks = 5
+
+// Trimmer returns memory to the system after bursts.
+type Trimmer struct {
+	bursts chan struct{}
+}
+
+// New returns a Trimmer; Run starts it.
+func New() *Trimmer { return &Trimmer{bursts: make(chan struct{}, 1)} }
+
+// Burst announces a burst of allocation that has begun or just ended (a
+// GetManagedObjects reply of thousands of objects). Growth alone does not
+// show every burst: a check that comes while the burst's memory is still in
+// use takes it for what the daemon holds now. It never waits.
+func (t *Trimmer) Burst() {
+	select {
+	case t.bursts <- struct{}{}:
+	default:
+	}
+}
+
 // Run checks every interval until ctx ends. When the heap has grown by
-// more than Slack since the last trim, it collects and returns the free
-// memory to the system. The interval lets a burst end first: "live" is only
-// known after a collection, and the runtime does not collect an idle
-// process's heap on its own.
-func Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+// more than Slack since the last trim, or a burst was announced, it
+// collects and returns the free memory to the system. The interval lets a
+// burst end first: "live" is only known after a collection, and the
+// runtime does not collect an idle process's heap on its own.
+func (t *Trimmer) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 	baseline := mapped()
-	again := false // the last trim may have come in the middle of a burst
+	checks := 0 // checks left that trim whatever they find
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.bursts:
+			checks = burstChecks
+			continue
+		case <-tick.C:
 		}
 		before := mapped()
-		if before <= baseline+Slack && !again {
+		if before <= baseline+Slack && checks == 0 {
 			baseline = min(baseline, before) // the runtime returned some itself
 			continue
 		}
 		debug.FreeOSMemory()
 		after := mapped()
-		// Still well above the last baseline: either the daemon holds more
-		// now, or a burst was under way. One more trim tells them apart.
-		again = !again && after > baseline+Slack
+		switch {
+		case after > baseline+Slack:
+			// Either the daemon holds more now, or a burst is under
+			// way: the next checks tell them apart.
+			checks = burstChecks
+		case after+Slack < baseline:
+			checks = 0 // back down: the burst is over
+		case checks > 0:
+			checks--
+		}
 		baseline = after
 		log.Debug("returned free memory to the system", "heap_before", before, "heap_after", after)
 	}
