@@ -87,12 +87,13 @@ func (t *Trimmer) Run(ctx context.Context, interval time.Duration, log *slog.Log
 		debug.FreeOSMemory()
 		after := mapped()
 		switch {
-		case after > baseline+Slack:
-			// Either the daemon holds more now, or a burst is under
-			// way: the next checks tell them apart.
-			checks = burstChecks
 		case after+Slack < baseline:
 			checks = 0 // back down: the burst is over
+		case after > baseline+Slack:
+			// Either the daemon holds more now, or a burst is under
+			// way: at least the next check tells them apart. Only an
+			// announced burst earns more, each a forced collection.
+			checks = max(checks-1, 1)
 		case checks > 0:
 			checks--
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -76,4 +77,35 @@ func TestRunReturnsAnAnnouncedBurst(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestRunGrowthCostsFewCollections: a daemon that simply holds more now
+// (no burst announced) is collected at most twice for it, not at every
+// check: each forced collection costs CPU an idle daemon should not spend.
+func TestRunGrowthCostsFewCollections(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	go func() {
+		New().Run(ctx, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	forced := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	metrics.Read(forced)
+	before := forced[0].Value.Uint64()
+	for range 200 {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	for _, b := range sink {
+		b[0] = 1
+	}
+	time.Sleep(30 * 10 * time.Millisecond) // 30 checks
+	cancel()
+	<-done
+	metrics.Read(forced)
+	if n := forced[0].Value.Uint64() - before; n > 2 {
+		t.Fatalf("%d forced collections for one growth; want at most 2", n)
+	}
+	sink = nil
 }
