@@ -31,6 +31,26 @@ type harness struct {
 	signals []*dbus.Signal
 }
 
+// newHarness returns a harness that records every signal the daemon sends
+// to client.
+func newHarness(t *testing.T, c *testbed.Cluster, client *dbus.Conn) *harness {
+	t.Helper()
+	h := &harness{t: t, cluster: c, client: client}
+	if err := client.AddMatchSignal(dbus.WithMatchSender(exporter.BusName)); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *dbus.Signal, 1024)
+	client.Signal(ch)
+	go func() {
+		for s := range ch {
+			h.mu.Lock()
+			h.signals = append(h.signals, s)
+			h.mu.Unlock()
+		}
+	}()
+	return h
+}
+
 func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster), tune ...func(*daemon.Config)) *harness {
 	t.Helper()
 	testbed.Require(t)
@@ -72,19 +92,7 @@ func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster), tune .
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	h := &harness{t: t, cluster: c, client: client}
-	if err := client.AddMatchSignal(dbus.WithMatchSender(exporter.BusName)); err != nil {
-		t.Fatal(err)
-	}
-	ch := make(chan *dbus.Signal, 1024)
-	client.Signal(ch)
-	go func() {
-		for s := range ch {
-			h.mu.Lock()
-			h.signals = append(h.signals, s)
-			h.mu.Unlock()
-		}
-	}()
+	h := newHarness(t, c, client)
 	h.waitFor("the daemon to own its name", 30*time.Second, func() bool {
 		var owner string
 		return client.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, exporter.BusName).Store(&owner) == nil

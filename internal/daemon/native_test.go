@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
 	"github.com/glusterbus/glusterbus/internal/daemon"
-	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/testbed"
 	"github.com/glusterbus/glusterbus/internal/testbus"
 )
@@ -60,19 +57,7 @@ func startNative(t *testing.T, listen string, tune ...func(*daemon.Config)) *nat
 	t.Cleanup(d.stop)
 	conn := waitOwner(t, addr, 20*time.Second)
 	t.Cleanup(func() { conn.Close() })
-	d.harness = &harness{t: t, client: conn}
-	if err := conn.AddMatchSignal(dbus.WithMatchSender(exporter.BusName)); err != nil {
-		t.Fatal(err)
-	}
-	ch := make(chan *dbus.Signal, 1024)
-	conn.Signal(ch)
-	go func() {
-		for s := range ch {
-			d.mu.Lock()
-			d.signals = append(d.signals, s)
-			d.mu.Unlock()
-		}
-	}()
+	d.harness = newHarness(t, nil, conn)
 	return d
 }
 
