@@ -26,20 +26,9 @@ func TestRunReturnsABurst(t *testing.T) {
 	// A burst: much more than Slack allocated, then dropped, with no
 	// collection in between.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	for range 200 {
-		sink = append(sink, make([]byte, 1<<20))
-	}
-	for _, b := range sink {
-		b[0] = 1 // touch it, so it is really mapped
-	}
+	hold200MiB()
 	sink = nil
-	deadline := time.Now().Add(10 * time.Second)
-	for mapped() > base+Slack {
-		if time.Now().After(deadline) {
-			t.Fatalf("heap still %d bytes, %d before the burst", mapped(), base)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitReturned(t, base)
 	cancel()
 	<-done
 }
@@ -61,22 +50,11 @@ func TestRunReturnsAnAnnouncedBurst(t *testing.T) {
 	runtime.GC()
 	base := mapped()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	for range 200 {
-		sink = append(sink, make([]byte, 1<<20))
-	}
-	for _, b := range sink {
-		b[0] = 1
-	}
+	hold200MiB()
 	time.Sleep(20 * burstChecks * 10 * time.Millisecond) // far more checks than burstChecks
 	trim.Burst()
 	sink = nil
-	deadline := time.Now().Add(10 * time.Second)
-	for mapped() > base+Slack {
-		if time.Now().After(deadline) {
-			t.Fatalf("heap still %d bytes, %d before the burst", mapped(), base)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitReturned(t, base)
 }
 
 // TestRunGrowthCostsFewCollections: a daemon that simply holds more now
@@ -94,12 +72,7 @@ func TestRunGrowthCostsFewCollections(t *testing.T) {
 	forced := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
 	metrics.Read(forced)
 	before := forced[0].Value.Uint64()
-	for range 200 {
-		sink = append(sink, make([]byte, 1<<20))
-	}
-	for _, b := range sink {
-		b[0] = 1
-	}
+	hold200MiB()
 	time.Sleep(30 * 10 * time.Millisecond) // 30 checks
 	cancel()
 	<-done
@@ -108,4 +81,26 @@ func TestRunGrowthCostsFewCollections(t *testing.T) {
 		t.Fatalf("%d forced collections for one growth; want at most 2", n)
 	}
 	sink = nil
+}
+
+// hold200MiB puts 200 MiB in sink, touched so that it is really mapped.
+func hold200MiB() {
+	for range 200 {
+		sink = append(sink, make([]byte, 1<<20))
+	}
+	for _, b := range sink {
+		b[0] = 1
+	}
+}
+
+// waitReturned waits until the heap is back within Slack of base.
+func waitReturned(t *testing.T, base uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for mapped() > base+Slack {
+		if time.Now().After(deadline) {
+			t.Fatalf("heap still %d bytes, %d before the burst", mapped(), base)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
