@@ -150,8 +150,15 @@ func brickEvents(c *state.Change, addedVolumes, removedVolumes map[string]bool, 
 			emit(c, BrickRemoved, brick...)
 		}
 	case state.Modified:
-		if v, ok := find(c.Props, "Online"); ok {
-			emit(c, map[bool]string{true: BrickOnline, false: BrickOffline}[v.(bool)], brick...)
+		// A brick whose runtime became unknown is not reported: only what
+		// was read or told is.
+		if v, ok := find(c.Props, "State"); ok {
+			switch v {
+			case state.BrickStateOnline:
+				emit(c, BrickOnline, brick...)
+			case state.BrickStateOffline:
+				emit(c, BrickOffline, brick...)
+			}
 		}
 	}
 }

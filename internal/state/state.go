@@ -62,19 +62,54 @@ type Volume struct {
 	Bricks          []Brick
 }
 
-// Brick is one brick of a volume. The runtime fields (Online and below) come
-// from `volume status`; Pid is -1 when unknown.
+// Brick is one brick of a volume. The runtime fields (RuntimeKnown and
+// below) come from a read of the brick's node (`get-state` on this node,
+// `volume status` where allowed) or from glusterd's brick events; Pid is -1
+// when unknown.
 type Brick struct {
 	Host, Path, HostUUID string
 	IsArbiter            bool
-	Online               bool
-	Pid                  int64
-	Port                 uint32
-	SizeTotal, SizeFree  uint64
-	InodesTotal          uint64
-	InodesFree           uint64
-	Device, FsName       string
-	MountOptions         string
+	// RuntimeUnknown says nothing has told the brick's runtime since its
+	// volume started, since this daemon started or since its node became
+	// reachable again: Online is then false but means nothing, and the
+	// brick is never reported offline.
+	RuntimeUnknown      bool
+	Online              bool
+	Pid                 int64
+	Port                uint32
+	SizeTotal, SizeFree uint64
+	InodesTotal         uint64
+	InodesFree          uint64
+	Device, FsName      string
+	MountOptions        string
+}
+
+// Brick states, as the Brick.State property shows them.
+const (
+	BrickStateOnline  = "online"
+	BrickStateOffline = "offline"
+	BrickStateUnknown = "unknown" // not read yet, or its node cannot be reached
+)
+
+// State says whether the brick is known online, known offline, or unknown.
+func (b *Brick) State() string {
+	switch {
+	case b.RuntimeUnknown:
+		return BrickStateUnknown
+	case b.Online:
+		return BrickStateOnline
+	}
+	return BrickStateOffline
+}
+
+// SetUnknown forgets the brick's runtime: nothing tells it now.
+func (b *Brick) SetUnknown() {
+	b.RuntimeUnknown, b.Online, b.Pid, b.Port = true, false, -1, 0
+}
+
+// SetOffline records that the brick is known not to run.
+func (b *Brick) SetOffline() {
+	b.RuntimeUnknown, b.Online, b.Pid, b.Port = false, false, -1, 0
 }
 
 // Name is the brick's gluster name, "host:path", which is also its identity.
