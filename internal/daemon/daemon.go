@@ -44,8 +44,11 @@ type Config struct {
 	StateDir        string        // our own state (the event journal)
 	Interval        time.Duration // periodic reconcile
 	QuietPeriod     time.Duration // see refresh.Options
-	CLITimeout      time.Duration
-	Logger          *slog.Logger
+	// RemoteBrickStatus reads other nodes' bricks with `volume status`,
+	// which takes the volume's lock (see refresh.Options).
+	RemoteBrickStatus bool
+	CLITimeout        time.Duration
+	Logger            *slog.Logger
 
 	// EventsPort is the UDP port for native GlusterFS events: -1 disables
 	// them, 0 picks a free port (tests).
@@ -140,9 +143,10 @@ func Run(ctx context.Context, cfg Config) error {
 	exp.OnLargeReply(trim.Burst)
 	model := state.NewModel(exp)
 	ref := refresh.New(ctx, cli, model, refresh.Options{
-		QuietPeriod:  cfg.QuietPeriod,
-		Logger:       log,
-		GlusterdUnit: glusterdUnitState,
+		QuietPeriod:       cfg.QuietPeriod,
+		RemoteBrickStatus: cfg.RemoteBrickStatus,
+		Logger:            log,
+		GlusterdUnit:      glusterdUnitState,
 	})
 	registerEventMethods(exp, j)
 

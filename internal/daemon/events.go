@@ -123,16 +123,40 @@ func readFor(ev nativeevents.Event) (readKind, string) {
 	return readNothing, ""
 }
 
+// brickEvent reads glusterd's BRICK_CONNECTED and BRICK_DISCONNECTED
+// (peer=HOST;volume=VOL;brick=PATH): glusterd's own connection to a brick
+// process came up or went down, which tells the brick's state at once.
+func brickEvent(ev nativeevents.Event) (volume, brick string, connected, ok bool) {
+	switch ev.Name {
+	case "BRICK_CONNECTED":
+		connected = true
+	case "BRICK_DISCONNECTED":
+	default:
+		return "", "", false, false
+	}
+	host, _ := ev.Get("peer")
+	path, _ := ev.Get("brick")
+	volume, _ = ev.Get("volume")
+	if host == "" || path == "" || volume == "" {
+		return "", "", false, false
+	}
+	return volume, host + ":" + path, connected, true
+}
+
 // nativeHandler journals each native event and triggers the refresh it
 // implies. Events the queue refuses are counted (see reportLoss).
 func nativeHandler(w *events.Writer, ref *refresh.Refresher, model *state.Model, log *slog.Logger) func(nativeevents.Event, netip.Addr) {
 	return func(ev nativeevents.Event, from netip.Addr) {
 		w.Offer(events.FromNative(ev, model.Glusterd().UUID, objectPath))
+		if vol, brick, connected, ok := brickEvent(ev); ok {
+			ref.NoteBrick(vol, brick, connected)
+			return
+		}
 		switch kind, vol := readFor(ev); kind {
 		case readVolume:
-			ref.TriggerVolume(vol)
+			ref.TriggerNamedVolume(vol)
 		case readRuntime:
-			ref.TriggerRuntime(vol)
+			ref.TriggerNamedRuntime(vol)
 		case readPeers:
 			ref.TriggerPeers()
 		case readAll:

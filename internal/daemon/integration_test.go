@@ -72,10 +72,13 @@ func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster), tune .
 		StateDir:        t.TempDir(),
 		Interval:        time.Second,
 		QuietPeriod:     500 * time.Millisecond,
-		CLITimeout:      20 * time.Second,
-		EventsPort:      0, // a free port; glusterd's own datagrams go to 55555
-		EventsAddrs:     []string{"127.0.0.1", "::1"},
-		Logger:          slog.New(slog.NewTextHandler(logOut, nil)),
+		// Most tests look at every node's bricks, which only `volume
+		// status` reads; the tests of the default turn it off.
+		RemoteBrickStatus: true,
+		CLITimeout:        20 * time.Second,
+		EventsPort:        0, // a free port; glusterd's own datagrams go to 55555
+		EventsAddrs:       []string{"127.0.0.1", "::1"},
+		Logger:            slog.New(slog.NewTextHandler(logOut, nil)),
 	}
 	for _, f := range tune {
 		f(&cfg)

@@ -16,6 +16,7 @@ const (
 const (
 	keyAll    = "all"
 	keyPeers  = "peers"
+	keyLocal  = "local" // this node's bricks, from get-state
 	volPrefix = "volume:"
 )
 
@@ -80,6 +81,8 @@ func (r *Refresher) read(ctx context.Context, key string, w want) error {
 		return r.readAll(ctx)
 	case keyPeers:
 		return r.readPeers(ctx)
+	case keyLocal:
+		return r.readLocal(ctx)
 	}
 	return r.readVolume(ctx, strings.TrimPrefix(key, volPrefix), w)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/glusterbus/glusterbus/internal/gluster"
 	"github.com/glusterbus/glusterbus/internal/state"
@@ -19,6 +20,7 @@ const maxRuntimeReadsPerReconcile = 32
 // readAll reads the whole cluster into the model.
 func (r *Refresher) readAll(ctx context.Context) error {
 	started := r.opt.Now()
+	wasRunning := r.model.Glusterd().Running
 	vols, err := cli(r, ctx, func(ctx context.Context) ([]gluster.Volume, error) { return r.src.VolumeInfo(ctx, "") })
 	if err != nil {
 		r.noteError("volume info", err)
@@ -34,7 +36,18 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		r.noteError("glusterd identity", err)
 		return err
 	}
-	runtime, fresh := r.readRuntimes(ctx, vols)
+	rt := r.readLocalRuntime(ctx)
+	if !wasRunning {
+		r.mu.Lock()
+		r.forceRuntime = true
+		r.mu.Unlock()
+	}
+	if r.opt.RemoteBrickStatus {
+		r.readRuntimes(ctx, vols, rt)
+	}
+	// Glusterd coming back (or the daemon starting) knows nothing of what
+	// happened meanwhile: what this read did not tell is unknown.
+	rt.forget = !wasRunning
 
 	snap := state.NewSnapshot()
 	for i := range peers {
@@ -42,11 +55,6 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		snap.Peers[p.UUID] = &state.Peer{UUID: p.UUID, Hostname: p.Hostname, Hostnames: p.Hostnames, Connected: p.Connected, State: p.State}
 	}
 	up := connectedFunc(g.UUID, snap.Peers)
-	for i := range vols {
-		v := &vols[i]
-		prev, _ := r.model.Volume(v.Name)
-		snap.Volumes[v.Name] = buildVolume(v, &prev, runtime, fresh[v.Name], up)
-	}
 	g.Running, g.LastError, g.LastRefresh = true, "", r.opt.Now()
 	snap.Glusterd = g
 
@@ -55,6 +63,11 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	// snapshot is in, so that no targeted read lands in between unseen.
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for i := range vols {
+		v := &vols[i]
+		prev, _ := r.model.Volume(v.Name)
+		snap.Volumes[v.Name] = r.buildVolume(v, &prev, rt, up)
+	}
 	for name, at := range r.touched {
 		if at.Before(started) {
 			delete(r.touched, name)
@@ -67,6 +80,7 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		}
 	}
 	r.model.SetAll(snap)
+	r.readOnce = true
 
 	// Drop what is kept of volumes gone, and triggers too old to matter.
 	now := r.opt.Now()
@@ -75,9 +89,20 @@ func (r *Refresher) readAll(ctx context.Context) error {
 			delete(r.runtimeRead, name)
 		}
 	}
+	for name := range r.startedAt {
+		if v, ok := snap.Volumes[name]; !ok || v.Status != "Started" {
+			delete(r.startedAt, name)
+		}
+	}
 	for name, at := range r.activity {
 		if now.Sub(at) >= r.opt.QuietPeriod {
 			delete(r.activity, name)
+			delete(r.busySince, name)
+		}
+	}
+	for name, at := range r.hints {
+		if now.Sub(at) >= r.opt.StartGrace {
+			delete(r.hints, name)
 		}
 	}
 	return nil
@@ -145,11 +170,9 @@ func (r *Refresher) takeIdentityRequest() bool {
 }
 
 // readRuntimes reads `volume status` for the started volumes that are
-// quiet: all at once when every volume is quiet, else one by one for a
-// bounded number. fresh says which volumes' runtime was read.
-func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (map[string]gluster.BrickStatus, map[string]bool) {
-	runtime := map[string]gluster.BrickStatus{}
-	fresh := map[string]bool{}
+// quiet into rt: all at once when every volume is quiet, else one by one for
+// a bounded number.
+func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume, rt *runtimes) {
 	var quiet []string
 	busy := false
 	for i := range vols {
@@ -163,7 +186,7 @@ func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (ma
 		}
 	}
 	if len(quiet) == 0 {
-		return runtime, fresh
+		return
 	}
 	if !busy {
 		r.mu.Lock()
@@ -171,7 +194,7 @@ func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (ma
 		r.forceRuntime = false
 		r.mu.Unlock()
 		if !due {
-			return runtime, fresh // bricks keep their last known runtime
+			return // bricks keep their last known runtime
 		}
 		began := r.opt.Now()
 		st, err := r.status(ctx, "")
@@ -181,14 +204,14 @@ func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (ma
 		r.mu.Unlock()
 		if err != nil {
 			r.runtimeFailed("", err)
-			return runtime, fresh
+			return
 		}
 		for _, name := range quiet {
-			fresh[name] = true
+			rt.volumes[name] = true
 		}
-		indexRuntime(runtime, st)
+		rt.add(st)
 		r.noteRuntime(quiet...)
-		return runtime, fresh
+		return
 	}
 	r.mu.Lock()
 	slices.SortStableFunc(quiet, func(a, b string) int { return r.runtimeRead[a].Compare(r.runtimeRead[b]) })
@@ -202,11 +225,48 @@ func (r *Refresher) readRuntimes(ctx context.Context, vols []gluster.Volume) (ma
 			r.runtimeFailed(name, err)
 			continue
 		}
-		fresh[name] = true
-		indexRuntime(runtime, st)
+		rt.volumes[name] = true
+		rt.add(st)
 		r.noteRuntime(name)
 	}
-	return runtime, fresh
+}
+
+// readLocalRuntime reads this node's bricks with get-state, which takes no
+// lock. A failure leaves them as they were.
+func (r *Refresher) readLocalRuntime(ctx context.Context) *runtimes {
+	rt := newRuntimes()
+	ls, err := cli(r, ctx, r.src.LocalState)
+	if err != nil {
+		r.runtimeFailed("", fmt.Errorf("get-state: %w", err))
+		return rt
+	}
+	rt.local, rt.self = true, ls.UUID
+	rt.add(ls.Bricks)
+	return rt
+}
+
+// readLocal reads this node's bricks into the volumes that have them.
+func (r *Refresher) readLocal(ctx context.Context) error {
+	rt := r.readLocalRuntime(ctx)
+	if !rt.local {
+		return nil
+	}
+	names := map[string]bool{}
+	for _, b := range rt.bricks {
+		names[b.Volume] = true
+	}
+	r.mu.Lock() // see readVolume
+	defer r.mu.Unlock()
+	up := connectedFunc(r.model.Glusterd().UUID, toPointers(r.model.Peers()))
+	for name := range names {
+		v, ok := r.model.Volume(name)
+		if !ok {
+			continue
+		}
+		r.model.SetVolume(name, r.applyRuntime(&v, rt, up))
+		r.touched[name] = r.opt.Now()
+	}
+	return nil
 }
 
 func (r *Refresher) noteRuntime(names ...string) {
@@ -228,10 +288,36 @@ func (r *Refresher) runtimeFailed(volume string, err error) {
 	r.log.Warn("reading brick status failed", "volume", volume, "err", err)
 }
 
-func indexRuntime(into map[string]gluster.BrickStatus, st []gluster.BrickStatus) {
+// runtimes is what reads of brick runtime found.
+type runtimes struct {
+	bricks map[string]gluster.BrickStatus // by brick name
+	// volumes whose every brick on a reachable node `volume status` read:
+	// a brick such a read left out is offline.
+	volumes map[string]bool
+	local   bool   // this node's bricks were read (get-state)
+	self    string // this node's UUID, as get-state gave it
+	forget  bool   // bricks not read now become unknown
+}
+
+func newRuntimes() *runtimes {
+	return &runtimes{bricks: map[string]gluster.BrickStatus{}, volumes: map[string]bool{}}
+}
+
+// add records bricks read; a brick read by `volume status` keeps what it
+// has over what get-state tells (the process id, inodes, device).
+func (rt *runtimes) add(st []gluster.BrickStatus) {
 	for _, b := range st {
-		into[b.Host+":"+b.Path] = b
+		name := b.Host + ":" + b.Path
+		if old, ok := rt.bricks[name]; ok && old.Pid > 0 {
+			continue
+		}
+		rt.bricks[name] = b
 	}
+}
+
+// covers says whether a read speaks for the brick, listed or not.
+func (rt *runtimes) covers(volume string, b *state.Brick) bool {
+	return rt.volumes[volume] || (rt.local && b.HostUUID == rt.self)
 }
 
 // readVolume reads one volume's configuration and/or runtime into the model.
@@ -273,18 +359,18 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	if cfg != nil {
 		started = cfg.Status == "Started"
 	}
-	runtime := map[string]gluster.BrickStatus{}
-	asked := w&wantRuntime != 0 && started
+	rt := newRuntimes()
+	asked := w&wantRuntime != 0 && started && r.opt.RemoteBrickStatus
 	busy := asked && r.quietFor(name) > 0
-	fresh, locked := false, false
+	locked := false
 	if asked && !busy {
 		st, err := r.status(ctx, name)
 		if err != nil {
 			r.runtimeFailed(name, err)
 			locked = errors.Is(err, gluster.ErrLocked) || errors.Is(err, errBusy)
 		} else {
-			fresh = true
-			indexRuntime(runtime, st)
+			rt.volumes[name] = true
+			rt.add(st)
 			r.noteRuntime(name)
 		}
 	}
@@ -301,15 +387,22 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	up := connectedFunc(r.model.Glusterd().UUID, toPointers(r.model.Peers()))
 	var next *state.Volume
 	if cfg != nil {
-		next = buildVolume(cfg, &prev, runtime, fresh, up)
+		next = r.buildVolume(cfg, &prev, rt, up)
 	} else {
-		next = withRuntime(&prev, runtime, fresh, up)
+		next = r.applyRuntime(&prev, rt, up)
 	}
 	r.model.SetVolume(name, next)
 	r.touched[name] = r.opt.Now()
 	r.mu.Unlock()
 
+	if cfg != nil && started {
+		// This node's bricks, lock-free: what the trigger was about may have
+		// changed them without changing the configuration (a start force
+		// that restarted dead bricks, a reset-brick onto the same path).
+		r.start(keyLocal, 0)
+	}
 	switch {
+	case !r.opt.RemoteBrickStatus:
 	case locked:
 		r.scheduleRuntime(name, r.opt.QuietPeriod)
 	case busy:
@@ -330,6 +423,7 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 // forgetLocked drops what is kept about a volume that is gone; r.mu is held.
 func (r *Refresher) forgetLocked(name string) {
 	delete(r.activity, name)
+	delete(r.busySince, name)
 	delete(r.runtimeRead, name)
 	if t, ok := r.timers[name]; ok {
 		t.Stop()
@@ -338,9 +432,9 @@ func (r *Refresher) forgetLocked(name string) {
 	r.touched[name] = r.opt.Now()
 }
 
-// readPeers reads the peers; bricks on a peer that disconnected go offline
-// at once, and volumes with bricks on a peer that came back get their
-// runtime read.
+// readPeers reads the peers; bricks on a peer that disconnected or came
+// back become unknown until read, and volumes with bricks on a peer that
+// came back get their runtime read where RemoteBrickStatus allows.
 func (r *Refresher) readPeers(ctx context.Context) error {
 	peers, err := cli(r, ctx, r.src.Peers)
 	if err != nil {
@@ -348,14 +442,16 @@ func (r *Refresher) readPeers(ctx context.Context) error {
 		return err
 	}
 	for _, name := range r.applyPeers(peers) {
-		r.scheduleRuntime(name, 0)
+		if r.opt.RemoteBrickStatus {
+			r.scheduleRuntime(name, 0)
+		}
 	}
 	return nil
 }
 
 // applyPeers puts the peers read into the model, with the bricks of peers
-// that disconnected offline, and returns the started volumes whose runtime
-// to read because a peer of theirs disconnected or came back.
+// that disconnected or came back unknown, and returns the started volumes
+// whose runtime to read.
 func (r *Refresher) applyPeers(peers []gluster.Peer) []string {
 	r.mu.Lock() // see readVolume
 	defer r.mu.Unlock()
@@ -380,7 +476,14 @@ func (r *Refresher) applyPeers(peers []gluster.Peer) []string {
 		if !ok || !slices.ContainsFunc(v.Bricks, func(b state.Brick) bool { _, hit := changed[b.HostUUID]; return hit }) {
 			continue
 		}
-		r.model.SetVolume(name, withRuntime(&v, nil, false, up))
+		next := v
+		next.Bricks = slices.Clone(v.Bricks)
+		for i := range next.Bricks {
+			if _, hit := changed[next.Bricks[i].HostUUID]; hit {
+				next.Bricks[i].SetUnknown()
+			}
+		}
+		r.model.SetVolume(name, r.applyRuntime(&next, newRuntimes(), up))
 		if v.Status == "Started" {
 			runtime = append(runtime, name)
 		}
@@ -409,8 +512,10 @@ func toPointers(m map[string]state.Peer) map[string]*state.Peer {
 }
 
 // buildVolume makes the state volume from gluster's configuration, the
-// runtime read now (if fresh) and what was known before.
-func buildVolume(v *gluster.Volume, prev *state.Volume, runtime map[string]gluster.BrickStatus, fresh bool, up func(string) bool) *state.Volume {
+// runtime read now and what was known before; r.mu is held. A volume seen
+// started for the first time begins its start grace with its bricks
+// unknown.
+func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runtimes, up func(string) bool) *state.Volume {
 	out := &state.Volume{
 		Name: v.Name, ID: v.ID, Status: v.Status, Type: v.Type, Transport: v.Transport,
 		BrickCount: v.BrickCount, DistCount: v.DistCount, ReplicaCount: v.ReplicaCount,
@@ -418,50 +523,143 @@ func buildVolume(v *gluster.Volume, prev *state.Volume, runtime map[string]glust
 		SnapshotCount: v.SnapshotCount, Options: maps.Clone(v.Options),
 		Bricks: make([]state.Brick, len(v.Bricks)),
 	}
+	justStarted := v.Status == "Started" && prev.Status != "Started"
+	// A volume found started by the daemon's first read may have run for
+	// long; one found started later was started now.
+	if justStarted && (prev.Name != "" || r.readOnce) {
+		r.beginStartGrace(v.Name)
+	}
 	old := map[string]*state.Brick{}
 	for i := range prev.Bricks {
 		old[prev.Bricks[i].Name()] = &prev.Bricks[i]
 	}
 	for i, b := range v.Bricks {
-		sb := state.Brick{Host: b.Host, Path: b.Path, HostUUID: b.HostUUID, IsArbiter: b.IsArbiter, Pid: -1}
-		if o, ok := old[sb.Name()]; ok {
+		sb := state.Brick{Host: b.Host, Path: b.Path, HostUUID: b.HostUUID, IsArbiter: b.IsArbiter}
+		if o, ok := old[sb.Name()]; ok && !justStarted {
 			copyRuntime(&sb, o)
+		} else {
+			sb.SetUnknown() // new, or its volume just started
 		}
 		out.Bricks[i] = sb
 	}
-	return withRuntime(out, runtime, fresh, up)
+	return r.applyRuntime(out, rt, up)
 }
 
-// withRuntime returns a copy of v with the runtime applied: fresh status
-// where read, offline where a fresh read left a brick out or its host is
-// disconnected or the volume is not started, else what was known.
-func withRuntime(v *state.Volume, runtime map[string]gluster.BrickStatus, fresh bool, up func(string) bool) *state.Volume {
+// beginStartGrace notes that a volume was seen started now, and reads this
+// node's bricks again when its grace ends, to settle those still starting;
+// r.mu is held.
+func (r *Refresher) beginStartGrace(name string) {
+	r.startedAt[name] = r.opt.Now()
+	time.AfterFunc(r.opt.StartGrace, func() {
+		if r.ctx.Err() == nil {
+			r.start(keyLocal, 0)
+			if r.opt.RemoteBrickStatus {
+				r.scheduleRuntime(name, 0)
+			}
+		}
+	})
+}
+
+// inStartGrace says whether a volume started less than StartGrace ago;
+// r.mu is held.
+func (r *Refresher) inStartGrace(name string) bool {
+	at, ok := r.startedAt[name]
+	return ok && r.opt.Now().Sub(at) < r.opt.StartGrace
+}
+
+// applyRuntime returns a copy of v with the runtime read applied; r.mu is
+// held. Only what was read or told is known: a brick of a volume not
+// started is offline; one read gets what was read, except that one read as
+// not running while its volume is in its start grace stays as it was; one
+// on an unreachable node is unknown; one a read covered without listing it
+// is offline (unknown in the start grace); the others keep what was known,
+// or become unknown when rt.forget says so. Unknown bricks take what
+// glusterd's brick events told of them.
+func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) bool) *state.Volume {
 	out := *v
 	out.Bricks = slices.Clone(v.Bricks)
+	grace := r.inStartGrace(v.Name)
 	for i := range out.Bricks {
 		b := &out.Bricks[i]
-		st, ok := runtime[b.Name()]
+		st, read := rt.bricks[b.Name()]
 		switch {
 		case out.Status != "Started":
-			setOffline(b)
-		case fresh && ok:
+			b.SetOffline()
+		case !up(b.HostUUID):
+			b.SetUnknown()
+		case read && (st.Online || !grace):
 			applyStatus(b, &st)
-		case fresh || !up(b.HostUUID):
-			setOffline(b)
+		case read:
+			// Not running yet, in the start grace: still starting.
+		case rt.covers(v.Name, b) && !grace:
+			b.SetOffline()
+		case rt.covers(v.Name, b) || rt.forget:
+			if b.State() != state.BrickStateOnline || rt.forget {
+				b.SetUnknown()
+			}
+		}
+		if b.RuntimeUnknown && out.Status == "Started" {
+			if at, ok := r.hints[b.Name()]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
+				b.RuntimeUnknown, b.Online = false, true
+			}
 		}
 	}
 	return &out
 }
 
-func setOffline(b *state.Brick) { b.Online, b.Pid, b.Port = false, -1, 0 }
+// NoteBrick records what glusterd's brick events (BRICK_CONNECTED,
+// BRICK_DISCONNECTED) tell of a brick, named host:path: a brick of a
+// started volume changes at once, and a read confirms it; a connected brick
+// of a volume not yet seen started is remembered for its start.
+func (r *Refresher) NoteBrick(volume, brick string, connected bool) {
+	r.mu.Lock()
+	v, ok := r.model.Volume(volume)
+	i := -1
+	if ok {
+		i = slices.IndexFunc(v.Bricks, func(b state.Brick) bool { return b.Name() == brick })
+	}
+	if i < 0 || v.Status != "Started" {
+		if connected {
+			r.hints[brick] = r.opt.Now()
+		}
+		r.mu.Unlock()
+		r.TriggerNamedVolume(volume) // its start, or a brick added, not read yet
+		return
+	}
+	next := v
+	next.Bricks = slices.Clone(v.Bricks)
+	b := &next.Bricks[i]
+	if connected {
+		if b.State() != state.BrickStateOnline {
+			b.RuntimeUnknown, b.Online = false, true
+		}
+	} else {
+		b.SetOffline()
+	}
+	r.model.SetVolume(volume, &next)
+	r.touched[volume] = r.opt.Now()
+	r.mu.Unlock()
+	r.TriggerRuntime(volume)
+}
 
+// applyStatus puts what a read found into the brick. get-state does not
+// tell the process id: a brick still online on the same port keeps the one
+// `volume status` read.
 func applyStatus(b *state.Brick, st *gluster.BrickStatus) {
-	b.Online, b.Pid, b.Port = st.Online, st.Pid, st.Port
+	pid := st.Pid
+	if pid <= 0 && b.State() == state.BrickStateOnline && b.Port == st.Port {
+		pid = b.Pid
+	}
+	b.RuntimeUnknown, b.Online, b.Pid, b.Port = false, st.Online, pid, st.Port
 	if !st.Online {
 		b.Pid, b.Port = -1, 0
 	}
+	// A figure a read does not carry keeps what an earlier read found.
 	if st.SizeTotal > 0 {
-		b.SizeTotal, b.SizeFree, b.InodesTotal, b.InodesFree = st.SizeTotal, st.SizeFree, st.InodesTotal, st.InodesFree
+		b.SizeTotal, b.SizeFree = st.SizeTotal, st.SizeFree
+	}
+	if st.InodesTotal > 0 {
+		b.InodesTotal, b.InodesFree = st.InodesTotal, st.InodesFree
 	}
 	if st.Device != "" {
 		b.Device, b.FsName, b.MountOptions = st.Device, st.FsName, st.MountOptions
@@ -469,7 +667,7 @@ func applyStatus(b *state.Brick, st *gluster.BrickStatus) {
 }
 
 func copyRuntime(dst, src *state.Brick) {
-	dst.Online, dst.Pid, dst.Port = src.Online, src.Pid, src.Port
+	dst.RuntimeUnknown, dst.Online, dst.Pid, dst.Port = src.RuntimeUnknown, src.Online, src.Pid, src.Port
 	dst.SizeTotal, dst.SizeFree, dst.InodesTotal, dst.InodesFree = src.SizeTotal, src.SizeFree, src.InodesTotal, src.InodesFree
 	dst.Device, dst.FsName, dst.MountOptions = src.Device, src.FsName, src.MountOptions
 }

@@ -1,21 +1,28 @@
 // Package refresh reads the cluster through the gluster CLI into the state
 // model. It decides what to read and when; the model decides what changed.
 //
-// Two kinds of reads exist. `volume info` and `peer status` take no lock in
-// glusterd. `volume status` takes the volume's cluster-wide lock, and an
+// Reads that take no lock in glusterd are made freely: `volume info`, `peer
+// status` and `get-state`, which tells this node's bricks' runtime (running,
+// port, sizes). `volume status` takes the volume's cluster-wide lock, and an
 // admin command that runs on the same volume at that moment fails with
-// "Another transaction is in progress" (gluster/glusterfs#3052). So:
+// "Another transaction is in progress" (gluster/glusterfs#3052). So by
+// default it is never run: other nodes' bricks are told by glusterd's brick
+// events where they arrive, else their runtime is unknown. With
+// Options.RemoteBrickStatus it is run, with care:
 //
 //   - a trigger naming a volume (hook, native event, inotify) re-reads only
-//     that volume's `volume info`;
-//   - `volume status` (brick runtime: online, pid, port, sizes) runs only for
-//     volumes that have been quiet (no trigger) for QuietPeriod, after a
-//     trigger once the volume has become quiet, and in the periodic full
-//     reconcile for quiet volumes only;
-//   - while status cannot be read, bricks keep their last known runtime,
-//     except that bricks of disconnected peers are offline;
+//     that volume's `volume info`, and this node's bricks with `get-state`;
+//   - `volume status` (every brick's runtime) runs only for volumes that
+//     have been quiet (no trigger) for QuietPeriod, after a trigger once the
+//     volume has become quiet, and in the periodic full reconcile for quiet
+//     volumes only;
 //   - an admin command run between Busy and its done meets no `volume
 //     status` of its volume.
+//
+// Unknown is never reported as down: a brick whose runtime nothing has told
+// since its volume started, since the daemon started or since its node was
+// last reachable is unknown (state.BrickStateUnknown), and a brick read as
+// not running within StartGrace of its volume's start is still starting.
 //
 // Triggers for the same volume coalesce: while one read runs, any number of
 // new triggers cause exactly one more read after it. Reads of different
@@ -38,6 +45,7 @@ import (
 type Source interface {
 	VolumeInfo(ctx context.Context, volume string) ([]gluster.Volume, error)
 	VolumeStatusDetail(ctx context.Context, volume string) ([]gluster.BrickStatus, error)
+	LocalState(ctx context.Context) (*gluster.LocalState, error)
 	Peers(ctx context.Context) ([]gluster.Peer, error)
 	LocalUUID(ctx context.Context) (string, error)
 	OpVersion(ctx context.Context) (uint32, error)
@@ -48,7 +56,14 @@ type Source interface {
 type Options struct {
 	Concurrency int           // CLI processes at once; default 4
 	QuietPeriod time.Duration // how long a volume must be quiet before `volume status`; default 2s
-	Logger      *slog.Logger
+	// RemoteBrickStatus reads every node's bricks with `volume status`,
+	// which takes the volume's lock (see the package comment); by default
+	// only this node's bricks are read, lock-free.
+	RemoteBrickStatus bool
+	// StartGrace is how long after a volume starts a brick read as not
+	// running is taken as still starting, not offline; default 10s.
+	StartGrace time.Duration
+	Logger     *slog.Logger
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// GlusterdUnit, if set, reports glusterd.service's load and active state.
@@ -70,8 +85,10 @@ type Refresher struct {
 	mu       sync.Mutex
 	flights  map[string]*flight
 	activity map[string]time.Time // volume -> last trigger
-	touched  map[string]time.Time // volume -> last targeted read that reached the model
-	timers   map[string]*time.Timer
+	// busySince: volume -> the first trigger after it was last quiet.
+	busySince map[string]time.Time
+	touched   map[string]time.Time // volume -> last targeted read that reached the model
+	timers    map[string]*time.Timer
 	// runtimeRead: volume -> when its runtime was last read.
 	runtimeRead map[string]time.Time
 	identity    bool // re-read glusterd's identity on the next full read
@@ -85,6 +102,13 @@ type Refresher struct {
 	// not ended; statusEnded is closed, and replaced, when one ends.
 	statusRuns  map[string]int
 	statusEnded chan struct{}
+	// startedAt: volume -> when it was first seen started; its bricks are
+	// in their start grace until StartGrace after.
+	startedAt map[string]time.Time
+	// hints: brick name -> what glusterd's brick events told of a brick of
+	// a volume not yet seen started.
+	hints    map[string]time.Time
+	readOnce bool // a full read has reached the model
 }
 
 // New returns a Refresher; ctx bounds every read it makes.
@@ -94,6 +118,9 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 	}
 	if opt.QuietPeriod <= 0 {
 		opt.QuietPeriod = 2 * time.Second
+	}
+	if opt.StartGrace <= 0 {
+		opt.StartGrace = 10 * time.Second
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -106,12 +133,15 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 		sem:         make(chan struct{}, opt.Concurrency),
 		flights:     map[string]*flight{},
 		activity:    map[string]time.Time{},
+		busySince:   map[string]time.Time{},
 		touched:     map[string]time.Time{},
 		timers:      map[string]*time.Timer{},
 		runtimeRead: map[string]time.Time{},
 		busy:        map[string]int{},
 		statusRuns:  map[string]int{},
 		statusEnded: make(chan struct{}),
+		startedAt:   map[string]time.Time{},
+		hints:       map[string]time.Time{},
 	}
 }
 
@@ -139,9 +169,15 @@ func (r *Refresher) TriggerVolume(name string) {
 	r.start(volPrefix+name, wantConfig)
 }
 
-// TriggerRuntime asks for a volume's brick runtime (`volume status`) as soon
-// as the volume is quiet, e.g. after a brick process connected or died.
-func (r *Refresher) TriggerRuntime(name string) { r.scheduleRuntime(name, 0) }
+// TriggerRuntime asks for a volume's brick runtime, e.g. after a brick
+// process connected or died: this node's bricks at once, every brick with
+// `volume status` once the volume is quiet where RemoteBrickStatus allows.
+func (r *Refresher) TriggerRuntime(name string) {
+	r.start(keyLocal, 0)
+	if r.opt.RemoteBrickStatus {
+		r.scheduleRuntime(name, 0)
+	}
+}
 
 // TriggerPeers re-reads the peers without waiting.
 func (r *Refresher) TriggerPeers() { r.start(keyPeers, 0) }
@@ -219,8 +255,34 @@ func (r *Refresher) Reload(ctx context.Context) error {
 
 func (r *Refresher) noteActivity(name string) {
 	r.mu.Lock()
-	r.activity[name] = r.opt.Now()
+	now := r.opt.Now()
+	if last, ok := r.activity[name]; !ok || now.Sub(last) >= r.opt.QuietPeriod {
+		r.busySince[name] = now
+	}
+	r.activity[name] = now
 	r.mu.Unlock()
+}
+
+// TriggerNamedVolume is TriggerVolume for a name that came from the network
+// (a native event): a name the model does not know costs at most one
+// coalesced full read, however many such names arrive, so the work a sender
+// can cause is bounded by the cluster's own volumes.
+func (r *Refresher) TriggerNamedVolume(name string) {
+	if _, ok := r.model.Volume(name); !ok {
+		r.TriggerAll()
+		return
+	}
+	r.TriggerVolume(name)
+}
+
+// TriggerNamedRuntime is TriggerRuntime for a name from the network, bounded
+// as TriggerNamedVolume is.
+func (r *Refresher) TriggerNamedRuntime(name string) {
+	if _, ok := r.model.Volume(name); !ok {
+		r.TriggerAll()
+		return
+	}
+	r.TriggerRuntime(name)
 }
 
 // Busy marks a volume as being changed by an admin command, which fails
@@ -284,6 +346,10 @@ func (r *Refresher) status(ctx context.Context, volume string) ([]gluster.BrickS
 	return cli(r, ctx, func(ctx context.Context) ([]gluster.BrickStatus, error) { return r.src.VolumeStatusDetail(ctx, volume) })
 }
 
+// maxBusyPeriods bounds how many quiet periods triggers alone can put off
+// a volume's `volume status`.
+const maxBusyPeriods = 3
+
 // quietFor says how long until the volume has been quiet for QuietPeriod
 // (zero or less: it is quiet now). A busy volume is never quiet.
 func (r *Refresher) quietFor(name string) time.Duration {
@@ -296,7 +362,14 @@ func (r *Refresher) quietFor(name string) time.Duration {
 	if !ok {
 		return 0
 	}
-	return r.opt.QuietPeriod - r.opt.Now().Sub(last)
+	// A volume under a steady stream of triggers is still read, once every
+	// maxBusyPeriods quiet periods: busy must never mean stale forever.
+	now := r.opt.Now()
+	if since, ok := r.busySince[name]; ok && now.Sub(since) >= maxBusyPeriods*r.opt.QuietPeriod {
+		r.busySince[name] = now
+		return 0
+	}
+	return r.opt.QuietPeriod - now.Sub(last)
 }
 
 // scheduleRuntime reads the volume's runtime once it is quiet, at the

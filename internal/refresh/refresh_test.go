@@ -194,7 +194,7 @@ func offline(b *state.Brick) bool {
 }
 
 func TestAllReadsCapturedCluster(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, Options{RemoteBrickStatus: true})
 	e.all()
 
 	names := e.model.VolumeNames()
@@ -306,14 +306,14 @@ func TestKilledBrickIsOffline(t *testing.T) {
 		}
 	}
 	t.Run("full read", func(t *testing.T) {
-		e := newEnv(t, Options{})
+		e := newEnv(t, Options{RemoteBrickStatus: true})
 		e.all()
 		e.src.setVolumeStatus("rep3", "volume-status-rep3-brick-killed-detail.xml")
 		e.all()
 		check(t, e)
 	})
 	t.Run("runtime trigger", func(t *testing.T) {
-		e := newEnv(t, Options{QuietPeriod: quiet})
+		e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 		e.all()
 		e.src.setVolumeStatus("rep3", "volume-status-rep3-brick-killed-detail.xml")
 		e.r.TriggerRuntime("rep3")
@@ -334,9 +334,11 @@ func checkNode3Down(t *testing.T, e *env) {
 	if p := e.peer(node2); !p.Connected {
 		t.Errorf("node 2: %+v", p)
 	}
+	// Node 3's bricks may run still: nothing can tell, so they are
+	// unknown, and no volume is worse than unknown for them.
 	health := map[string]string{
-		"arb": state.HealthDegraded, "disp": state.HealthDegraded, "dist": state.HealthDown,
-		"distdisp": state.HealthDegraded, "distrep": state.HealthDegraded, "rep3": state.HealthDegraded,
+		"arb": state.HealthUnknown, "disp": state.HealthUnknown, "dist": state.HealthUnknown,
+		"distdisp": state.HealthUnknown, "distrep": state.HealthUnknown, "rep3": state.HealthUnknown,
 		"opts": state.HealthUp, "created": state.HealthStopped, "stopped": state.HealthStopped,
 	}
 	for name, h := range health {
@@ -346,19 +348,36 @@ func checkNode3Down(t *testing.T, e *env) {
 		}
 		for i := range v.Bricks {
 			b := &v.Bricks[i]
-			if v.Status == "Started" && b.Host != host3 {
-				if !online(b) {
+			switch {
+			case v.Status != "Started":
+				if !offline(b) || b.State() != state.BrickStateOffline {
 					t.Errorf("%s: brick %s: %+v", name, b.Name(), *b)
 				}
-			} else if !offline(b) {
+			case b.Host == host3:
+				if b.State() != state.BrickStateUnknown || b.Online || b.Pid != -1 {
+					t.Errorf("%s: brick %s on the disconnected node: %+v, want unknown", name, b.Name(), *b)
+				}
+			case !online(b):
 				t.Errorf("%s: brick %s: %+v", name, b.Name(), *b)
 			}
 		}
 	}
 }
 
+// remoteBricks are the volume's bricks on other nodes than this one, which
+// only `volume status` reads.
+func remoteBricks(v state.Volume) []state.Brick {
+	var out []state.Brick
+	for _, b := range v.Bricks {
+		if b.HostUUID != node1 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 func TestNode3Down(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, Options{RemoteBrickStatus: true})
 	e.all()
 	e.src.set("", "volume-status-all-detail-node3-down.xml", "peer-status-node3-down.xml")
 	e.all()
@@ -377,7 +396,7 @@ func TestNode3Down(t *testing.T) {
 }
 
 func TestTriggersCoalesce(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: time.Hour})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 	e.all()
 	h := e.src.hold(infoCall("rep3"))
 	e.r.TriggerVolume("rep3")
@@ -397,7 +416,7 @@ func TestTriggersCoalesce(t *testing.T) {
 }
 
 func TestVolumeWaitsForALaterRead(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: time.Hour})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 	e.all()
 	h := e.src.hold(infoCall("rep3"))
 	e.r.TriggerVolume("rep3")
@@ -423,7 +442,7 @@ func TestVolumeWaitsForALaterRead(t *testing.T) {
 }
 
 func TestVolumesAreReadSideBySide(t *testing.T) {
-	e := newEnv(t, Options{Concurrency: 2, QuietPeriod: time.Hour})
+	e := newEnv(t, Options{RemoteBrickStatus: true, Concurrency: 2, QuietPeriod: time.Hour})
 	e.all()
 	rep3 := e.src.hold(infoCall("rep3"))
 	e.r.TriggerVolume("rep3")
@@ -455,7 +474,7 @@ func TestVolumesAreReadSideBySide(t *testing.T) {
 }
 
 func TestRuntimeWaitsUntilQuiet(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	if err := e.r.Volume(e.ctx, "rep3"); err != nil {
 		t.Fatal(err)
@@ -470,7 +489,7 @@ func TestRuntimeWaitsUntilQuiet(t *testing.T) {
 }
 
 func TestTriggersPostponeRuntime(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	if err := e.r.Volume(e.ctx, "rep3"); err != nil {
 		t.Fatal(err)
@@ -490,7 +509,7 @@ func TestTriggersPostponeRuntime(t *testing.T) {
 }
 
 func TestFullReadSparesBusyVolume(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	before := e.volume("rep3")
 	e.r.TriggerVolume("rep3")
@@ -510,7 +529,9 @@ func TestFullReadSparesBusyVolume(t *testing.T) {
 			t.Errorf("volume status %s called %d times, want %d", name, n, want)
 		}
 	}
-	if got := e.volume("rep3"); !reflect.DeepEqual(got.Bricks, before.Bricks) {
+	// This node's own bricks are read lock-free (get-state) even while the
+	// volume is busy; the others wait for its `volume status`.
+	if got := e.volume("rep3"); !reflect.DeepEqual(remoteBricks(got), remoteBricks(before)) {
 		t.Errorf("rep3's bricks changed without a read:\n%+v\n%+v", got.Bricks, before.Bricks)
 	}
 
@@ -523,7 +544,7 @@ func TestFullReadSparesBusyVolume(t *testing.T) {
 // waits for the one running, none starts until done, and the runtime is
 // read once the volume is quiet after it.
 func TestBusyKeepsStatusAway(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	h := e.src.hold(statusCall("rep3"))
 	e.r.TriggerRuntime("rep3")
@@ -579,7 +600,7 @@ func TestBusyKeepsStatusAway(t *testing.T) {
 
 // Busy waits for a running `volume status` of every volume too.
 func TestBusyWaitsForStatusAll(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	h := e.src.hold(statusCall(""))
 	e.r.TriggerAll()
 	entered(t, h, "volume status all")
@@ -597,7 +618,7 @@ func TestBusyWaitsForStatusAll(t *testing.T) {
 }
 
 func TestLockedStatusKeepsRuntime(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	before := e.volume("rep3")
 	e.src.setVolumeStatus("rep3", "volume-status-rep3-brick-killed-detail.xml")
@@ -605,7 +626,7 @@ func TestLockedStatusKeepsRuntime(t *testing.T) {
 	// A full read: `volume status all` is locked.
 	e.src.fail(statusCall(""), lockErr("all"))
 	e.all()
-	if got := e.volume("rep3"); !reflect.DeepEqual(got, before) {
+	if got := e.volume("rep3"); !reflect.DeepEqual(remoteBricks(got), remoteBricks(before)) {
 		t.Errorf("rep3 changed although its status was not read:\n%+v\n%+v", got, before)
 	}
 
@@ -621,7 +642,7 @@ func TestLockedStatusKeepsRuntime(t *testing.T) {
 	if d := time.Since(first); d < quiet {
 		t.Errorf("volume status tried again after %v, before the quiet period", d)
 	}
-	if got := e.volume("rep3"); !reflect.DeepEqual(got, before) {
+	if got := e.volume("rep3"); !reflect.DeepEqual(remoteBricks(got), remoteBricks(before)) {
 		t.Errorf("rep3 changed although its status was locked:\n%+v\n%+v", got, before)
 	}
 	release(t, h, "volume status rep3, again")
@@ -632,7 +653,7 @@ func TestLockedStatusKeepsRuntime(t *testing.T) {
 }
 
 func TestVolumeGone(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: time.Hour})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 	e.all()
 
 	err := e.r.Volume(e.ctx, "missing")
@@ -673,7 +694,7 @@ func TestVolumeGone(t *testing.T) {
 }
 
 func TestGlusterdDown(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: time.Hour})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 	e.all()
 	vols := map[string]state.Volume{}
 	for _, n := range allVolumes {
@@ -709,8 +730,18 @@ func TestGlusterdDown(t *testing.T) {
 	}
 	same()
 
+	// Back: what the daemon could not see meanwhile is unknown until read.
+	// rep3 was named by a trigger, so its `volume status` waits for the
+	// quiet period; this node's bricks are read lock-free.
 	e.src.failAll(nil)
 	e.all()
+	rep3 := e.volume("rep3")
+	for _, b := range remoteBricks(rep3) {
+		if b.State() != state.BrickStateUnknown {
+			t.Errorf("rep3's brick %s after glusterd came back: %+v, want unknown", b.Name(), b)
+		}
+	}
+	vols["rep3"] = rep3
 	same()
 	g = e.model.Glusterd()
 	if !g.Running || g.LastError != "" || g.UUID != node1 || g.OpVersion != 100000 || g.Version != "10.3" {
@@ -725,7 +756,7 @@ func TestGlusterdDown(t *testing.T) {
 // Running is false only when the CLI could not reach glusterd; a glusterd
 // that hangs (the CLI cut off at its timeout) shows as LastError alone.
 func TestRunningOnlyWhenUnreachable(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: time.Hour})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 	e.all()
 	hung := fmt.Errorf("gluster volume info all: killed: %w", context.DeadlineExceeded)
 	fails := func(err error) state.Glusterd {
@@ -758,7 +789,7 @@ func TestGlusterdUnitStateOnFailure(t *testing.T) {
 	var mu sync.Mutex
 	active := "active"
 	setActive := func(s string) { mu.Lock(); active = s; mu.Unlock() }
-	e := newEnv(t, Options{QuietPeriod: time.Hour, GlusterdUnit: func(context.Context) (string, string) {
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour, GlusterdUnit: func(context.Context) (string, string) {
 		mu.Lock()
 		defer mu.Unlock()
 		return "loaded", active
@@ -795,7 +826,7 @@ func TestGlusterdUnitStateOnFailure(t *testing.T) {
 
 func TestPeerDisconnects(t *testing.T) {
 	// Room for every held `volume status` at once.
-	e := newEnv(t, Options{QuietPeriod: quiet, Concurrency: len(startedWithNode3) + 1})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet, Concurrency: len(startedWithNode3) + 1})
 	e.all()
 	holds := map[string]*hold{}
 	for _, n := range startedWithNode3 {
@@ -846,7 +877,7 @@ func TestPeerDisconnects(t *testing.T) {
 
 func TestFullReadKeepsNewerTargetedRead(t *testing.T) {
 	t.Run("removed", func(t *testing.T) {
-		e := newEnv(t, Options{QuietPeriod: time.Hour})
+		e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 		e.all()
 		h := e.src.hold(infoCall(""))
 		done := make(chan error, 1)
@@ -869,7 +900,7 @@ func TestFullReadKeepsNewerTargetedRead(t *testing.T) {
 		}
 	})
 	t.Run("runtime", func(t *testing.T) {
-		e := newEnv(t, Options{QuietPeriod: quiet})
+		e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 		e.all()
 		h := e.src.hold(statusCall(""))
 		done := make(chan error, 1)
@@ -902,7 +933,7 @@ func TestFullReadKeepsNewerTargetedRead(t *testing.T) {
 // A targeted read that reaches the model after a full read that ended
 // meanwhile must not put back what it saw before that full read.
 func TestTargetedReadKeepsNewerFullRead(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	info := e.src.hold(infoCall("rep3"))
 	// A runtime read that follows must not hide the outcome: it is held
@@ -930,7 +961,7 @@ func TestTargetedReadKeepsNewerFullRead(t *testing.T) {
 // A runtime read asked for while the volume was quiet does not run
 // `volume status` if the volume became busy before the read's turn came.
 func TestQueuedRuntimeReadWaitsForQuiet(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	h := e.src.hold(infoCall("rep3"))
 	e.r.TriggerVolume("rep3")
@@ -951,7 +982,7 @@ func TestQueuedRuntimeReadWaitsForQuiet(t *testing.T) {
 
 func TestIdentity(t *testing.T) {
 	t.Run("read once", func(t *testing.T) {
-		e := newEnv(t, Options{QuietPeriod: time.Hour})
+		e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 		e.r.RefreshIdentity()
 		e.all()
 		e.all()
@@ -966,7 +997,7 @@ func TestIdentity(t *testing.T) {
 		}
 	})
 	t.Run("trigger", func(t *testing.T) {
-		e := newEnv(t, Options{QuietPeriod: time.Hour})
+		e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 		e.all()
 		e.r.TriggerIdentity()
 		waitFor(t, "op-version read again", func() bool { return e.src.count(opVersionCall) == 2 })
@@ -976,7 +1007,7 @@ func TestIdentity(t *testing.T) {
 		}
 	})
 	t.Run("request outlives a failure", func(t *testing.T) {
-		e := newEnv(t, Options{QuietPeriod: time.Hour})
+		e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 		e.all()
 		e.r.RefreshIdentity()
 		e.src.fail(opVersionCall, &gluster.CLIError{Op: "volume get all cluster.op-version", ExitCode: 1, Message: "timed out"})
@@ -994,7 +1025,7 @@ func TestIdentity(t *testing.T) {
 }
 
 func TestNoChangeNoEvents(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	if c := e.rec.take(); len(c) == 0 {
 		t.Fatal("the first full read recorded nothing")
@@ -1024,7 +1055,7 @@ func TestNoChangeNoEvents(t *testing.T) {
 }
 
 func TestRunReconciles(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnv(t, Options{RemoteBrickStatus: true})
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan struct{})
 	go func() { e.r.Run(ctx, 5*time.Millisecond); close(done) }()
@@ -1045,7 +1076,7 @@ func TestRunReconciles(t *testing.T) {
 // a time: while one is in its `volume info` or `peer status`, no other
 // has begun.
 func TestReconcilesNeverOverlap(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: time.Hour})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour})
 	info, peers := e.src.hold(infoCall("")), e.src.hold(peersCall)
 	ctx, cancel := context.WithCancel(e.ctx)
 	ran := make(chan struct{})
@@ -1087,7 +1118,7 @@ func TestReconcilesNeverOverlap(t *testing.T) {
 func TestTargetedReadBesideFullRead(t *testing.T) {
 	for _, held := range []string{infoCall(""), peersCall, statusCall("")} {
 		t.Run(held, func(t *testing.T) {
-			e := newEnv(t, Options{QuietPeriod: time.Hour, Concurrency: 2})
+			e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Hour, Concurrency: 2})
 			e.all()
 			e.clock.Advance(time.Second) // volume status all is due again
 			h := e.src.hold(held)
@@ -1111,7 +1142,7 @@ func TestTargetedReadBesideFullRead(t *testing.T) {
 // What is kept per volume does not outlive the volume, nor a trigger its
 // quiet period.
 func TestFullReadForgetsVolumesGone(t *testing.T) {
-	e := newEnv(t, Options{QuietPeriod: quiet})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: quiet})
 	e.all()
 	for _, n := range allVolumes {
 		e.r.TriggerVolume(n)
@@ -1142,7 +1173,7 @@ func TestStatusAllDutyCycle(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	e := newEnv(t, Options{QuietPeriod: time.Millisecond, Now: clock})
+	e := newEnv(t, Options{RemoteBrickStatus: true, QuietPeriod: time.Millisecond, Now: clock})
 	e.all()
 	if c := e.src.count(statusCall("")); c != 1 {
 		t.Fatalf("first full read: volume status all called %d times", c)

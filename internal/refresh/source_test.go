@@ -346,3 +346,24 @@ func (c *fakeClock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+const localStateCall = "LocalState()"
+
+// LocalState serves what get-state on node 1 tells: its own bricks from
+// the status capture, without process ids or inodes, which get-state lacks.
+func (f *fakeSource) LocalState(ctx context.Context) (*gluster.LocalState, error) {
+	return call(f, ctx, localStateCall, func() (*gluster.LocalState, error) {
+		all, err := f.volumeStatus("")
+		if err != nil {
+			return nil, err
+		}
+		st := &gluster.LocalState{UUID: node1, OpVersion: 100000}
+		for _, b := range all {
+			if b.HostUUID == node1 {
+				b.Pid, b.InodesTotal, b.InodesFree, b.Device, b.FsName, b.MountOptions = -1, 0, 0, "", "", ""
+				st.Bricks = append(st.Bricks, b)
+			}
+		}
+		return st, nil
+	})
+}
