@@ -138,7 +138,7 @@ func TestObjectsAndSignals(t *testing.T) {
 		t.Fatalf("volume change %s %s %v", s.Path, s.Name, s.Body)
 	}
 	s = next(t, sigs)
-	if changed := s.Body[1].(map[string]dbus.Variant); s.Path != bricks[1] || len(changed) != 1 || changed["Online"].Value() != false {
+	if changed := s.Body[1].(map[string]dbus.Variant); s.Path != bricks[1] || len(changed) != 2 || changed["Online"].Value() != false || changed["State"].Value() != "offline" {
 		t.Fatalf("brick change %s %v", s.Path, s.Body)
 	}
 	// The same state again: nothing.

@@ -109,6 +109,10 @@ type Refresher struct {
 	// a volume not yet seen started.
 	hints    map[string]time.Time
 	readOnce bool // a full read has reached the model
+	// unknownNext is when a name the model does not know may cause the
+	// next full read; unknownPending, that one is scheduled.
+	unknownNext    time.Time
+	unknownPending bool
 }
 
 // New returns a Refresher; ctx bounds every read it makes.
@@ -269,17 +273,51 @@ func (r *Refresher) noteActivity(name string) {
 // can cause is bounded by the cluster's own volumes.
 func (r *Refresher) TriggerNamedVolume(name string) {
 	if _, ok := r.model.Volume(name); !ok {
-		r.TriggerAll()
+		r.triggerForUnknownName()
 		return
 	}
 	r.TriggerVolume(name)
+}
+
+// unknownNameSpacing is the least time between two full reads that names
+// the model does not know cause.
+const unknownNameSpacing = 2 * time.Second
+
+// triggerForUnknownName asks for a full read, at most one every
+// unknownNameSpacing: a volume just created is found by it, and a flood of
+// made-up names costs a few reads.
+func (r *Refresher) triggerForUnknownName() {
+	r.mu.Lock()
+	if r.unknownPending {
+		r.mu.Unlock()
+		return
+	}
+	now := r.opt.Now()
+	wait := r.unknownNext.Sub(now)
+	if wait <= 0 {
+		r.unknownNext = now.Add(unknownNameSpacing)
+		r.mu.Unlock()
+		r.TriggerAll()
+		return
+	}
+	r.unknownPending = true
+	r.mu.Unlock()
+	time.AfterFunc(wait, func() {
+		r.mu.Lock()
+		r.unknownPending = false
+		r.unknownNext = r.opt.Now().Add(unknownNameSpacing)
+		r.mu.Unlock()
+		if r.ctx.Err() == nil {
+			r.TriggerAll()
+		}
+	})
 }
 
 // TriggerNamedRuntime is TriggerRuntime for a name from the network, bounded
 // as TriggerNamedVolume is.
 func (r *Refresher) TriggerNamedRuntime(name string) {
 	if _, ok := r.model.Volume(name); !ok {
-		r.TriggerAll()
+		r.triggerForUnknownName()
 		return
 	}
 	r.TriggerRuntime(name)
