@@ -30,7 +30,7 @@ const (
 var mainProps = map[string][]string{
 	exporter.GlusterdInterface: {"Version", "Running"},
 	exporter.VolumeInterface:   {"Name", "Status", "Type", "Health"},
-	exporter.BrickInterface:    {"Name", "Online"},
+	exporter.BrickInterface:    {"Name", "State"},
 	exporter.PeerInterface:     {"Hostname", "Connected", "State"},
 }
 

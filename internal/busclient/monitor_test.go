@@ -69,7 +69,7 @@ func TestMonitor(t *testing.T) {
 	d.model.SetVolume("gv1", volume("gv1", "Created", true))
 	expect(t, out, &at,
 		" Added volume/gv1 (org.storaged.Storaged.GlusterFS.Volume) Name=gv1 Status=Created Type=Replicate Health=stopped\n",
-		" Added "+brick+" (org.storaged.Storaged.GlusterFS.Brick) Name=127.1.1.1:/bricks/gv1 Online=true\n",
+		" Added "+brick+" (org.storaged.Storaged.GlusterFS.Brick) Name=127.1.1.1:/bricks/gv1 State=online\n",
 		" /org/storaged/Storaged/Manager: Volumes: [volume/gv0] -> [volume/gv0 volume/gv1]\n")
 
 	d.model.SetVolume("gv1", volume("gv1", "Started", true))

@@ -63,6 +63,7 @@ type BrickStatus struct {
 	Volume       string
 	IsArbiter    bool
 	Online       bool
+	State        string // online, offline or unknown
 	Pid          int64
 	Port         uint32
 	SizeTotal    uint64
@@ -175,6 +176,7 @@ func volumeStatus(path dbus.ObjectPath, p map[string]dbus.Variant, objs objects)
 			Volume:       string(get[dbus.ObjectPath](b, "Volume")),
 			IsArbiter:    get[bool](b, "IsArbiter"),
 			Online:       get[bool](b, "Online"),
+			State:        get[string](b, "State"),
 			Pid:          get[int64](b, "Pid"),
 			Port:         get[uint32](b, "Port"),
 			SizeTotal:    get[uint64](b, "SizeTotal"),
@@ -250,7 +252,11 @@ func (s *Status) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "volume %s  %s  %s %s  health %s  bricks %d/%d online\n",
 			v.Name, v.Status, v.Type, layout(&v), v.Health, v.OnlineBrickCount, len(v.Bricks))
 		for _, br := range v.Bricks {
-			fmt.Fprintf(&b, "  brick %s  %s", br.Name, pick(br.Online, "online", "offline"))
+			st := br.State
+			if st == "" { // a daemon older than Brick.State
+				st = pick(br.Online, "online", "offline")
+			}
+			fmt.Fprintf(&b, "  brick %s  %s", br.Name, st)
 			if br.IsArbiter {
 				b.WriteString("  arbiter")
 			}
