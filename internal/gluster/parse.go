@@ -301,7 +301,7 @@ type xmlVolume struct {
 	TypeStr         string     `xml:"typeStr"`
 	Transport       string     `xml:"transport"`
 	Bricks          []xmlBrick `xml:"bricks>brick"`
-	// Tiered volumes (3.7 to 5) list their bricks in two groups.
+	// Tiered volumes (3.7 to 6) list their bricks in two groups.
 	HotBricks  []xmlBrick `xml:"bricks>hotBricks>brick"`
 	ColdBricks []xmlBrick `xml:"bricks>coldBricks>brick"`
 	Options    []struct {
@@ -314,7 +314,7 @@ type xmlVolume struct {
 //
 //	<brick uuid="U">host:/path<name>host:/path</name><hostUuid>U</hostUuid><isArbiter>0</isArbiter></brick>
 //
-// Releases before 3.6 or so have only the text.
+// Releases before 3.5 have only the text.
 type xmlBrick struct {
 	Text      string  `xml:",chardata"`
 	UUID      string  `xml:"uuid,attr"`
@@ -533,7 +533,7 @@ type xmlNodeStatus struct {
 type xmlVolumeStatus struct {
 	Name  string          `xml:"volName"`
 	Nodes []xmlNodeStatus `xml:"node"`
-	// Tiered volumes (3.7 to 5) group their bricks.
+	// Tiered volumes (3.7 to 6) group their bricks.
 	HotNodes  []xmlNodeStatus `xml:"hotBricks>node"`
 	ColdNodes []xmlNodeStatus `xml:"coldBricks>node"`
 }
