@@ -77,6 +77,8 @@ func TestFailureMessagesReleases(t *testing.T) {
 		{"error-volume-status-missing-detail.xml", "Volume missing does not exist", true, false},
 		{"error-volume-status-stopped-detail.xml", "Volume stopped is not started", false, false},
 		{"r3.7-error-volume-get-null-errstr.xml", "volume get option: failed: Volume all does not exist", true, false},
+		{"error-volume-get-missing.xml", "Volume missing does not exist", true, false},
+		{"error-volume-get-all-unknown-option.xml", "Did you mean nfs.drc-size or ...rpc-statd?", false, false},
 		{"shape-error-null-errstr-output-novol.xml", "Volume missing does not exist", true, false},
 		{"shape-error-null-errstr-output-locked.xml", "Another transaction could be in progress. Please try again after sometime.", false, true},
 		{"shape-error-null-errstr-nested.xml", "No such file or directory", false, false},
@@ -155,7 +157,7 @@ func TestMissingPayload(t *testing.T) {
 	}
 
 	// Empty lists are still fine where gluster says so.
-	if peers, err := ParsePeerStatus(readTestdata(t, "shape-peer-status-none.xml")); err != nil || len(peers) != 0 {
+	if peers, err := ParsePeerStatus(readTestdata(t, "peer-status-none.xml")); err != nil || len(peers) != 0 {
 		t.Errorf("no peers: %v, %v", peers, err)
 	}
 	for _, doc := range []string{
