@@ -35,5 +35,4 @@ func TestCaptureShapes(t *testing.T) {
 	run("peer-status-none.xml", "peer", "status", "--xml")
 	run("error-volume-get-missing.xml", "volume", "get", "missing", "cluster.op-version", "--xml")
 	run("error-volume-get-all-unknown-option.xml", "volume", "get", "all", "no.such-option", "--xml")
-
 }
