@@ -188,6 +188,9 @@ func (c *CLI) exec(ctx context.Context, args []string, script bool) ([]byte, err
 			var ce *CLIError
 			if errors.As(err, &ce) {
 				ce.Op, ce.ExitCode = op, exitCode
+				if msg := strings.TrimSpace(stderr.String()); ce.Message == noMessage && msg != "" {
+					ce.Message = msg
+				}
 				return nil, ce
 			}
 			if exitCode == 0 {

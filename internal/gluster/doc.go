@@ -24,6 +24,12 @@
 //   - The meaning of <distCount> changed in GlusterFS 8: see
 //     Volume.DistCount.
 //
+// Older releases (3.3 to 9; testdata/r*-*.xml, made from their CLI's
+// source) differ as docs/api.md ("GlusterFS releases") lists: elements that
+// appeared or vanished, "(null)" for a missing message, op-version options
+// without <Opt>, several documents in one output.
+//
 // Unknown or missing elements and numbers that do not parse never fail a
-// parse; a document that is empty, not XML or not <cliOutput> does.
+// parse; a document that is empty, not XML or not <cliOutput>, or a
+// successful one without the payload asked for, does.
 package gluster

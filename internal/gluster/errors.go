@@ -3,6 +3,7 @@ package gluster
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -25,7 +26,7 @@ type CLIError struct {
 	ExitCode int    // the process's exit status; -1 when unknown
 	OpRet    int    // gluster's opRet; 0 when the output had none
 	OpErrno  int    // gluster's opErrno
-	Message  string // gluster's opErrstr, or else its output on stderr
+	Message  string // gluster's opErrstr, or else <output> or another message in the document, or else stderr
 }
 
 func (e *CLIError) Error() string {
@@ -52,17 +53,43 @@ func (e *CLIError) Error() string {
 	return b.String()
 }
 
-// Is reports whether the error is ErrLocked.
+// glusterd's own error numbers (glusterd-errno.h, since 3.7) for the kinds
+// this package names; the message is checked too, since older releases and
+// many code paths send a plain errno or none.
+const (
+	errnoLocked   = 30802 // EG_ANOTRANS: another transaction is in progress
+	errnoNoVolume = 30806 // EG_NOVOL: volume does not exist
+)
+
+// Is reports whether the error is ErrLocked, ErrNoVolume or ErrNoGlusterd.
 func (e *CLIError) Is(target error) bool {
 	msg := strings.ToLower(e.Message)
 	switch target {
 	case ErrLocked:
-		return isLockMessage(e.Message)
+		return e.OpErrno == errnoLocked || isLockMessage(e.Message)
 	case ErrNoVolume:
-		// 10.3 says "Volume does not exist" or "Volume NAME does not exist".
-		return strings.HasPrefix(msg, "volume ") && strings.Contains(msg, "does not exist")
+		return e.OpErrno == errnoNoVolume || isNoVolumeMessage(e.Message)
 	case ErrNoGlusterd:
 		return strings.Contains(msg, "connection failed") || strings.Contains(msg, "is gluster daemon operational")
+	}
+	return false
+}
+
+// noVolumeMessage matches what glusterd and the CLI say of a volume that
+// does not exist, in every release: "Volume NAME does not exist", "Volume
+// does not exist", "Volume (NAME) does not exist", "volume: NAME does not
+// exist", "Volume NAME doesn't exist.", "Volume NAME not found", ...
+var noVolumeMessage = regexp.MustCompile(`^volume:?\s+(\(?\S+\)?\s+)?(does not exists?|doesn't exist|not found|not present)\b`)
+
+// isNoVolumeMessage reports whether msg says the volume does not exist,
+// also behind a prefix of the CLI such as "volume get option: failed: ".
+func isNoVolumeMessage(msg string) bool {
+	msg = strings.ToLower(strings.TrimSpace(msg))
+	if noVolumeMessage.MatchString(msg) {
+		return true
+	}
+	if i := strings.LastIndex(msg, "failed: "); i >= 0 {
+		return noVolumeMessage.MatchString(strings.TrimSpace(msg[i+len("failed: "):]))
 	}
 	return false
 }

@@ -1,8 +1,10 @@
 package gluster
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,5 +81,112 @@ func FuzzParsePeerStatus(f *testing.F) {
 			}
 		}
 		ParsePoolList(data)
+	})
+}
+
+func FuzzParsePoolList(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		self, peers, err := ParsePoolList(data)
+		if err != nil {
+			return
+		}
+		if self.UUID == "" || self.Hostname != localPoolName {
+			t.Fatalf("self %+v", self)
+		}
+		for _, p := range peers {
+			if p.UUID == "" {
+				t.Fatalf("peer without a UUID: %+v", p)
+			}
+		}
+	})
+}
+
+// CheckOutput and every parser agree on whether a document reports a
+// failure, and a failure always carries a message.
+func FuzzCheckOutput(f *testing.F) {
+	addSeeds(f)
+	f.Add([]byte("<cliOutput><opRet>-1</opRet><opErrstr>(null)</opErrstr><x><errstr>(null)</errstr></x></cliOutput>"))
+	f.Add([]byte("<cliOutput><a/><opRet>-1</opRet><opErrno>30806</opErrno></cliOutput><cliOutput><opRet>0</opRet></cliOutput>"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := CheckOutput(data)
+		var ce *CLIError
+		failed := errors.As(err, &ce)
+		if failed {
+			if ce.OpRet == 0 || strings.TrimSpace(ce.Message) == "" || ce.Message == "(null)" {
+				t.Fatalf("failure %#v", ce)
+			}
+			errors.Is(err, ErrNoVolume)
+			errors.Is(err, ErrLocked)
+		}
+		for name, parse := range map[string]func([]byte) error{
+			"VolumeInfo":   func(b []byte) error { _, err := ParseVolumeInfo(b); return err },
+			"StatusDetail": func(b []byte) error { _, err := ParseVolumeStatusDetail(b); return err },
+			"PeerStatus":   func(b []byte) error { _, err := ParsePeerStatus(b); return err },
+			"OpVersion":    func(b []byte) error { _, err := ParseOpVersion(b); return err },
+		} {
+			perr := parse(data)
+			var pce *CLIError
+			if errors.As(perr, &pce) != failed || (failed && *pce != *ce) {
+				t.Fatalf("%s = %v, CheckOutput = %v", name, perr, err)
+			}
+			if err != nil && perr == nil {
+				t.Fatalf("%s accepted what CheckOutput refused: %v", name, err)
+			}
+		}
+	})
+}
+
+func FuzzParseOpVersion(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := ParseOpVersion(data)
+		if err == nil && v == 0 {
+			t.Fatal("op-version 0 without an error")
+		}
+	})
+}
+
+func FuzzParseVersion(f *testing.F) {
+	for _, name := range []string{"version.txt", "r3.4-version.txt"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Add("")
+	f.Add("glusterfs\n3.4")
+	f.Fuzz(func(t *testing.T, out string) {
+		v, err := ParseVersion(out)
+		if err == nil && (v == "" || strings.ContainsAny(v, " \t\r\n")) {
+			t.Fatalf("version %q", v)
+		}
+	})
+}
+
+// A command line parses into words that, quoted again, parse into the same
+// words.
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"gluster", `gluster --glusterd-sock=/run/gd.sock`, `"/opt/gluster bin/gluster" --mode=script`,
+		`a\ b "c\"d" 'e\f' "g\h" ''`, "sudo -n\tgluster", `gluster 'x`, `\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := ParseCommand(s)
+		if err != nil {
+			return
+		}
+		if len(words) == 0 {
+			t.Fatal("no words without an error")
+		}
+		quoted := make([]string, len(words))
+		for i, w := range words {
+			quoted[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+		again, err := ParseCommand(strings.Join(quoted, " "))
+		if err != nil || !slices.Equal(again, words) {
+			t.Fatalf("%q -> %q -> %q, %v", s, words, again, err)
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -91,20 +92,38 @@ type cliOutput struct {
 	Output   string `xml:"output"`
 }
 
-// check returns the *CLIError that the document reports, or nil.
-func (o *cliOutput) check() error {
+// noMessage is the message of a failure whose document says nothing more.
+const noMessage = "gluster reported failure without a message"
+
+// check returns the *CLIError that the document reports, or nil. nested is
+// a message found deeper in the document, used when <opErrstr> and <output>
+// have none: releases up to 3.11 print a missing opErrstr as "(null)".
+func (o *cliOutput) check(nested string) error {
 	ret := atoi(o.OpRet, 0)
 	if ret == 0 {
 		return nil
 	}
-	msg := strings.TrimSpace(o.OpErrstr)
+	msg := message(o.OpErrstr)
 	if msg == "" {
-		msg = strings.TrimSpace(o.Output)
+		msg = message(o.Output)
 	}
 	if msg == "" {
-		msg = "gluster reported failure without a message"
+		msg = nested
+	}
+	if msg == "" {
+		msg = noMessage
 	}
 	return &CLIError{ExitCode: -1, OpRet: ret, OpErrno: atoi(o.OpErrno, 0), Message: msg}
+}
+
+// message is the text of an element that may hold gluster's message, or ""
+// when it holds none: C's printf of a NULL string gives "(null)".
+func message(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "(null)" {
+		return ""
+	}
+	return s
 }
 
 // decode parses a gluster --xml document into v (a struct whose fields
@@ -130,12 +149,19 @@ func decode(data []byte, v any) error {
 // headerFields are the elements of <cliOutput> that say how the command went.
 var headerFields = map[string]bool{"opRet": true, "opErrno": true, "opErrstr": true, "output": true}
 
-// checkHeader reads <cliOutput>'s status elements, which gluster writes
-// before the payload, and stops at the payload of a successful command:
-// parsing a large document once for its data is enough.
+// messageFields are the elements deeper in a document that may hold
+// gluster's message: <snapshot> of `snapshot delete` repeats the header,
+// quota lists have <errstr> per limit, geo-replication a <message>.
+var messageFields = map[string]bool{"opErrstr": true, "output": true, "errstr": true, "message": true}
+
+// checkHeader reads <cliOutput>'s status elements and stops at the payload
+// of a successful command: parsing a large document once for its data is
+// enough. Status elements written after the payload are read too, and so
+// is the payload of a failed command, for a message.
 func checkHeader(data []byte) error {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	var head cliOutput
+	var nested string
 	root := false
 	sawRet := false
 	for {
@@ -145,6 +171,9 @@ func checkHeader(data []byte) error {
 		}
 		if err != nil {
 			return fmt.Errorf("gluster: invalid XML output: %w", err)
+		}
+		if _, ok := tok.(xml.EndElement); ok && root {
+			break // </cliOutput>
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -161,8 +190,12 @@ func checkHeader(data []byte) error {
 			if sawRet && atoi(head.OpRet, 0) == 0 {
 				return nil // success; the rest is payload
 			}
-			if err := dec.Skip(); err != nil {
+			msg, err := findMessage(dec)
+			if err != nil {
 				return fmt.Errorf("gluster: invalid XML output: %w", err)
+			}
+			if nested == "" {
+				nested = msg
 			}
 			continue
 		}
@@ -184,16 +217,52 @@ func checkHeader(data []byte) error {
 	if !root {
 		return errors.New("gluster: invalid XML output: no <cliOutput> element")
 	}
-	return head.check()
+	return head.check(nested)
+}
+
+// findMessage reads the rest of the element just started and returns the
+// first message it holds in one of messageFields.
+func findMessage(dec *xml.Decoder) (string, error) {
+	found := ""
+	for depth := 1; depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if !messageFields[t.Name.Local] {
+				depth++
+				continue
+			}
+			var text string
+			if err := dec.DecodeElement(&text, &t); err != nil {
+				return "", err
+			}
+			if found == "" {
+				found = message(text)
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
+	return found, nil
 }
 
 // trimToXML drops blanks and anything the CLI printed before the XML
-// document (such as a warning line).
+// document (such as a warning line). When the output holds several
+// documents, only the last one is kept: `volume status all` of releases
+// before 3.5 printed a document for every volume it could not read (one
+// not started, say) before the one with all the others.
 func trimToXML(data []byte) []byte {
 	data = bytes.TrimSpace(data)
+	root := []byte("<cliOutput")
+	if i := bytes.LastIndex(data, root); i > 0 && i != bytes.Index(data, root) {
+		return data[i:]
+	}
 	if i := bytes.Index(data, []byte("<?xml")); i > 0 {
 		data = data[i:]
-	} else if i := bytes.Index(data, []byte("<cliOutput")); i > 0 {
+	} else if i := bytes.Index(data, root); i > 0 {
 		data = data[i:]
 	}
 	return data
@@ -207,7 +276,12 @@ func CheckOutput(data []byte) error {
 }
 
 type xmlVolInfo struct {
-	Volumes []xmlVolume `xml:"volInfo>volumes>volume"`
+	VolInfo *struct {
+		Volumes *struct {
+			Volumes []xmlVolume `xml:"volume"`
+			Count   *string     `xml:"count"`
+		} `xml:"volumes"`
+	} `xml:"volInfo"`
 }
 
 type xmlVolume struct {
@@ -227,7 +301,10 @@ type xmlVolume struct {
 	TypeStr         string     `xml:"typeStr"`
 	Transport       string     `xml:"transport"`
 	Bricks          []xmlBrick `xml:"bricks>brick"`
-	Options         []struct {
+	// Tiered volumes (3.7 to 6) list their bricks in two groups.
+	HotBricks  []xmlBrick `xml:"bricks>hotBricks>brick"`
+	ColdBricks []xmlBrick `xml:"bricks>coldBricks>brick"`
+	Options    []struct {
 		Name  string `xml:"name"`
 		Value string `xml:"value"`
 	} `xml:"options>option"`
@@ -237,7 +314,7 @@ type xmlVolume struct {
 //
 //	<brick uuid="U">host:/path<name>host:/path</name><hostUuid>U</hostUuid><isArbiter>0</isArbiter></brick>
 //
-// Releases before 3.6 or so have only the text.
+// Releases before 3.5 have only the text.
 type xmlBrick struct {
 	Text      string  `xml:",chardata"`
 	UUID      string  `xml:"uuid,attr"`
@@ -246,15 +323,33 @@ type xmlBrick struct {
 	IsArbiter *string `xml:"isArbiter"`
 }
 
-// ParseVolumeInfo parses the output of `gluster volume info --xml`.
+// ParseVolumeInfo parses the output of `gluster volume info --xml`. A
+// successful document without <volInfo><volumes>, with a volume without a
+// name, or whose <count> is not the number of volumes listed is an error:
+// it is not a cluster without volumes.
 func ParseVolumeInfo(data []byte) ([]Volume, error) {
 	var doc xmlVolInfo
 	if err := decode(data, &doc); err != nil {
 		return nil, err
 	}
-	vols := make([]Volume, 0, len(doc.Volumes))
-	for _, x := range doc.Volumes {
-		vols = append(vols, x.volume())
+	if doc.VolInfo == nil || doc.VolInfo.Volumes == nil {
+		return nil, errors.New("gluster: volume info output has no <volInfo><volumes>")
+	}
+	list := doc.VolInfo.Volumes
+	// The CLI counts the volumes it wrote completely; a batch that failed
+	// half-way leaves volumes listed but not counted.
+	if list.Count != nil {
+		if n := atoi(*list.Count, -1); n >= 0 && n != len(list.Volumes) {
+			return nil, fmt.Errorf("gluster: volume info output is incomplete: %d volumes listed, <count> says %d", len(list.Volumes), n)
+		}
+	}
+	vols := make([]Volume, 0, len(list.Volumes))
+	for i := range list.Volumes {
+		v := list.Volumes[i].volume()
+		if v.Name == "" {
+			return nil, fmt.Errorf("gluster: volume info output has a volume without a name (volume %d)", i+1)
+		}
+		vols = append(vols, v)
 	}
 	return vols, nil
 }
@@ -264,9 +359,9 @@ var volumeStatusNames = []string{"Created", "Started", "Stopped"}
 func (x *xmlVolume) volume() Volume {
 	v := Volume{
 		Name:            strings.TrimSpace(x.Name),
-		ID:              strings.TrimSpace(x.ID),
-		Status:          strings.TrimSpace(x.StatusStr),
-		Type:            strings.TrimSpace(x.TypeStr),
+		ID:              text(x.ID),
+		Status:          text(x.StatusStr),
+		Type:            text(x.TypeStr),
 		BrickCount:      atou32(x.BrickCount),
 		ReplicaCount:    atou32(x.ReplicaCount),
 		ArbiterCount:    atou32(x.ArbiterCount),
@@ -288,8 +383,12 @@ func (x *xmlVolume) volume() Volume {
 	case "2":
 		v.Transport = "tcp,rdma"
 	}
-	if len(x.Bricks) > 0 && v.BrickCount == 0 {
-		v.BrickCount = uint32(len(x.Bricks))
+	bricks := x.Bricks
+	if len(x.HotBricks)+len(x.ColdBricks) > 0 {
+		bricks = append(append(slices.Clip(bricks), x.HotBricks...), x.ColdBricks...)
+	}
+	if len(bricks) > 0 && v.BrickCount == 0 {
+		v.BrickCount = uint32(len(bricks))
 	}
 	if v.ReplicaCount == 0 {
 		v.ReplicaCount = 1
@@ -321,12 +420,12 @@ func (x *xmlVolume) volume() Volume {
 	// Releases without <isArbiter> put the arbiters last in every replica
 	// set.
 	deriveArbiters := v.ArbiterCount > 0 && v.ArbiterCount < v.ReplicaCount
-	for _, xb := range x.Bricks {
+	for _, xb := range bricks {
 		if xb.IsArbiter != nil {
 			deriveArbiters = false
 		}
 	}
-	for i, xb := range x.Bricks {
+	for i, xb := range bricks {
 		b := xb.brick()
 		if deriveArbiters {
 			b.IsArbiter = uint32(i)%v.ReplicaCount >= v.ReplicaCount-v.ArbiterCount
@@ -364,14 +463,14 @@ func volumeType(v Volume) string {
 
 func (xb *xmlBrick) brick() Brick {
 	b := Brick{
-		Name:     strings.TrimSpace(xb.Name),
-		HostUUID: strings.TrimSpace(xb.HostUUID),
+		Name:     text(xb.Name),
+		HostUUID: text(xb.HostUUID),
 	}
 	if b.Name == "" {
-		b.Name = strings.TrimSpace(xb.Text)
+		b.Name = text(xb.Text)
 	}
 	if b.HostUUID == "" {
-		b.HostUUID = strings.TrimSpace(xb.UUID)
+		b.HostUUID = text(xb.UUID)
 	}
 	b.Host, b.Path = SplitBrickName(b.Name)
 	if xb.IsArbiter != nil {
@@ -414,26 +513,37 @@ func IsSecretOption(key string) bool {
 	return false
 }
 
+type xmlNodeStatus struct {
+	Hostname    string `xml:"hostname"`
+	Path        string `xml:"path"`
+	PeerID      string `xml:"peerid"`
+	Status      string `xml:"status"`
+	Port        string `xml:"port"`
+	TCPPort     string `xml:"ports>tcp"`
+	Pid         string `xml:"pid"`
+	SizeTotal   string `xml:"sizeTotal"`
+	SizeFree    string `xml:"sizeFree"`
+	Device      string `xml:"device"`
+	MntOptions  string `xml:"mntOptions"`
+	FsName      string `xml:"fsName"`
+	InodesTotal string `xml:"inodesTotal"`
+	InodesFree  string `xml:"inodesFree"`
+}
+
+type xmlVolumeStatus struct {
+	Name  string          `xml:"volName"`
+	Nodes []xmlNodeStatus `xml:"node"`
+	// Tiered volumes (3.7 to 6) group their bricks.
+	HotNodes  []xmlNodeStatus `xml:"hotBricks>node"`
+	ColdNodes []xmlNodeStatus `xml:"coldBricks>node"`
+}
+
 type xmlVolStatus struct {
-	Volumes []struct {
-		Name  string `xml:"volName"`
-		Nodes []struct {
-			Hostname    string `xml:"hostname"`
-			Path        string `xml:"path"`
-			PeerID      string `xml:"peerid"`
-			Status      string `xml:"status"`
-			Port        string `xml:"port"`
-			TCPPort     string `xml:"ports>tcp"`
-			Pid         string `xml:"pid"`
-			SizeTotal   string `xml:"sizeTotal"`
-			SizeFree    string `xml:"sizeFree"`
-			Device      string `xml:"device"`
-			MntOptions  string `xml:"mntOptions"`
-			FsName      string `xml:"fsName"`
-			InodesTotal string `xml:"inodesTotal"`
-			InodesFree  string `xml:"inodesFree"`
-		} `xml:"node"`
-	} `xml:"volStatus>volumes>volume"`
+	VolStatus *struct {
+		Volumes []xmlVolumeStatus `xml:"volumes>volume"`
+		// 3.3 has one volume directly under <volStatus>.
+		xmlVolumeStatus
+	} `xml:"volStatus"`
 }
 
 // ParseVolumeStatusDetail parses the output of `gluster volume status
@@ -446,18 +556,33 @@ func ParseVolumeStatusDetail(data []byte) ([]BrickStatus, error) {
 	if err := decode(data, &doc); err != nil {
 		return nil, err
 	}
+	if doc.VolStatus == nil {
+		return nil, errors.New("gluster: volume status output has no <volStatus>")
+	}
+	vols := doc.VolStatus.Volumes
+	if one := doc.VolStatus.xmlVolumeStatus; one.Name != "" || len(one.Nodes) > 0 {
+		vols = append(vols, one)
+	}
 	var out []BrickStatus
-	for _, v := range doc.Volumes {
-		for _, n := range v.Nodes {
+	for _, v := range vols {
+		name := strings.TrimSpace(v.Name)
+		nodes := v.Nodes
+		if len(v.HotNodes)+len(v.ColdNodes) > 0 {
+			nodes = append(append(slices.Clip(nodes), v.HotNodes...), v.ColdNodes...)
+		}
+		for _, n := range nodes {
 			path := strings.TrimSpace(n.Path)
 			if !strings.HasPrefix(path, "/") {
 				continue
 			}
+			if name == "" {
+				return nil, errors.New("gluster: volume status output has bricks of a volume without a name")
+			}
 			b := BrickStatus{
-				Volume:       strings.TrimSpace(v.Name),
+				Volume:       name,
 				Host:         strings.TrimSpace(n.Hostname),
 				Path:         path,
-				HostUUID:     strings.TrimSpace(n.PeerID),
+				HostUUID:     text(n.PeerID),
 				Online:       strings.TrimSpace(n.Status) == "1",
 				Pid:          -1,
 				SizeTotal:    atou64(n.SizeTotal),
@@ -484,35 +609,45 @@ func ParseVolumeStatusDetail(data []byte) ([]BrickStatus, error) {
 }
 
 type xmlPeerStatus struct {
-	Peers []struct {
-		UUID      string   `xml:"uuid"`
-		Hostname  string   `xml:"hostname"`
-		Hostnames []string `xml:"hostnames>hostname"`
-		Connected string   `xml:"connected"`
-		StateStr  string   `xml:"stateStr"`
-	} `xml:"peerStatus>peer"`
+	PeerStatus *struct {
+		Peers []struct {
+			UUID      string   `xml:"uuid"`
+			Hostname  string   `xml:"hostname"`
+			Hostnames []string `xml:"hostnames>hostname"`
+			Connected string   `xml:"connected"`
+			StateStr  string   `xml:"stateStr"`
+		} `xml:"peer"`
+	} `xml:"peerStatus"`
 }
 
 // ParsePeerStatus parses the output of `gluster peer status --xml` or
-// `gluster pool list --xml` (which adds the local node as "localhost").
+// `gluster pool list --xml` (which adds the local node as "localhost"). A
+// successful document without <peerStatus>, or with a peer without a UUID,
+// is an error.
 func ParsePeerStatus(data []byte) ([]Peer, error) {
 	var doc xmlPeerStatus
 	if err := decode(data, &doc); err != nil {
 		return nil, err
 	}
-	peers := make([]Peer, 0, len(doc.Peers))
-	for _, x := range doc.Peers {
+	if doc.PeerStatus == nil {
+		return nil, errors.New("gluster: peer status output has no <peerStatus>")
+	}
+	peers := make([]Peer, 0, len(doc.PeerStatus.Peers))
+	for i, x := range doc.PeerStatus.Peers {
 		p := Peer{
-			UUID:      strings.TrimSpace(x.UUID),
-			Hostname:  strings.TrimSpace(x.Hostname),
+			UUID:      text(x.UUID),
+			Hostname:  text(x.Hostname),
 			Connected: strings.TrimSpace(x.Connected) == "1",
-			State:     strings.TrimSpace(x.StateStr),
+			State:     text(x.StateStr),
+		}
+		if p.UUID == "" {
+			return nil, fmt.Errorf("gluster: peer status output has a peer without a UUID (peer %d)", i+1)
 		}
 		if p.Hostname != "" {
 			p.Hostnames = append(p.Hostnames, p.Hostname)
 		}
 		for _, h := range x.Hostnames {
-			if h = strings.TrimSpace(h); h != "" && h != p.Hostname {
+			if h = text(h); h != "" && h != p.Hostname {
 				p.Hostnames = append(p.Hostnames, h)
 			}
 		}
@@ -546,23 +681,42 @@ func ParsePoolList(data []byte) (self Peer, peers []Peer, err error) {
 }
 
 // ParseOpVersion parses the output of `gluster volume get all
-// cluster.op-version --xml`.
+// cluster.op-version --xml`. Releases since 3.9 wrap each option in <Opt>;
+// before, <Option> and <Value> follow each other directly under
+// <volGetopts>.
 func ParseOpVersion(data []byte) (uint32, error) {
 	var doc struct {
 		Opts []struct {
 			Option string `xml:"Option"`
 			Value  string `xml:"Value"`
 		} `xml:"volGetopts>Opt"`
+		Options []string `xml:"volGetopts>Option"`
+		Values  []string `xml:"volGetopts>Value"`
 	}
 	if err := decode(data, &doc); err != nil {
 		return 0, err
 	}
+	value, found := "", false
 	for _, o := range doc.Opts {
 		if strings.TrimSpace(o.Option) == "cluster.op-version" {
-			return atou32(o.Value), nil
+			value, found = o.Value, true
+			break
 		}
 	}
-	return 0, errors.New("gluster: output has no cluster.op-version")
+	if i := slices.IndexFunc(doc.Options, func(o string) bool { return strings.TrimSpace(o) == "cluster.op-version" }); !found && i >= 0 {
+		if len(doc.Options) != len(doc.Values) {
+			return 0, fmt.Errorf("gluster: volume get output has %d options but %d values", len(doc.Options), len(doc.Values))
+		}
+		value, found = doc.Values[i], true
+	}
+	if !found {
+		return 0, errors.New("gluster: output has no cluster.op-version")
+	}
+	v := atou32(value)
+	if v == 0 {
+		return 0, fmt.Errorf("gluster: cluster.op-version is %q, not a number", strings.TrimSpace(value))
+	}
+	return v, nil
 }
 
 // ParseVersion returns the release from the output of `gluster --version`,

@@ -55,7 +55,7 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		snap.Peers[p.UUID] = &state.Peer{UUID: p.UUID, Hostname: p.Hostname, Hostnames: p.Hostnames, Connected: p.Connected, State: p.State}
 	}
 	up := connectedFunc(g.UUID, snap.Peers)
-	g.Running, g.LastError, g.LastRefresh = true, "", r.opt.Now()
+	g.Running, g.LastRefresh = true, r.opt.Now() // g.LastError is readGlusterd's
 	snap.Glusterd = g
 
 	// A targeted read that reached the model after this read began is
@@ -111,17 +111,23 @@ func (r *Refresher) readAll(ctx context.Context) error {
 // readGlusterd returns what is known of the local glusterd, reading its
 // identity (UUID, op-version, version) when not yet known, when glusterd was
 // unreachable, or when asked to. A request to read it stays until it is
-// read.
+// read. An identity field that could not be read keeps its last value and
+// is named in LastError, and is read again at the next full read: it must
+// not hide the volumes and peers that were read. Only a glusterd that
+// cannot be reached, or the end of ctx, fails the read.
 func (r *Refresher) readGlusterd(ctx context.Context) (state.Glusterd, error) {
 	g := r.model.Glusterd()
+	g.LastError = ""
 	requested := r.takeIdentityRequest()
 	if g.UUID == "" || !g.Running || requested {
 		id, err := r.readIdentity(ctx, g)
 		if err != nil {
-			if requested {
-				r.RefreshIdentity()
+			r.RefreshIdentity()
+			if ctx.Err() != nil || errors.Is(err, gluster.ErrNoGlusterd) {
+				return g, err
 			}
-			return g, err
+			r.log.Warn("reading glusterd's identity failed", "err", err)
+			id.LastError = err.Error()
 		}
 		g = id
 	}
@@ -131,18 +137,40 @@ func (r *Refresher) readGlusterd(ctx context.Context) (state.Glusterd, error) {
 	return g, nil
 }
 
+// readIdentity reads glusterd's UUID, op-version and version into g, each
+// on its own: a field that fails keeps its value, and the failures are
+// returned together. It stops early when glusterd cannot be reached.
 func (r *Refresher) readIdentity(ctx context.Context, g state.Glusterd) (state.Glusterd, error) {
-	var err error
-	if g.UUID, err = cli(r, ctx, r.src.LocalUUID); err != nil {
-		return g, err
+	var failed error
+	fail := func(what string, err error) bool {
+		err = fmt.Errorf("%s: %w", what, err)
+		if failed == nil {
+			failed = err
+		} else {
+			failed = fmt.Errorf("%w; %w", failed, err)
+		}
+		return ctx.Err() != nil || errors.Is(err, gluster.ErrNoGlusterd)
 	}
-	if g.OpVersion, err = cli(r, ctx, r.src.OpVersion); err != nil {
-		return g, err
+	if uuid, err := cli(r, ctx, r.src.LocalUUID); err != nil {
+		if fail("glusterd UUID", err) {
+			return g, failed
+		}
+	} else {
+		g.UUID = uuid
 	}
-	if g.Version, err = cli(r, ctx, r.src.Version); err != nil {
-		return g, err
+	if op, err := cli(r, ctx, r.src.OpVersion); err != nil {
+		if fail("op-version", err) {
+			return g, failed
+		}
+	} else {
+		g.OpVersion = op
 	}
-	return g, nil
+	if v, err := cli(r, ctx, r.src.Version); err != nil {
+		fail("version", err)
+	} else {
+		g.Version = v
+	}
+	return g, failed
 }
 
 // RefreshIdentity makes the next full read re-read glusterd's UUID,
