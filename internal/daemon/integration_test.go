@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -269,23 +270,36 @@ func TestPeerDisconnect(t *testing.T) {
 // TestAdminCommandsNeverLocked runs admin commands back to back while the
 // daemon works and reconciles every second: none may fail with
 // "Another transaction is in progress" because of the daemon.
+// TestAdminCommandsNeverLocked runs admin commands, with the pauses a
+// person makes, while the daemon (with its defaults) reconciles every second
+// and is told of every change: none may fail on a lock the daemon holds,
+// and the daemon must run no command that takes one.
 func TestAdminCommandsNeverLocked(t *testing.T) {
-	h := start(t, 2, nil)
+	counted := countingGluster(t)
+	h := start(t, 2, nil, func(cfg *daemon.Config) {
+		cfg.RemoteBrickStatus = false
+		cfg.Gluster = append([]string{counted.script}, cfg.Gluster...)
+	})
 	c, n1 := h.cluster, h.cluster.Nodes[0]
 	vol := "busy"
 	n1.Gluster(t, "volume", "create", vol, "replica", "2",
 		c.Nodes[0].Addr+":"+c.BrickDir(1, "busy"), c.Nodes[1].Addr+":"+c.BrickDir(2, "busy"), "force")
 	n1.Gluster(t, "volume", "start", vol)
-	// A quiet volume beside it, whose status the reconcile keeps reading
-	// while the busy one is worked on.
+	// A volume beside it, on the other node.
 	n1.Gluster(t, "volume", "create", "idle", c.Nodes[1].Addr+":"+c.BrickDir(2, "idle"), "force")
 	n1.Gluster(t, "volume", "start", "idle")
-	h.waitFor("the volumes up", 30*time.Second, func() bool {
-		return h.prop(volPath(vol), exporter.VolumeInterface, "Health") == "up" && h.prop(volPath("idle"), exporter.VolumeInterface, "Health") == "up"
+	localBrick := exporter.BrickPrefix + dbus.ObjectPath(objpath.Encode(c.Nodes[0].Addr+":"+c.BrickDir(1, "busy")))
+	h.waitFor("this node's brick of the busy volume online", 30*time.Second, func() bool {
+		return h.prop(localBrick, exporter.BrickInterface, "State") == "online" &&
+			h.prop(volPath("idle"), exporter.VolumeInterface, "Status") == "Started"
 	})
 
-	deadline := time.Now().Add(20 * time.Second)
-	for i := 0; time.Now().Before(deadline); i++ {
+	commands := 120
+	if s := os.Getenv("GLUSTERBUS_ADMIN_COMMANDS"); s != "" {
+		fmt.Sscan(s, &commands)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range commands {
 		var args []string
 		switch i % 4 {
 		case 0, 2:
@@ -298,5 +312,38 @@ func TestAdminCommandsNeverLocked(t *testing.T) {
 		if out, err := n1.RunGluster(args...); err != nil {
 			t.Fatalf("admin command %d %v failed: %v\n%s", i, args, err, out)
 		}
+		time.Sleep(time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))) // a person's pause
 	}
+	if runs := counted.runs(t, "volume status"); len(runs) != 0 {
+		t.Fatalf("the daemon ran %d commands that take a volume's lock, e.g. %s", len(runs), runs[0])
+	}
+}
+
+// countingGluster is a gluster command prefix that writes each command line
+// it runs to a log before running it.
+type countingLog struct{ script, log string }
+
+func countingGluster(t *testing.T) countingLog {
+	dir := t.TempDir()
+	c := countingLog{script: dir + "/gluster-counted", log: dir + "/runs"}
+	body := "#!/bin/sh\necho \"$*\" >> " + c.log + "\nexec \"$@\"\n"
+	if err := os.WriteFile(c.script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// runs returns the logged command lines that contain what.
+func (c countingLog) runs(t *testing.T, what string) []string {
+	data, err := os.ReadFile(c.log)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, what) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
