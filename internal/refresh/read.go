@@ -561,14 +561,20 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 	for i := range prev.Bricks {
 		old[prev.Bricks[i].Name()] = &prev.Bricks[i]
 	}
+	added := false
 	for i, b := range v.Bricks {
 		sb := state.Brick{Host: b.Host, Path: b.Path, HostUUID: b.HostUUID, IsArbiter: b.IsArbiter}
 		if o, ok := old[sb.Name()]; ok && !justStarted {
 			copyRuntime(&sb, o)
 		} else {
 			sb.SetUnknown() // new, or its volume just started
+			added = added || !justStarted
 		}
 		out.Bricks[i] = sb
+	}
+	if added && v.Status == "Started" && prev.Name != "" {
+		// A brick added to a running volume starts now too.
+		r.beginStartGrace(v.Name)
 	}
 	return r.applyRuntime(out, rt, up)
 }

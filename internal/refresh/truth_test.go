@@ -359,3 +359,32 @@ func TestUnknownNamesCostOneFullRead(t *testing.T) {
 		}
 	}
 }
+
+// A brick added to a running volume is starting too: not running yet is not
+// offline.
+func TestAddedBrickIsNoAlarm(t *testing.T) {
+	e := newTruthEnv(t)
+	e.src.setVolume("v", "Started")
+	e.src.setRunning(localHost+":/b/v", true)
+	if err := e.r.All(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.src.mu.Lock()
+	v := e.src.vols["v"]
+	v.Bricks = append(v.Bricks, gluster.Brick{Host: localHost, Path: "/b/v-added", HostUUID: node1})
+	v.BrickCount = 3
+	e.src.vols["v"] = v
+	e.src.mu.Unlock()
+	e.volume("v")
+	e.local()
+	if b := e.brick("v", localHost); b.State() != state.BrickStateOnline {
+		t.Errorf("the running brick: %+v", b)
+	}
+	got, _ := e.model.Volume("v")
+	if b := got.Bricks[2]; b.State() != state.BrickStateUnknown {
+		t.Errorf("the added brick, not running yet: %+v, want unknown", b)
+	}
+	if a := e.log.alarms(); len(a) != 0 {
+		t.Errorf("adding a brick raised alarms: %v", a)
+	}
+}
