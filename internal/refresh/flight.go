@@ -11,6 +11,7 @@ type want uint8
 const (
 	wantConfig  want = 1 << iota // `volume info`, lock-free
 	wantRuntime                  // `volume status`, takes the volume's lock
+	wantConfirm                  // this node's bricks again, to confirm one stopped
 )
 
 const (

@@ -61,6 +61,7 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	// A targeted read that reached the model after this read began is
 	// newer than what this read saw: keep it. r.mu is held until the
 	// snapshot is in, so that no targeted read lands in between unseen.
+	defer r.confirmStopped()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range vols {
@@ -283,6 +284,7 @@ func (r *Refresher) readLocal(ctx context.Context) error {
 	for _, b := range rt.bricks {
 		names[b.Volume] = true
 	}
+	defer r.confirmStopped()
 	r.mu.Lock() // see readVolume
 	defer r.mu.Unlock()
 	up := connectedFunc(r.model.Glusterd().UUID, toPointers(r.model.Peers()))
@@ -291,10 +293,28 @@ func (r *Refresher) readLocal(ctx context.Context) error {
 		if !ok {
 			continue
 		}
+		// Not marked touched: a full read ending after this one keeps its
+		// own reads of every brick; this node's bricks it read too.
 		r.model.SetVolume(name, r.applyRuntime(&v, rt, up))
-		r.touched[name] = r.opt.Now()
 	}
 	return nil
+}
+
+// confirmStopped reads again the volumes with a brick found stopped while
+// known online: their configuration (a volume being stopped shows it), then
+// this node's bricks.
+func (r *Refresher) confirmStopped() {
+	r.mu.Lock()
+	names := slices.Collect(maps.Keys(r.unconfirmed))
+	clear(r.unconfirmed)
+	r.mu.Unlock()
+	for _, name := range names {
+		w := wantConfig | wantConfirm
+		if r.opt.RemoteBrickStatus {
+			w |= wantRuntime
+		}
+		r.start(volPrefix+name, w)
+	}
 }
 
 func (r *Refresher) noteRuntime(names ...string) {
@@ -325,6 +345,9 @@ type runtimes struct {
 	local   bool   // this node's bricks were read (get-state)
 	self    string // this node's UUID, as get-state gave it
 	forget  bool   // bricks not read now become unknown
+	// confirmed: the read was made to confirm that bricks stopped, after
+	// the volume's configuration was read again.
+	confirmed bool
 }
 
 func newRuntimes() *runtimes {
@@ -388,6 +411,10 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 		started = cfg.Status == "Started"
 	}
 	rt := newRuntimes()
+	if w&wantConfirm != 0 && started {
+		rt = r.readLocalRuntime(ctx)
+		rt.confirmed = true
+	}
 	asked := w&wantRuntime != 0 && started && r.opt.RemoteBrickStatus
 	busy := asked && r.quietFor(name) > 0
 	locked := false
@@ -422,8 +449,9 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	r.model.SetVolume(name, next)
 	r.touched[name] = r.opt.Now()
 	r.mu.Unlock()
+	r.confirmStopped()
 
-	if cfg != nil && started {
+	if cfg != nil && started && !rt.confirmed {
 		// This node's bricks, lock-free: what the trigger was about may have
 		// changed them without changing the configuration (a start force
 		// that restarted dead bricks, a reset-brick onto the same path).
@@ -621,6 +649,14 @@ func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) 
 			b.SetOffline()
 		case !up(b.HostUUID):
 			b.SetUnknown()
+		case (read && !st.Online || !read && rt.covers(v.Name, b)) && !grace &&
+			b.State() == state.BrickStateOnline && !rt.confirmed && !rt.volumes[v.Name]:
+			// A brick known online that get-state finds stopped may belong
+			// to a volume being stopped whose status glusterd has not
+			// changed yet (get-state takes no lock, so it can see a stop
+			// half done; `volume status` cannot): it stays online until the
+			// volume's configuration and then its bricks are read again.
+			r.unconfirmed[v.Name] = true
 		case read && (st.Online || !grace):
 			applyStatus(b, &st)
 		case read:

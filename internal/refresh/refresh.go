@@ -109,6 +109,10 @@ type Refresher struct {
 	// a volume not yet seen started.
 	hints    map[string]time.Time
 	readOnce bool // a full read has reached the model
+	// unconfirmed: volumes with a brick known online that a read found not
+	// running, kept online until a second read confirms it (see
+	// applyRuntime).
+	unconfirmed map[string]bool
 	// unknownNext is when a name the model does not know may cause the
 	// next full read; unknownPending, that one is scheduled.
 	unknownNext    time.Time
@@ -146,6 +150,7 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 		statusEnded: make(chan struct{}),
 		startedAt:   map[string]time.Time{},
 		hints:       map[string]time.Time{},
+		unconfirmed: map[string]bool{},
 	}
 }
 
