@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,12 +68,7 @@ func TestManagementMethodWaitsForStatus(t *testing.T) {
 
 	time.Sleep(2 * time.Second) // a `volume status all` begun before the pings ends
 
-	pidData, err := os.ReadFile(n2.PidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	fmt.Sscan(string(pidData), &pid)
+	pid := n2.GlusterdPID(t)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,10 @@ package gluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -197,9 +199,12 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	child := strings.TrimSpace(string(data))
+	child, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || child <= 0 {
+		t.Fatalf("no child pid in %s: %q", pidFile, data)
+	}
 	waitFor(t, "child gone", func() bool {
-		stat, err := os.ReadFile("/proc/" + child + "/stat")
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
 		return err != nil || strings.Contains(string(stat), ") Z ")
 	})
 
