@@ -118,13 +118,26 @@ func listenLoopback(t testing.TB, cfg Config) *Listener {
 	return l
 }
 
-func hasIPv6Loopback() bool {
+// requireIPv6Loopback skips the test without an IPv6 loopback, or fails it
+// where it must run (testbed.Missing): GlusterFS's CLI sends its events from
+// [::1].
+func requireIPv6Loopback(t *testing.T) {
+	t.Helper()
+	if err := ipv6Loopback(); err != nil {
+		testbed.Missing(t, "no IPv6 loopback: %v", err)
+	}
+}
+
+// hasIPv6Loopback says whether the machine has an IPv6 loopback, for the
+// parts of tests that also check [::1] where it exists.
+func hasIPv6Loopback() bool { return ipv6Loopback() == nil }
+
+func ipv6Loopback() error {
 	c, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
-		return false
+		return err
 	}
-	c.Close()
-	return true
+	return c.Close()
 }
 
 func TestListenerPeersAndAllow(t *testing.T) {
@@ -264,9 +277,7 @@ func TestListenerRoundTrip(t *testing.T) {
 	if got.src != addr("127.0.0.1") || got.ev.Name != "AFR_SUBVOL_UP" || got.ev.Fields[1] != (Field{"subvol", "necaprep-replicate-0"}) {
 		t.Errorf("got %+v from %v", got.ev, got.src)
 	}
-	if !hasIPv6Loopback() {
-		t.Skip("no IPv6 loopback")
-	}
+	requireIPv6Loopback(t)
 	send(t, "::1", localAddr(t, l, true), "1795553039 6 name=necaprep;options=,performance.readdir-ahead,off")
 	waitFor(t, "the IPv6 event", func() bool { return len(events()) == 2 })
 	got = events()[1]
@@ -472,9 +483,7 @@ func TestListenerFloodDoesNotStarveOthers(t *testing.T) {
 }
 
 func TestListenerHandleNotConcurrent(t *testing.T) {
-	if !hasIPv6Loopback() {
-		t.Skip("no IPv6 loopback")
-	}
+	requireIPv6Loopback(t)
 	l := listenLoopback(t, Config{RatePerSource: -1})
 	var inside, max, total atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
