@@ -240,7 +240,7 @@ func send(t testing.TB, from string, to net.Addr, datagrams ...string) {
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -535,17 +535,22 @@ func TestListenerRunLifecycle(t *testing.T) {
 		t.Errorf("Close after Run: %v", err)
 	}
 
-	l2 := listenLoopback(t, Config{})
+	// Close while Run reads: it has handled an event.
+	l2 := listenLoopback(t, Config{RatePerSource: -1})
 	done := make(chan error)
-	go func() { done <- l2.Run(context.Background(), func(Event, netip.Addr) {}) }()
-	time.Sleep(10 * time.Millisecond)
+	var handled atomic.Bool
+	go func() { done <- l2.Run(context.Background(), func(Event, netip.Addr) { handled.Store(true) }) }()
+	waitFor(t, "Run to handle an event", func() bool {
+		send(t, "127.0.0.1", localAddr(t, l2, false), "1 3 name=v")
+		return handled.Load()
+	})
 	l2.Close()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("Run after Close: %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("Run did not return after Close")
 	}
 }
