@@ -201,7 +201,7 @@ func runListener(t testing.TB, l *Listener) (events func() []received) {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute):
 			t.Error("Run did not return after cancel")
 		}
 	})
