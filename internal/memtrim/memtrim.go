@@ -43,7 +43,8 @@ const burstChecks = 5
 
 // longestWait bounds the pause between two trims while the heap stays
 // high. The runtime itself forces a collection when none ran for two
-// minutes, so a trim this often costs an idle daemon about nothing more.
+// minutes, so a trim this often costs an idle daemon little more than it
+// pays already.
 const longestWait = 2 * time.Minute
 
 // Trimmer returns memory to the system after bursts.
@@ -72,7 +73,8 @@ func (t *Trimmer) Burst() {
 // Run checks every interval until ctx ends; policy says when a check
 // collects and returns the free memory to the system. The interval lets a
 // burst end first: "live" is only known after a collection, and the
-// runtime does not collect an idle process's heap on its own.
+// runtime collects an idle process's heap only every two minutes and
+// returns its free memory slowly.
 func (t *Trimmer) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
 	// What the heap holds at rest is only known after a collection.
 	t.trim()
