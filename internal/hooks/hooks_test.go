@@ -210,9 +210,23 @@ func TestScriptRunsBinary(t *testing.T) {
 	bin := writeRecorder(t, dir, record)
 	// The binary, once it has recorded its call, runs until the test
 	// ends: a script that waited for it would not return.
-	release := filepath.Join(dir, "release")
-	appendFile(t, bin, "while [ ! -e "+shQuote(release)+" ]; do sleep 0.1; done\n")
-	t.Cleanup(func() { os.WriteFile(release, nil, 0o600) })
+	release, released := filepath.Join(dir, "release"), filepath.Join(dir, "released")
+	appendFile(t, bin, "while [ -d "+shQuote(dir)+" ] && [ ! -e "+shQuote(release)+" ]; do sleep 0.1; done\n"+
+		": > "+shQuote(released)+"\n")
+	t.Cleanup(func() {
+		// Before the directory goes: the binary ends.
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Error(err)
+			return
+		}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if _, err := os.Stat(released); err == nil || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // polling a condition
+		}
+	})
 
 	workdir := t.TempDir()
 	bus := "unix:path=/run/o'dd bus,guid=1"
