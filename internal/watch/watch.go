@@ -25,6 +25,20 @@ type Triggers struct {
 	All      func()            // changes were lost (an overflow): re-read everything
 }
 
+// lost fires All, or without it every other trigger but Volume, which
+// needs a name.
+func (t Triggers) lost() {
+	switch {
+	case t.All != nil:
+		t.All()
+	case t.Identity != nil:
+		t.Identity()
+		t.Peers()
+	default:
+		t.Peers()
+	}
+}
+
 // Run watches workdir until ctx ends. Missing directories are created by
 // glusterd later; Run watches workdir itself to notice them.
 func Run(ctx context.Context, workdir string, t Triggers, log *slog.Logger) error {
@@ -88,7 +102,7 @@ func (w *watcher) loop(ctx context.Context) {
 			// An overflow loses events, of volumes, peers and identity
 			// alike: catch up with one full read.
 			w.log.Warn("watching glusterd's directory; re-reading everything", "err", err)
-			w.t.All()
+			w.t.lost()
 		case ev, ok := <-w.fs.Events:
 			if !ok {
 				return
