@@ -2,12 +2,12 @@
 # Runs glusterbus against a throwaway single-node GlusterFS on this machine,
 # on a private D-Bus, and shows the bus changing as the cluster changes.
 #
-#   sudo scripts/demo.sh            install what is needed, start everything, monitor
-#   sudo scripts/demo.sh gluster …  run the gluster CLI against the demo node
-#   sudo scripts/demo.sh busctl …   run busctl against the demo bus
+#   scripts/demo.sh            install what is needed, start everything, monitor
+#   scripts/demo.sh gluster …  run the gluster CLI against the demo node
+#   scripts/demo.sh busctl …   run busctl against the demo bus
 #
 # Everything lives under $GLUSTERBUS_DEMO_DIR (default /tmp/glusterbus-demo);
-# Ctrl-C stops it all. Needs root (glusterd does).
+# Ctrl-C stops it all. Run it as root (glusterd needs it), or with sudo.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -70,12 +70,13 @@ fi
 
 cat <<EOT
 glusterbus serves org.storaged.Storaged on a private bus: $bus
-In another terminal, change the cluster and watch the lines below:
-  sudo $0 gluster volume create demo $addr:$dir/bricks/demo force
-  sudo $0 gluster volume start demo
-  sudo $0 gluster volume set demo performance.readdir-ahead off
-  sudo $0 busctl tree org.storaged.Storaged
-  sudo $gb status --bus $bus
+In another terminal, as root (or with sudo), change the cluster and watch
+the lines below:
+  $0 gluster volume create demo $addr:$dir/bricks/demo force
+  $0 gluster volume start demo
+  $0 gluster volume set demo performance.readdir-ahead off
+  $0 busctl tree org.storaged.Storaged
+  $gb status --bus $bus
 Ctrl-C stops everything. The daemon's log: $dir/log/glusterbus.log
 EOT
 "$gb" status --bus "$bus"

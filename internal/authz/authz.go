@@ -1,7 +1,8 @@
 // Package authz decides whether a D-Bus caller may change the cluster, the
 // way UDisks2 does: root always may; where polkit runs, it is asked for the
 // action org.storaged.Storaged.glusterfs.manage-glusterfs; where it does not,
-// members of the configured group may too.
+// members of the configured group may too. When the bus cannot tell whether
+// polkit runs, the caller is denied.
 package authz
 
 import (
@@ -70,7 +71,13 @@ func (c *Checker) Check(ctx context.Context, sender string, interactive bool) er
 	if creds.uid == 0 {
 		return nil
 	}
-	if c.polkitRuns(ctx) {
+	runs, err := c.polkitRuns(ctx)
+	if err != nil {
+		// The group is only for hosts without polkit: falling back to it
+		// on a transient error could allow what polkit's rules deny.
+		return fmt.Errorf("%w: cannot tell whether polkit runs, so denied: %v", ErrNotAuthorized, err)
+	}
+	if runs {
 		return c.askPolkit(ctx, sender, interactive)
 	}
 	c.mu.Lock()
@@ -133,17 +140,23 @@ func (cr credentials) inGroup(name string) bool {
 	return err == nil && slices.Contains(ids, g.Gid)
 }
 
-// polkitRuns says whether polkit is on the bus or can be started by it.
-func (c *Checker) polkitRuns(ctx context.Context) bool {
+// polkitRuns says whether polkit is on the bus or can be started by it; an
+// error means the bus did not answer.
+func (c *Checker) polkitRuns(ctx context.Context) (bool, error) {
 	var has bool
-	if c.bus().BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, polkitName).Store(&has) == nil && has {
-		return true
+	err := c.bus().BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, polkitName).Store(&has)
+	if err != nil {
+		return false, fmt.Errorf("asking the bus whether %s has an owner: %w", polkitName, err)
+	}
+	if has {
+		return true, nil
 	}
 	var names []string
-	if c.bus().BusObject().CallWithContext(ctx, "org.freedesktop.DBus.ListActivatableNames", 0).Store(&names) == nil {
-		return slices.Contains(names, polkitName)
+	err = c.bus().BusObject().CallWithContext(ctx, "org.freedesktop.DBus.ListActivatableNames", 0).Store(&names)
+	if err != nil {
+		return false, fmt.Errorf("asking the bus whether it can start %s: %w", polkitName, err)
 	}
-	return false
+	return slices.Contains(names, polkitName), nil
 }
 
 // polkitSubject is polkit's (sa{sv}) subject.

@@ -278,7 +278,10 @@ func webhookStates(st []webhook.WebhookStatus) []state.WebhookState {
 }
 
 func watchWorkdir(ctx context.Context, workdir string, ref *refresh.Refresher, log *slog.Logger) {
-	err := watch.Run(ctx, workdir, watch.Triggers{Volume: ref.TriggerVolume, Peers: ref.TriggerPeers, Identity: ref.TriggerIdentity}, log)
+	// After lost changes, TriggerIdentity: one full read, glusterd's
+	// identity included.
+	err := watch.Run(ctx, workdir, watch.Triggers{Volume: ref.TriggerVolume, Peers: ref.TriggerPeers, Identity: ref.TriggerIdentity,
+		All: ref.TriggerIdentity}, log)
 	if err != nil {
 		log.Warn("not watching glusterd's directory", "err", err)
 	}

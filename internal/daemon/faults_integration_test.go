@@ -108,12 +108,7 @@ func TestGlusterdFaults(t *testing.T) {
 		c.Nodes[0].Gluster(t, "volume", "create", "keep", c.Nodes[0].Addr+":"+c.BrickDir(1, "keep"), "force")
 	}, func(cfg *daemon.Config) { cfg.CLITimeout = 3 * time.Second })
 	n := h.cluster.Nodes[0]
-	pidData, err := os.ReadFile(n.PidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	fmt.Sscan(string(pidData), &pid)
+	pid := n.GlusterdPID(t)
 	gd := exporter.GlusterdPath
 
 	// Hang: SIGSTOP glusterd, then ask for many refreshes at once.

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -61,11 +63,19 @@ func TestHangupWhileStarting(t *testing.T) {
 		t.Fatalf("helper said %q: %v", line, err)
 	}
 	go io.Copy(io.Discard, out)
-	time.Sleep(300 * time.Millisecond) // inside Run, still asking gluster
+	// Inside Run, still asking gluster: its CLI runs.
+	deadline := time.Now().Add(time.Minute)
+	for !hasChild(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon did not run its gluster CLI within a minute")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Pending signals are delivered lowest first: a SIGHUP that kills
+	// comes before the SIGTERM, and the wait status names it.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("the daemon is gone after SIGHUP: %v", err)
 	}
@@ -79,4 +89,26 @@ func TestHangupWhileStarting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the daemon: %v", err)
 	}
+}
+
+// hasChild says whether process pid has a child process.
+func hasChild(pid int) bool {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		stat, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		var state string
+		var ppid int
+		if _, err := fmt.Sscan(string(stat[i+1:]), &state, &ppid); err == nil && ppid == pid {
+			return true
+		}
+	}
+	return false
 }

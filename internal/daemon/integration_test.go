@@ -104,8 +104,12 @@ func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster), tune .
 	return h
 }
 
+// waitFor polls cond until it holds, for at least a minute: a deadline is
+// not a speed claim, and on a loaded machine what takes milliseconds alone
+// can take seconds.
 func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) {
 	h.t.Helper()
+	timeout = max(timeout, time.Minute)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +14,18 @@ import (
 	"github.com/glusterbus/glusterbus/internal/exporter"
 )
 
+// readFile returns the file's content, or fails the test.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // statusRunning says whether a `volume status VOL` CLI process talks to the
-// glusterd at sock.
+// glusterd at sock (VOL "all" for every volume).
 func statusRunning(sock, vol string) bool {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
@@ -54,27 +63,29 @@ func TestManagementMethodWaitsForStatus(t *testing.T) {
 	h.waitFor("the other volume", 30*time.Second, func() bool { return h.prop(volPath("other"), exporter.VolumeInterface, "Status") == "Started" })
 	stopPinging := make(chan struct{})
 	pinged := make(chan struct{})
+	firstPing := make(chan struct{})
 	defer func() { close(stopPinging); <-pinged }()
 	go func() {
 		defer close(pinged)
-		for {
+		for i := 0; ; i++ {
 			select {
 			case <-stopPinging:
 				return
 			case <-time.After(100 * time.Millisecond):
 				h.call(exporter.ManagerPath, exporter.ManagerInterface+".RefreshVolume", "other", map[string]dbus.Variant{})
+				if i == 0 {
+					close(firstPing)
+				}
 			}
 		}
 	}()
+	<-firstPing
+	h.waitFor("a `volume status all` begun before the pings to end", 60*time.Second, func() bool { return !statusRunning(n1.Socket, "all") })
 
-	time.Sleep(2 * time.Second) // a `volume status all` begun before the pings ends
-
-	pidData, err := os.ReadFile(n2.PidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	fmt.Sscan(string(pidData), &pid)
+	glusterdLog := filepath.Join(n1.LogDir, "glusterd.log")
+	statusRequest := []byte("Received status volume req for volume " + vol)
+	requestsBefore := bytes.Count(readFile(t, glusterdLog), statusRequest)
+	pid := n2.GlusterdPID(t)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +96,11 @@ func TestManagementMethodWaitsForStatus(t *testing.T) {
 		}
 	}()
 	h.waitFor("the daemon's volume status", 60*time.Second, func() bool { return statusRunning(n1.Socket, vol) })
-	time.Sleep(time.Second) // past the CLI's start: the status holds the lock now
+	// glusterd logs the request, then takes the volume's lock in the same
+	// handler and waits for the stopped node.
+	h.waitFor("glusterd to take the status request", 60*time.Second, func() bool {
+		return bytes.Count(readFile(t, glusterdLog), statusRequest) > requestsBefore
+	})
 
 	done := make(chan error, 1)
 	go func() {

@@ -3,10 +3,8 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -68,12 +66,7 @@ func TestAdminCommandsBounded(t *testing.T) {
 	n := c.Nodes[0]
 	n.Gluster(t, "volume", "create", "b", n.Addr+":"+c.BrickDir(1, "b"), "force")
 	m := managerOn(t, n, n, 2*time.Second)
-	pidData, err := os.ReadFile(n.PidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	fmt.Sscan(string(pidData), &pid)
+	pid := n.GlusterdPID(t)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

@@ -108,17 +108,25 @@ func TestReportLossLimited(t *testing.T) {
 	logs := &testbus.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	start := time.Now()
 	go func() {
 		defer close(done)
 		reportLoss(ctx, func() nativeLoss { return nativeLoss{Malformed: malformed.Load(), QueueFull: full.Load()} },
 			5*time.Millisecond, 200*time.Millisecond, slog.New(slog.NewTextHandler(logs, nil)))
 	}()
-	start := time.Now()
-	for time.Since(start) < time.Second {
+	// Losses keep coming for at least a second and until a line came
+	// after the first, then once more for the last line.
+	deadline := start.Add(time.Minute)
+	for time.Since(start) < time.Second || strings.Count(logs.String(), "\n") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute of losses:\n%s", logs)
+		}
 		malformed.Add(3)
 		full.Add(1)
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // losses spread over time
 	}
+	malformed.Add(3)
+	full.Add(1)
 	cancel()
 	<-done
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")

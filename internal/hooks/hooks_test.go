@@ -208,6 +208,25 @@ func TestScriptRunsBinary(t *testing.T) {
 	}
 	record := filepath.Join(dir, "calls")
 	bin := writeRecorder(t, dir, record)
+	// The binary, once it has recorded its call, runs until the test
+	// ends: a script that waited for it would not return.
+	release, released := filepath.Join(dir, "release"), filepath.Join(dir, "released")
+	appendFile(t, bin, "while [ -d "+shQuote(dir)+" ] && [ ! -e "+shQuote(release)+" ]; do sleep 0.1; done\n"+
+		": > "+shQuote(released)+"\n")
+	t.Cleanup(func() {
+		// Before the directory goes: the binary ends.
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Error(err)
+			return
+		}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if _, err := os.Stat(released); err == nil || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // polling a condition
+		}
+	})
 
 	workdir := t.TempDir()
 	bus := "unix:path=/run/o'dd bus,guid=1"
@@ -216,13 +235,22 @@ func TestScriptRunsBinary(t *testing.T) {
 	}
 	script := filepath.Join(postDir(workdir, "set"), ScriptName)
 	args := []string{"--volname=gv0", "-o", "user.smb=a b=c", "$(touch x)", "--gd-workdir=" + workdir}
-	start := time.Now()
-	out, err := exec.Command(script, args...).CombinedOutput()
-	if err != nil || len(out) != 0 {
-		t.Fatalf("script: %v, output %q", err, out)
+	type result struct {
+		out []byte
+		err error
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("script took %v: it must not wait for the binary", d)
+	ran := make(chan result, 1)
+	go func() {
+		out, err := exec.Command(script, args...).CombinedOutput()
+		ran <- result{out, err}
+	}()
+	select {
+	case r := <-ran:
+		if r.err != nil || len(r.out) != 0 {
+			t.Fatalf("script: %v, output %q", r.err, r.out)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the script still runs after a minute: it waits for the binary")
 	}
 	calls := waitCalls(t, record, 1)
 	want := append([]string{"hook", "--bus", bus, "set", "--"}, args...)
@@ -252,6 +280,21 @@ func writeRecorder(t *testing.T, dir, record string) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+// appendFile appends text to the file at path.
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitCalls waits until record holds at least n lines and returns them,

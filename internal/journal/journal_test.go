@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -178,7 +180,7 @@ func TestWait(t *testing.T) {
 	for range 50 {
 		wg.Go(func() { errs <- j.Wait(ctx, 0) })
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitBlockedInWait(t, 50)
 	select {
 	case err := <-errs:
 		t.Fatalf("Wait returned before any append: %v", err)
@@ -208,15 +210,39 @@ func TestWait(t *testing.T) {
 	// Close wakes waiters.
 	res := make(chan error, 1)
 	go func() { res <- j.Wait(ctx, 1) }()
-	time.Sleep(10 * time.Millisecond)
+	waitBlockedInWait(t, 1)
 	j.Close()
 	select {
 	case err := <-res:
 		if !errors.Is(err, ErrClosed) {
 			t.Fatalf("Wait after Close: %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("Close did not wake Wait")
+	}
+}
+
+// waitBlockedInWait waits until n goroutines are blocked in Wait, as the
+// runtime's goroutine dump shows them.
+func waitBlockedInWait(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	buf := make([]byte, 1<<20)
+	for {
+		dump := string(buf[:runtime.Stack(buf, true)])
+		blocked := 0
+		for _, g := range strings.Split(dump, "\n\n") {
+			if strings.Contains(g, " [select") && strings.Contains(g, "journal.(*Journal).Wait(") {
+				blocked++
+			}
+		}
+		if blocked >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines blocked in Wait after a minute, want %d", blocked, n)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition
 	}
 }
 
@@ -529,7 +555,20 @@ func TestCloseWhileAppending(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Close while appends are under way: some have been acknowledged.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 16 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d appends acknowledged after a minute", n)
+		}
+		time.Sleep(time.Millisecond) // polling a condition
+	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -602,16 +641,26 @@ func TestCommitFailure(t *testing.T) {
 func TestOpenLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.db")
 	openTest(t, path, Options{})
-	start := time.Now()
-	j, err := Open(path, Options{Logger: quietLogger()})
+	// The first journal stays open to the end: a second Open that waited
+	// for it would never return.
+	opened := make(chan error, 1)
+	go func() {
+		j, err := Open(path, Options{Logger: quietLogger()})
+		if err == nil {
+			j.Close()
+		}
+		opened <- err
+	}()
+	var err error
+	select {
+	case err = <-opened:
+	case <-time.After(time.Minute):
+		t.Fatal("second Open of a held journal still waiting after a minute")
+	}
 	if err == nil {
-		j.Close()
 		t.Fatal("second Open of a held journal succeeded")
 	}
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Open: %v, want ErrLocked", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("second Open took %v", d)
 	}
 }

@@ -231,8 +231,10 @@ func (n *Node) Gluster(t testing.TB, args ...string) string {
 	return out
 }
 
-// StopGlusterd stops this node's glusterd (its bricks keep running).
-func (n *Node) StopGlusterd(t testing.TB) {
+// GlusterdPID returns the pid of this node's running glusterd, or fails the
+// test: never 0 or another process, which a signal would reach instead
+// (kill(0, SIGSTOP) stops the test's whole process group).
+func (n *Node) GlusterdPID(t testing.TB) int {
 	t.Helper()
 	pid := readPid(n.PidFile)
 	if pid <= 0 {
@@ -241,6 +243,13 @@ func (n *Node) StopGlusterd(t testing.TB) {
 	if !n.cluster.owns(pid) {
 		t.Fatalf("testbed: node %d: glusterd pid %d is not running", n.Index, pid)
 	}
+	return pid
+}
+
+// StopGlusterd stops this node's glusterd (its bricks keep running).
+func (n *Node) StopGlusterd(t testing.TB) {
+	t.Helper()
+	pid := n.GlusterdPID(t)
 	if err := terminate(pid); err != nil {
 		t.Fatalf("testbed: node %d: %v", n.Index, err)
 	}

@@ -3,6 +3,7 @@ package testbus
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,18 @@ func Start(t testing.TB) string {
 // and see the daemon's own authorization at work.
 func StartOpen(t testing.TB) string {
 	t.Helper()
+	return StartOpenExcept(t)
+}
+
+// StartOpenExcept is StartOpen for a bus that refuses the methods of the
+// bus itself (org.freedesktop.DBus) named in deny, with an AccessDenied
+// error: a bus that fails such a call, for tests of what follows.
+func StartOpenExcept(t testing.TB, deny ...string) string {
+	t.Helper()
+	var rules strings.Builder
+	for _, member := range deny {
+		fmt.Fprintf(&rules, "    <deny send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\" send_member=%q/>\n", member)
+	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "open.conf")
 	err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -40,7 +53,7 @@ func StartOpen(t testing.TB) string {
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
-  </policy>
+`+rules.String()+`  </policy>
 </busconfig>
 `), 0o644)
 	if err != nil {

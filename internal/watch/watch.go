@@ -22,6 +22,21 @@ type Triggers struct {
 	Volume   func(name string) // something under vols/<name> changed
 	Peers    func()            // something under peers/ changed
 	Identity func()            // glusterd.info changed
+	All      func()            // changes were lost (an overflow): re-read everything
+}
+
+// lost fires All, or without it every other trigger but Volume, which
+// needs a name.
+func (t Triggers) lost() {
+	switch {
+	case t.All != nil:
+		t.All()
+	case t.Identity != nil:
+		t.Identity()
+		t.Peers()
+	default:
+		t.Peers()
+	}
 }
 
 // Run watches workdir until ctx ends. Missing directories are created by
@@ -84,10 +99,10 @@ func (w *watcher) loop(ctx context.Context) {
 			if !ok {
 				return
 			}
-			// An overflow loses events: catch up with a peers read; the
-			// periodic reconcile covers volumes.
-			w.log.Warn("watching glusterd's directory", "err", err)
-			w.t.Peers()
+			// An overflow loses events, of volumes, peers and identity
+			// alike: catch up with one full read.
+			w.log.Warn("watching glusterd's directory; re-reading everything", "err", err)
+			w.t.lost()
 		case ev, ok := <-w.fs.Events:
 			if !ok {
 				return

@@ -2,14 +2,19 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 const patience = 10 * time.Second
@@ -40,6 +45,7 @@ func (s *seen) triggers() Triggers {
 		Volume:   func(name string) { s.note("volume " + name) },
 		Peers:    func() { s.note("peers") },
 		Identity: func() { s.note("identity") },
+		All:      func() { s.note("all") },
 	}
 }
 
@@ -47,12 +53,17 @@ func (s *seen) triggers() Triggers {
 // inotify, until the test ends.
 func watching(t *testing.T, prepare func(workdir string)) (string, *seen) {
 	t.Helper()
+	s := &seen{}
+	return watchingWith(t, prepare, s, s.triggers()), s
+}
+
+func watchingWith(t *testing.T, prepare func(workdir string), s *seen, triggers Triggers) string {
+	t.Helper()
 	workdir := t.TempDir()
 	if prepare != nil {
 		prepare(workdir)
 	}
-	s := &seen{}
-	w, err := start(workdir, s.triggers(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w, err := start(workdir, triggers, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +75,7 @@ func watching(t *testing.T, prepare func(workdir string)) (string, *seen) {
 		<-done
 		w.fs.Close()
 	})
-	return workdir, s
+	return workdir
 }
 
 func glusterdDirs(workdir string) {
@@ -213,4 +224,38 @@ func TestDirectoriesMadeLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSeen(t, s, "a volume directory made in a new vols/", "volume gv0")
+}
+
+// An overflow of the kernel's event queue loses changes to anything: it
+// fires the one trigger that re-reads everything. The queue is made to
+// overflow for real: the first trigger holds the watcher while more
+// changes are made than the queue holds.
+func TestOverflowReadsEverything(t *testing.T) {
+	limit, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events")
+	if err != nil {
+		testbed.Missing(t, "no inotify queue limit: %v", err)
+	}
+	queued, err := strconv.Atoi(strings.TrimSpace(string(limit)))
+	if err != nil || queued > 1<<20 {
+		testbed.Missing(t, "an inotify queue of %q events is too long to overflow in a test", limit)
+	}
+	s := &seen{}
+	triggers := s.triggers()
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	volume := triggers.Volume
+	triggers.Volume = func(name string) {
+		once.Do(func() { close(held); <-release })
+		volume(name)
+	}
+	wd := watchingWith(t, glusterdDirs, s, triggers)
+	dir := filepath.Join(wd, "vols", "gv0")
+	write(t, filepath.Join(dir, "info"), "type=2\n")
+	<-held
+	for i := range queued + 100 {
+		write(t, filepath.Join(dir, fmt.Sprintf("brick%d", i)), "")
+	}
+	close(release)
+	waitSeen(t, s, "the event queue overflowed", "all")
 }

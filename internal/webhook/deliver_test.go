@@ -155,12 +155,20 @@ func TestStalledReceiverIsolated(t *testing.T) {
 	const n = 20000
 	start := time.Now()
 	appendEvents(t, j, n)
-	got := fast.waitAccepted(t, n, 60*time.Second)
+	got := fast.waitAccepted(t, n, 3*time.Minute)
 	t.Logf("fast receiver got %d events in %s while the other stalled", n, time.Since(start).Round(time.Millisecond))
 	checkInOrder(t, got, 1, n)
 
-	// Let the stalled webhook retry a few times more.
-	time.Sleep(3 * stallTimeout)
+	// Let the stalled webhook fail a few times more.
+	var failures []time.Time
+	eventually(t, time.Minute, "three more failures of the stalled webhook", func() bool {
+		for _, s := range d.Status() {
+			if s.URL == stalled.URL() && !s.LastErrorTime.IsZero() && !slices.Contains(failures, s.LastErrorTime) {
+				failures = append(failures, s.LastErrorTime)
+			}
+		}
+		return len(failures) > 3
+	})
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
@@ -366,7 +374,13 @@ func TestWatchWithoutDirectory(t *testing.T) {
 	opts := fastOptions(j, file)
 	opts.PollInterval = time.Hour
 	d, _ := runDeliverer(t, opts)
-	time.Sleep(100 * time.Millisecond) // let Run start watching
+	// Run makes the directory, then watches it and reads the file: once
+	// the directory is there, a file written is seen by one or the other,
+	// not by the (hourly) poll.
+	eventually(t, time.Minute, "Run to make the directory", func() bool {
+		_, err := os.Stat(filepath.Dir(file))
+		return err == nil
+	})
 	rc := newReceiver(t, nil)
 	addWebhook(t, file, Webhook{URL: rc.URL()})
 	waitStatus(t, d, rc.URL(), 5*time.Second, "the webhook to start", func(WebhookStatus) bool { return true })

@@ -107,6 +107,7 @@ func (rc *receiver) requests() []request {
 // waitAccepted waits until n requests were accepted.
 func (rc *receiver) waitAccepted(t testing.TB, n int, timeout time.Duration) []uint64 {
 	t.Helper()
+	timeout = max(timeout, minPatience)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -161,7 +162,7 @@ func runDeliverer(t testing.TB, opts Options) (*Deliverer, func()) {
 				if err != nil {
 					t.Errorf("Run: %v", err)
 				}
-			case <-time.After(10 * time.Second):
+			case <-time.After(minPatience):
 				t.Errorf("Run did not return")
 			}
 		})

@@ -110,9 +110,15 @@ func appendEvents(t testing.TB, j *journal.Journal, n int) {
 	}
 }
 
+// minPatience is the least any wait for a condition allows: a deadline is
+// not a speed claim, and on a loaded machine what takes milliseconds alone
+// can take seconds.
+const minPatience = time.Minute
+
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	timeout = max(timeout, minPatience)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
