@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what glusterbus needs to build, run and test on Debian: GlusterFS
 # server and CLI, D-Bus (daemon and its command-line clients), procps (the
-# tests count CLI processes with pgrep), and Go module downloads.
+# tests count CLI processes with pgrep), Go where the machine has none, and
+# Go module downloads.
 set -euo pipefail
 need=()
 command -v glusterd >/dev/null || need+=(glusterfs-server)
@@ -15,4 +16,15 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 export PATH=$PATH:/usr/local/go/bin
+# Go: the machine's own, else Debian's, which fetches the release go.mod
+# names through the module proxy (GOTOOLCHAIN=auto; Go 1.21 and later).
+if ! command -v go >/dev/null; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq golang-go >/dev/null
+fi
+if ! go version >/dev/null 2>&1 || [ "$(go env GOTOOLCHAIN 2>/dev/null)" = "" ]; then
+	echo "install-deps: Go 1.21 or later is needed (found: $(go version 2>&1)); install it from go.dev/dl under /usr/local/go" >&2
+	exit 1
+fi
 cd "$(dirname "$0")/.." && go mod download
