@@ -20,14 +20,14 @@ import (
 
 // fixture is a server over a model and a real journal.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	model   *state.Model
 	journal *journal.Journal
 	server  *Server
 	http    *httptest.Server
 }
 
-func newFixture(t *testing.T, opts Options, native func() NativeStats) *fixture {
+func newFixture(t testing.TB, opts Options, native func() NativeStats) *fixture {
 	t.Helper()
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"), journal.Options{})
 	if err != nil {
@@ -94,7 +94,7 @@ type sseEvent struct {
 
 // sseClient reads one event stream.
 type sseClient struct {
-	t      *testing.T
+	t      testing.TB
 	resp   *http.Response
 	r      *bufio.Reader
 	cancel context.CancelFunc

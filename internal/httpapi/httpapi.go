@@ -19,7 +19,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 
 	"github.com/glusterbus/glusterbus/internal/journal"
@@ -56,6 +55,7 @@ const (
 	writeTimeout = 30 * time.Second
 	idleTimeout  = 60 * time.Second
 	shutdownWait = 5 * time.Second
+	maxScrapes   = 4 // answered at once; more get 503
 )
 
 // NativeStats are the daemon's counts of native events since it started.
@@ -82,7 +82,10 @@ type Server struct {
 	tokens  *tokens
 	cert    *tls.Certificate
 	streams chan struct{} // one slot per event stream
+	scrapes chan struct{} // one slot per scrape being answered
 	handler http.Handler
+
+	registry *prometheus.Registry // the daemon's own metrics, Go's and the process's
 }
 
 // New checks the options (a non-loopback address needs tokens, TLS or
@@ -101,7 +104,8 @@ func New(opts Options, src Sources) (*Server, error) {
 	if src.Model == nil || src.Journal == nil {
 		return nil, errors.New("http: the model and the journal are needed")
 	}
-	s := &Server{opts: opts, src: src, log: opts.Logger, streams: make(chan struct{}, opts.MaxStreams)}
+	s := &Server{opts: opts, src: src, log: opts.Logger, streams: make(chan struct{}, opts.MaxStreams),
+		scrapes: make(chan struct{}, maxScrapes)}
 	if (opts.CertFile == "") != (opts.KeyFile == "") {
 		return nil, errors.New("--http-cert and --http-key go together")
 	}
@@ -130,16 +134,12 @@ func New(opts Options, src Sources) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(s.src, s.streamCount),
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(newCollector(s.src, s.streamCount),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	// GET patterns also answer HEAD; every other method gets 405.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorHandling:       promhttp.ContinueOnError,
-		ErrorLog:            slogPrinter{s.log},
-		MaxRequestsInFlight: 4,
-	}))
+	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	mux.HandleFunc("GET /api/v1/state", s.serveState)
 	mux.HandleFunc("GET /api/v1/volumes/{name}", s.serveVolume)
 	mux.HandleFunc("GET /api/v1/events", s.serveEvents)
@@ -216,8 +216,3 @@ func serveIndex(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprint(w, "glusterbus\n\n/metrics\n/api/v1/state\n/api/v1/volumes/{name}\n/api/v1/events\n")
 }
-
-// slogPrinter lets promhttp log through slog.
-type slogPrinter struct{ log *slog.Logger }
-
-func (p slogPrinter) Println(v ...any) { p.log.Warn("metrics", "err", fmt.Sprint(v...)) }

@@ -1,48 +1,27 @@
 package httpapi
 
 import (
+	"compress/gzip"
+	"io"
 	"maps"
+	"net/http"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/glusterbus/glusterbus/internal/state"
 )
 
 // Metric names follow gluster-prometheus where they mean the same thing,
 // so dashboards built for it keep working; glusterbus's own start with
-// glusterbus_. docs/metrics.md lists them with their labels.
+// glusterbus_. docs/metrics.md lists them with their labels. The families
+// made from the volumes, bricks and peers are written by writeModel; these
+// are the daemon's own.
 var (
-	brickLabels  = []string{"volume", "host", "brick_path", "subvolume"}
-	brickUpLabel = []string{"volume", "hostname", "brick_path", "peer_id"}
-
-	descGlusterUp = newDesc("gluster_up", "1 when the last read of glusterd succeeded, else 0")
-
-	descVolumeTotal   = newDesc("gluster_volume_total_count", "Total no of volumes")
-	descVolumeCreated = newDesc("gluster_volume_created_count", "Freshly created no of volumes")
-	descVolumeStarted = newDesc("gluster_volume_started_count", "Total no of started volumes")
-	descVolumeUp      = newDesc("gluster_volume_up", "Volume is started or not (1-started, 0-not started)", "volume")
-	descVolumeBricks  = newDesc("gluster_volume_brick_count", "Total no of bricks in volume", "volume")
-	descVolumeOnline  = newDesc("glusterbus_volume_online_brick_count", "Bricks of the volume that are online", "volume")
-	descVolumeHealth  = newDesc("glusterbus_volume_health", "1 for the volume's current health (up, degraded, down, stopped), 0 for the others", "volume", "health")
-	descVolumeInfo    = newDesc("glusterbus_volume_info", "Always 1; the volume's identity and layout as labels", "volume", "id", "type", "transport", "status")
-	descVolumeSnaps   = newDesc("glusterbus_volume_snapshot_count", "Snapshots of the volume", "volume")
-
-	descBrickUp          = newDesc("gluster_brick_up", "Brick up (1-up, 0-down)", brickUpLabel...)
-	descBrickUsed        = newDesc("gluster_brick_capacity_used_bytes", "Used capacity of gluster bricks in bytes", brickLabels...)
-	descBrickFree        = newDesc("gluster_brick_capacity_free_bytes", "Free capacity of gluster bricks in bytes", brickLabels...)
-	descBrickTotal       = newDesc("gluster_brick_capacity_bytes_total", "Total capacity of gluster bricks in bytes", brickLabels...)
-	descBrickInodesTotal = newDesc("gluster_brick_inodes_total", "Total no of inodes of gluster brick disk", brickLabels...)
-	descBrickInodesFree  = newDesc("gluster_brick_inodes_free", "Free no of inodes of gluster brick disk", brickLabels...)
-	descBrickInodesUsed  = newDesc("gluster_brick_inodes_used", "Used no of inodes of gluster brick disk", brickLabels...)
-	descSubvolUsed       = newDesc("gluster_subvol_capacity_used_bytes", "Effective used capacity of gluster subvolume in bytes", "volume", "subvolume")
-	descSubvolTotal      = newDesc("gluster_subvol_capacity_total_bytes", "Effective total capacity of gluster subvolume in bytes", "volume", "subvolume")
-
-	descPeerCount     = newDesc("gluster_peer_count", "Number of peers in cluster")
-	descPeerConnected = newDesc("gluster_peer_connected", "Peer connection status", "hostname", "uuid")
-
+	descGlusterUp       = newDesc("gluster_up", "1 when the last read of glusterd succeeded, else 0")
 	descGlusterdRunning = newDesc("glusterbus_glusterd_running", "1 when the local glusterd answered the last read, else 0")
 	descRefreshTime     = newDesc("glusterbus_last_refresh_timestamp_seconds", "When the cluster was last read successfully (unix seconds); absent before the first read")
 	descRefreshAge      = newDesc("glusterbus_last_refresh_age_seconds", "Seconds since the cluster was last read successfully; absent before the first read")
@@ -65,10 +44,7 @@ var (
 	descStreams = newDesc("glusterbus_http_event_streams", "Event streams (GET /api/v1/events) open now")
 )
 
-var (
-	healthValues  = []string{state.HealthUp, state.HealthDegraded, state.HealthDown, state.HealthStopped}
-	webhookStates = []string{"ok", "retrying", "invalid"}
-)
+var webhookStates = []string{"ok", "retrying", "invalid"}
 
 func newDesc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
@@ -90,11 +66,7 @@ func newCollector(src Sources, streams func() int) *collector {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descGlusterUp, descVolumeTotal, descVolumeCreated, descVolumeStarted, descVolumeUp, descVolumeBricks,
-		descVolumeOnline, descVolumeHealth, descVolumeInfo, descVolumeSnaps,
-		descBrickUp, descBrickUsed, descBrickFree, descBrickTotal, descBrickInodesTotal, descBrickInodesFree,
-		descBrickInodesUsed, descSubvolUsed, descSubvolTotal,
-		descPeerCount, descPeerConnected, descGlusterdRunning, descRefreshTime, descRefreshAge,
+		descGlusterUp, descGlusterdRunning, descRefreshTime, descRefreshAge,
 		descJournalLast, descJournalFirst, descJournalUp, descEventsReceived, descEventsDropped, descNativeEvents,
 		descWebhookLag, descWebhookDelivered, descWebhookFailed, descWebhookLost, descWebhookState,
 		descWebhookErrorTime, descStreams,
@@ -105,20 +77,13 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.src.Model.Snapshot()
 	e := emitter{ch}
-	c.collectGlusterd(e, snap)
-	c.collectVolumes(e, snap)
-	e.gauge(descPeerCount, float64(len(snap.Peers)))
-	for _, id := range slices.Sorted(maps.Keys(snap.Peers)) {
-		p := snap.Peers[id]
-		e.gauge(descPeerConnected, b2f(p.Connected), p.Hostname, p.UUID)
-	}
-	c.collectService(e, snap)
+	g := c.src.Model.Glusterd()
+	c.collectGlusterd(e, &g)
+	c.collectService(e, c.src.Model.Service())
 }
 
-func (c *collector) collectGlusterd(e emitter, snap *state.Snapshot) {
-	g := &snap.Glusterd
+func (c *collector) collectGlusterd(e emitter, g *state.Glusterd) {
 	e.gauge(descGlusterUp, b2f(g.Running && g.LastError == "" && !g.LastRefresh.IsZero()))
 	e.gauge(descGlusterdRunning, b2f(g.Running))
 	if !g.LastRefresh.IsZero() {
@@ -127,102 +92,11 @@ func (c *collector) collectGlusterd(e emitter, snap *state.Snapshot) {
 	}
 }
 
-func (c *collector) collectVolumes(e emitter, snap *state.Snapshot) {
-	var created, started int
-	for _, name := range slices.Sorted(maps.Keys(snap.Volumes)) {
-		v := snap.Volumes[name]
-		switch v.Status {
-		case "Created":
-			created++
-		case "Started":
-			started++
-		}
-		e.gauge(descVolumeUp, b2f(v.Status == "Started"), name)
-		e.gauge(descVolumeBricks, float64(len(v.Bricks)), name)
-		e.gauge(descVolumeOnline, float64(v.OnlineBrickCount()), name)
-		health := v.Health()
-		for _, h := range healthValues {
-			e.gauge(descVolumeHealth, b2f(h == health), name, h)
-		}
-		e.gauge(descVolumeInfo, 1, name, v.ID, v.Type, v.Transport, v.Status)
-		e.gauge(descVolumeSnaps, float64(v.SnapshotCount), name)
-		collectBricks(e, v)
-	}
-	e.gauge(descVolumeTotal, float64(len(snap.Volumes)))
-	e.gauge(descVolumeCreated, float64(created))
-	e.gauge(descVolumeStarted, float64(started))
-}
-
-// collectBricks sends each brick's state, and its space where it is known
-// and current (a started volume, read by volume status), with each
-// subvolume's effective space as gluster-prometheus computes it.
-func collectBricks(e emitter, v *state.Volume) {
-	kind, size := subvolLayout(v)
-	var subvol string
-	var used, total uint64 // of the current subvolume's data bricks
-	var dataBricks uint64
-	var known bool
-	flush := func() {
-		if subvol == "" || !known {
-			return
-		}
-		if kind == "disperse" {
-			data := max(uint64(v.DisperseCount)-uint64(v.RedundancyCount), 1)
-			used, total = used*data, total*data
-		}
-		e.gauge(descSubvolUsed, float64(used), v.Name, subvol)
-		e.gauge(descSubvolTotal, float64(total), v.Name, subvol)
-	}
-	for i := range v.Bricks {
-		b := &v.Bricks[i]
-		if i%size == 0 {
-			flush()
-			subvol = v.Name + "-" + kind + "-" + strconv.Itoa(i/size)
-			used, total, dataBricks, known = 0, 0, 0, true
-		}
-		e.gauge(descBrickUp, b2f(b.Online), v.Name, b.Host, b.Path, b.HostUUID)
-		if v.Status != "Started" || b.SizeTotal == 0 {
-			known = false
-			continue
-		}
-		labels := []string{v.Name, b.Host, b.Path, subvol}
-		e.gauge(descBrickUsed, float64(b.SizeTotal-min(b.SizeFree, b.SizeTotal)), labels...)
-		e.gauge(descBrickFree, float64(b.SizeFree), labels...)
-		e.gauge(descBrickTotal, float64(b.SizeTotal), labels...)
-		e.gauge(descBrickInodesTotal, float64(b.InodesTotal), labels...)
-		e.gauge(descBrickInodesFree, float64(b.InodesFree), labels...)
-		e.gauge(descBrickInodesUsed, float64(b.InodesTotal-min(b.InodesFree, b.InodesTotal)), labels...)
-		if b.IsArbiter {
-			continue // holds no file data
-		}
-		// A replica or disperse set holds as much as its fullest brick
-		// has used and its smallest brick can hold.
-		used = max(used, b.SizeTotal-min(b.SizeFree, b.SizeTotal))
-		if dataBricks == 0 || b.SizeTotal < total {
-			total = b.SizeTotal
-		}
-		dataBricks++
-	}
-	flush()
-}
-
-// subvolLayout names the volume's subvolume kind as gluster-prometheus
-// does (<volume>-replicate-0, ...) and says how many bricks each has.
-func subvolLayout(v *state.Volume) (string, int) {
-	switch {
-	case v.DisperseCount > 1:
-		return "disperse", int(v.DisperseCount)
-	case v.ReplicaCount > 1:
-		return "replicate", int(v.ReplicaCount)
-	}
-	return "distribute", 1 // each brick is a subvolume of its own
-}
-
-func (c *collector) collectService(e emitter, snap *state.Snapshot) {
+func (c *collector) collectService(e emitter, svc state.Service) {
 	j := c.src.Journal
 	e.gauge(descJournalLast, float64(j.LastSeq()))
 	e.gauge(descJournalFirst, float64(j.FirstSeq()))
-	e.gauge(descJournalUp, b2f(snap.Service.JournalError == ""))
+	e.gauge(descJournalUp, b2f(svc.JournalError == ""))
 	if c.src.Native != nil {
 		st := c.src.Native()
 		e.counter(descEventsReceived, float64(st.Received), "native")
@@ -233,7 +107,7 @@ func (c *collector) collectService(e emitter, snap *state.Snapshot) {
 			e.counter(descNativeEvents, float64(st.ByName[name]), name)
 		}
 	}
-	for _, w := range snap.Service.Webhooks {
+	for _, w := range svc.Webhooks {
 		e.gauge(descWebhookLag, float64(w.Lag), w.URL)
 		e.counter(descWebhookDelivered, float64(w.Delivered), w.URL)
 		e.counter(descWebhookFailed, float64(w.Failed), w.URL)
@@ -274,4 +148,55 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// serveMetrics answers a scrape in the text format: the daemon's own
+// metrics through the registry, then the model's families (writeModel).
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.scrapes <- struct{}{}:
+		defer func() { <-s.scrapes }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "too many scrapes at once")
+		return
+	}
+	fams, err := s.registry.Gather()
+	if err != nil {
+		// One bad metric is left out; the rest are served.
+		s.log.Warn("metrics", "err", err)
+	}
+	snap := s.src.Model.Snapshot()
+
+	h := w.Header()
+	h.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	h.Set("Cache-Control", "no-store")
+	var out io.Writer = w
+	if gzipAccepted(r) {
+		h.Set("Content-Encoding", "gzip")
+		h.Add("Vary", "Accept-Encoding")
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer gz.Close()
+		out = gz
+	}
+	if r.Method == http.MethodHead {
+		return
+	}
+	enc := expfmt.NewEncoder(out, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range fams {
+		if err := enc.Encode(f); err != nil {
+			return // the client went away
+		}
+	}
+	writeModel(out, snap) // an error means the client went away
+}
+
+func gzipAccepted(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }

@@ -18,10 +18,9 @@ const (
 
 // streamQuery is what GET /api/v1/events asks for.
 type streamQuery struct {
-	since    uint64 // the last event the client has
-	resume   bool   // since was given (Last-Event-ID or ?since); else start at the end
-	filter   *webhook.Filter
-	filtered bool // some filter was given
+	since  uint64 // the last event the client has
+	resume bool   // since was given (Last-Event-ID or ?since); else start at the end
+	filter *webhook.Filter
 }
 
 // parseStreamQuery reads ?since=N, ?events=, ?volumes=, ?sources= (each a
@@ -69,7 +68,6 @@ func parseStreamQuery(rawQuery, lastEventID string) (streamQuery, error) {
 		// receivers.
 		sources = []string{events.SourceNative, events.SourceDiff}
 	}
-	q.filtered = len(lists) > 0
 	if q.filter, err = webhook.NewFilter(lists["events"], lists["volumes"], sources); err != nil {
 		return q, err
 	}
