@@ -28,7 +28,7 @@ import (
 
 func TestCheckExposure(t *testing.T) {
 	cases := []struct {
-		addr                     string
+		addr                      string
 		tokens, tls, insecure, ok bool
 	}{
 		{"127.0.0.1:9713", false, false, false, true},
