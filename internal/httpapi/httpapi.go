@@ -154,11 +154,21 @@ func (s *Server) routes() http.Handler {
 // Run listens on Options.Addr and serves until ctx ends, then closes every
 // connection, event streams included.
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.opts.Addr)
+	ln, err := s.Listen()
 	if err != nil {
-		return fmt.Errorf("http: %w", err)
+		return err
 	}
 	return s.Serve(ctx, ln)
+}
+
+// Listen listens on Options.Addr, so that a port taken is known before
+// serving.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("--http: %w", err)
+	}
+	return ln, nil
 }
 
 // Serve serves on ln until ctx ends; it closes ln.
