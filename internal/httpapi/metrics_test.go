@@ -2,12 +2,15 @@ package httpapi
 
 import (
 	"net/http"
+	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -216,4 +219,39 @@ func TestMetricsOddLabels(t *testing.T) {
 		"volume=ok,hostname=n1,brick_path=/b/ok,peer_id= 1",
 		"volume=bad,hostname=n1,brick_path=/b/\uFFFD,peer_id= 1",
 		"volume=bad,hostname=n1,brick_path=/b/q\"u\\o\nte,peer_id= 0")
+}
+
+// TestMetricsDocumented: docs/metrics.md's tables list exactly the metrics
+// served, Go's and the process's aside.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(gluster[a-z_]*)`").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	served := map[string]bool{}
+	for _, f := range modelFamilies {
+		served[f.name] = true
+	}
+	ch := make(chan *prometheus.Desc, 100)
+	newCollector(Sources{}, nil).Describe(ch)
+	close(ch)
+	name := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for d := range ch {
+		served[name.FindStringSubmatch(d.String())[1]] = true
+	}
+	delete(served, "gluster_up") // described in the text
+	for n := range served {
+		if !documented[n] {
+			t.Errorf("%s is not in docs/metrics.md", n)
+		}
+	}
+	for n := range documented {
+		if !served[n] {
+			t.Errorf("docs/metrics.md lists %s, which is not served", n)
+		}
+	}
 }
