@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,14 +99,22 @@ type sseClient struct {
 	resp   *http.Response
 	r      *bufio.Reader
 	cancel context.CancelFunc
-	events chan sseEvent
-	done   chan error
+	events   chan sseEvent
+	done     chan error
+	comments atomic.Int64
 }
 
 func (f *fixture) stream(path string, header ...string) *sseClient {
 	f.t.Helper()
+	return openSSE(f.t, f.http.URL+path, header...)
+}
+
+func openSSE(t testing.TB, u string, header ...string) *sseClient {
+	t.Helper()
+	f := struct{ t testing.TB }{t}
+	path := u
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.http.URL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -155,6 +164,7 @@ func (c *sseClient) read() {
 			}
 			ev, data = sseEvent{}, nil
 		case strings.HasPrefix(line, ":"):
+			c.comments.Add(1)
 		default:
 			field, value, _ := strings.Cut(line, ":")
 			value = strings.TrimPrefix(value, " ")

@@ -47,16 +47,30 @@ const (
 	DefaultMaxConns   = 128
 	DefaultMaxStreams = 64
 	maxHeaderBytes    = 16 << 10
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 10 * time.Second
-	// writeTimeout bounds writing one answer, and one batch of events to
-	// a stream: a client that reads nothing for that long is cut off (it
-	// resumes with Last-Event-ID).
-	writeTimeout = 30 * time.Second
-	idleTimeout  = 60 * time.Second
-	shutdownWait = 5 * time.Second
-	maxScrapes   = 4 // answered at once; more get 503
+	shutdownWait      = 5 * time.Second
+	maxScrapes        = 4 // answered at once; more get 503
 )
+
+// timeouts of the server; tests shorten them.
+type timeouts struct {
+	readHeader, read time.Duration
+	// write bounds writing one answer, and one page of events to a
+	// stream: a client that takes nothing for that long is cut off (it
+	// resumes with Last-Event-ID).
+	write time.Duration
+	idle  time.Duration
+	// keepAlive is how often an idle stream sends a comment, so proxies
+	// and clients see it alive and a gone client is noticed.
+	keepAlive time.Duration
+}
+
+var defaultTimeouts = timeouts{
+	readHeader: 5 * time.Second,
+	read:       10 * time.Second,
+	write:      30 * time.Second,
+	idle:       60 * time.Second,
+	keepAlive:  25 * time.Second,
+}
 
 // NativeStats are the daemon's counts of native events since it started.
 type NativeStats struct {
@@ -76,14 +90,15 @@ type Sources struct {
 
 // Server is the HTTP server. Its zero value is not usable; see New.
 type Server struct {
-	opts    Options
-	src     Sources
-	log     *slog.Logger
-	tokens  *tokens
-	cert    *tls.Certificate
-	streams chan struct{} // one slot per event stream
-	scrapes chan struct{} // one slot per scrape being answered
-	handler http.Handler
+	opts     Options
+	src      Sources
+	log      *slog.Logger
+	tokens   *tokens
+	cert     *tls.Certificate
+	timeouts timeouts
+	streams  chan struct{} // one slot per event stream
+	scrapes  chan struct{} // one slot per scrape being answered
+	handler  http.Handler
 
 	registry *prometheus.Registry // the daemon's own metrics, Go's and the process's
 }
@@ -104,7 +119,8 @@ func New(opts Options, src Sources) (*Server, error) {
 	if src.Model == nil || src.Journal == nil {
 		return nil, errors.New("http: the model and the journal are needed")
 	}
-	s := &Server{opts: opts, src: src, log: opts.Logger, streams: make(chan struct{}, opts.MaxStreams),
+	s := &Server{opts: opts, src: src, log: opts.Logger, timeouts: defaultTimeouts,
+		streams: make(chan struct{}, opts.MaxStreams),
 		scrapes: make(chan struct{}, maxScrapes)}
 	if (opts.CertFile == "") != (opts.KeyFile == "") {
 		return nil, errors.New("--http-cert and --http-key go together")
@@ -185,10 +201,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: s.timeouts.readHeader,
+		ReadTimeout:       s.timeouts.read,
+		WriteTimeout:      s.timeouts.write,
+		IdleTimeout:       s.timeouts.idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

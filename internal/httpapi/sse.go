@@ -17,9 +17,6 @@ const (
 	// streamPage is how many events a stream reads from the journal at
 	// once: what one client can hold in memory.
 	streamPage = 1000
-	// keepAlive is how often an idle stream sends a comment, so proxies
-	// and clients see it alive and a gone client is noticed.
-	keepAlive = 25 * time.Second
 	// retryMillis is the reconnection delay suggested to EventSource.
 	retryMillis = 2000
 )
@@ -63,12 +60,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			last = 0
 		}
 	}
+	st := &stream{w: w, rc: http.NewResponseController(w), last: last, writeTimeout: s.timeouts.write}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass events on at once
 	w.WriteHeader(http.StatusOK)
-	st := &stream{w: w, rc: http.NewResponseController(w), last: last}
 	fmt.Fprintf(&st.buf, "retry: %d\n: events after %d\n\n", retryMillis, last)
 	if st.flush() != nil {
 		return
@@ -106,7 +103,7 @@ func (s *Server) follow(ctx context.Context, j *journal.Journal, q streamQuery, 
 		if len(evs) == streamPage {
 			continue
 		}
-		wctx, cancel := context.WithTimeout(ctx, keepAlive)
+		wctx, cancel := context.WithTimeout(ctx, s.timeouts.keepAlive)
 		err = j.Wait(wctx, st.last)
 		cancel()
 		switch {
@@ -121,10 +118,11 @@ func (s *Server) follow(ctx context.Context, j *journal.Journal, q streamQuery, 
 // stream is one client's connection. Events are gathered in buf and
 // written at once per page.
 type stream struct {
-	w    http.ResponseWriter
-	rc   *http.ResponseController
-	buf  bytes.Buffer
-	last uint64 // the last event handled, sent or not
+	w            http.ResponseWriter
+	rc           *http.ResponseController
+	buf          bytes.Buffer
+	last         uint64 // the last event handled, sent or not
+	writeTimeout time.Duration
 }
 
 // event adds one event, with its sequence number as the SSE id.
@@ -162,7 +160,7 @@ func (st *stream) flush() error {
 	if st.buf.Len() == 0 {
 		return nil
 	}
-	_ = st.rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // unsupported only in tests' recorders
+	_ = st.rc.SetWriteDeadline(time.Now().Add(st.writeTimeout)) // unsupported only in tests' recorders
 	_, err := st.w.Write(st.buf.Bytes())
 	st.buf.Reset()
 	if err != nil {

@@ -3,9 +3,11 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/glusterbus/glusterbus/internal/journal"
 )
@@ -177,5 +179,27 @@ func TestStreamLimit(t *testing.T) {
 	resp, body := f.get("/api/v1/events")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("second stream over the limit: %s %s", resp.Status, body)
+	}
+}
+
+// TestStreamOutlivesTheReadTimeout: on the real server, whose read timeout
+// bounds reading a request, a stream goes on past it, with keep-alive
+// comments while idle.
+func TestStreamOutlivesTheReadTimeout(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	s := f.server
+	s.timeouts.read, s.timeouts.readHeader, s.timeouts.keepAlive = 100*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
+	addrs := make(chan net.Addr, 1)
+	s.opts.OnListen = func(a net.Addr) { addrs <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	c := openSSE(t, "http://"+(<-addrs).String()+"/api/v1/events")
+	// Ten keep-alives take at least five read timeouts.
+	waitFor(t, "ten keep-alive comments", func() bool { return c.comments.Load() >= 10 })
+	f.appendEvents(1, "VOLUME_SET", "native", "gv0")
+	if _, e := c.nextMessage(); e.Seq != 1 {
+		t.Fatalf("after the read timeout: %+v", e)
 	}
 }
