@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +202,39 @@ func TestStreamOutlivesTheReadTimeout(t *testing.T) {
 	f.appendEvents(1, "VOLUME_SET", "native", "gv0")
 	if _, e := c.nextMessage(); e.Seq != 1 {
 		t.Fatalf("after the read timeout: %+v", e)
+	}
+}
+
+// TestStalledClientIsCutOff: a client that takes nothing is cut off once
+// the write timeout passes, and its stream's slot is free again.
+func TestStalledClientIsCutOff(t *testing.T) {
+	f := newFixture(t, Options{MaxStreams: 1}, nil)
+	s := f.server
+	s.timeouts.write = 200 * time.Millisecond
+	addrs := make(chan net.Addr, 1)
+	s.opts.OnListen = func(a net.Addr) { addrs <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + (<-addrs).String()
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /api/v1/events?since=0 HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream to open", func() bool { return s.streamCount() == 1 })
+	// Far more than the socket buffers hold, and never read.
+	for range 40 {
+		f.appendEvents(1000, "VOLUME_SET", "native", "a-volume-name-long-enough-to-fill-the-buffers-quickly")
+	}
+	waitFor(t, "the stalled stream to be cut off", func() bool { return s.streamCount() == 0 })
+	c := openSSE(t, base+"/api/v1/events?since=39999")
+	if _, e := c.nextMessage(); e.Seq != 40000 {
+		t.Fatalf("a new stream after the stalled one: %+v", e)
 	}
 }
