@@ -73,3 +73,18 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	w.n += len(p)
 	return io.Discard.Write(p)
 }
+
+// BenchmarkState is one GET /api/v1/state of 5000 volumes x 3 bricks.
+func BenchmarkState(b *testing.B) {
+	f := newFixture(b, Options{}, nil)
+	largeModel(f.model, 5000)
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/state", nil)
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		w := &countingWriter{header: http.Header{}}
+		f.server.Handler().ServeHTTP(w, req)
+		size = w.n
+	}
+	b.ReportMetric(float64(size), "bytes/answer")
+}

@@ -95,10 +95,10 @@ type sseEvent struct {
 
 // sseClient reads one event stream.
 type sseClient struct {
-	t      testing.TB
-	resp   *http.Response
-	r      *bufio.Reader
-	cancel context.CancelFunc
+	t        testing.TB
+	resp     *http.Response
+	r        *bufio.Reader
+	cancel   context.CancelFunc
 	events   chan sseEvent
 	done     chan error
 	comments atomic.Int64

@@ -106,6 +106,13 @@ func TestVolumeJSON(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &vol) != nil || vol["Name"] != "a b/c" || len(vol["Bricks"].([]any)) != 0 {
 		t.Fatalf("escaped name: %s %s", resp.Status, body)
 	}
+	f.model.SetVolume("odd", &state.Volume{Name: "odd", Status: "Created", Options: map[string]string{"k": "a\"<b>&\n\\\xff", "z": "plain"}})
+	resp, body = f.get("/api/v1/volumes/odd")
+	var odd struct{ Options map[string]string }
+	if err := json.Unmarshal([]byte(body), &odd); err != nil || resp.StatusCode != http.StatusOK ||
+		odd.Options["k"] != "a\"<b>&\n\\\uFFFD" || odd.Options["z"] != "plain" {
+		t.Fatalf("odd option values: %s %s %v", resp.Status, body, err)
+	}
 	resp, body = f.get("/api/v1/volumes/nope")
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `"error"`) {
 		t.Fatalf("unknown volume: %s %s", resp.Status, body)
