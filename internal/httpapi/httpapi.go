@@ -210,6 +210,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.log.Info("serving HTTP", "addr", ln.Addr().String(), "tls", s.cert != nil, "tokens", s.tokens != nil)
+	if s.opts.Insecure && s.cert == nil && s.tokens == nil && !loopback(hostOf(s.opts.Addr)) {
+		s.log.Warn("serving HTTP beyond loopback without tokens or TLS (--http-insecure): anyone who can reach it reads the cluster's state and events",
+			"addr", s.opts.Addr)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

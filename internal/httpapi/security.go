@@ -32,6 +32,11 @@ func checkExposure(addr string, haveTokens, haveTLS, insecure bool) error {
 		"or --http-insecure to serve the cluster's state and events to anyone who can reach it", addr)
 }
 
+func hostOf(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	return host
+}
+
 // loopback reports whether host names only this machine: a loopback
 // address, or a name whose every address is one.
 func loopback(host string) bool {
