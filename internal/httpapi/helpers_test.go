@@ -109,14 +109,13 @@ func (f *fixture) stream(path string, header ...string) *sseClient {
 	return openSSE(f.t, f.http.URL+path, header...)
 }
 
+// openSSE opens an event stream at URL u; a cleanup closes it.
 func openSSE(t testing.TB, u string, header ...string) *sseClient {
 	t.Helper()
-	f := struct{ t testing.TB }{t}
-	path := u
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -124,21 +123,21 @@ func openSSE(t testing.TB, u string, header ...string) *sseClient {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		cancel()
-		f.t.Fatalf("GET %s: %s %s", path, resp.Status, body)
+		t.Fatalf("GET %s: %s %s", u, resp.Status, body)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		f.t.Fatalf("Content-Type %q", ct)
+		t.Fatalf("Content-Type %q", ct)
 	}
-	c := &sseClient{t: f.t, resp: resp, r: bufio.NewReader(resp.Body), cancel: cancel,
+	c := &sseClient{t: t, resp: resp, r: bufio.NewReader(resp.Body), cancel: cancel,
 		events: make(chan sseEvent, 100000), done: make(chan error, 1)}
 	go c.read()
-	f.t.Cleanup(c.close)
+	t.Cleanup(c.close)
 	return c
 }
 
