@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what glusterbus needs to build, run and test on Debian: GlusterFS
 # server and CLI, D-Bus (daemon and its command-line clients), procps (the
-# tests count CLI processes with pgrep), Go where the machine has none, and
-# Go module downloads.
+# tests count CLI processes with pgrep), the Prometheus server (a test
+# scrapes the daemon with it), Go where the machine has none, and Go module
+# downloads.
 set -euo pipefail
 need=()
 command -v glusterd >/dev/null || need+=(glusterfs-server)
@@ -10,6 +11,7 @@ command -v dbus-daemon >/dev/null || need+=(dbus)
 command -v gdbus >/dev/null || need+=(libglib2.0-bin)
 command -v busctl >/dev/null || need+=(systemd)
 command -v pgrep >/dev/null || need+=(procps)
+command -v prometheus >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq

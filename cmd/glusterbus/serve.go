@@ -65,5 +65,10 @@ func newServe() *cobra.Command {
 	f.StringVar(&cfg.WebhooksFile, "webhooks-file", "", "gluster-eventsapi's webhooks file (default <glusterd workdir>/events/webhooks.json)")
 	f.BoolVar(&cfg.NoWatch, "no-watch", false, "do not watch glusterd's working directory (hooks, native events and the reconcile remain)")
 	f.DurationVar(&cfg.CLITimeout, "cli-timeout", gluster.DefaultTimeout, "timeout of one gluster CLI call")
+	f.StringVar(&cfg.HTTP.Addr, "http", "", "serve Prometheus metrics, the state and the events over HTTP on this host:port (e.g. 127.0.0.1:9713); off by default")
+	f.StringVar(&cfg.HTTP.TokenFile, "http-token-file", "", "require a bearer token from this file (one a line, file mode 600)")
+	f.StringVar(&cfg.HTTP.CertFile, "http-cert", "", "serve HTTPS with this certificate (PEM), with --http-key")
+	f.StringVar(&cfg.HTTP.KeyFile, "http-key", "", "the private key (PEM) of --http-cert")
+	f.BoolVar(&cfg.HTTP.Insecure, "http-insecure", false, "allow a non-loopback --http address without a token file or TLS")
 	return cmd
 }

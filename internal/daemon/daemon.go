@@ -24,6 +24,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/events"
 	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/httpapi"
 	"github.com/glusterbus/glusterbus/internal/journal"
 	"github.com/glusterbus/glusterbus/internal/memtrim"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
@@ -74,6 +75,10 @@ type Config struct {
 	// NoWatch turns off watching glusterd's working directory (hooks,
 	// native events and the reconcile remain).
 	NoWatch bool
+
+	// HTTP serves metrics, the state and the events over HTTP when its
+	// Addr is set (Logger is the daemon's).
+	HTTP httpapi.Options
 
 	// ConfigPath is the configuration file, re-read on SIGHUP ("" for none).
 	ConfigPath string
@@ -167,6 +172,11 @@ func Run(ctx context.Context, cfg Config) error {
 	writerDone := make(chan struct{})
 	go func() { writer.Run(writerCtx); close(writerDone) }()
 	defer func() { stopWriter(); <-writerDone }()
+	stopHTTP, err := startHTTP(ctx, cfg, model, j, listener, writer, log)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 
 	conn, err := exp.Dial(cfg.Bus)
 	if err != nil {

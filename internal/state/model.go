@@ -137,6 +137,31 @@ func (m *Model) UpdateService(update func(*Service)) []Change {
 	return changes
 }
 
+// Snapshot returns a copy of the current snapshot for reading. Its maps,
+// volumes and peers are its own; bricks, options and hostnames are shared
+// with the model, which never changes them in place, so the caller must not
+// either.
+func (m *Model) Snapshot() *Snapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := &Snapshot{
+		Volumes:  make(map[string]*Volume, len(m.cur.Volumes)),
+		Peers:    make(map[string]*Peer, len(m.cur.Peers)),
+		Glusterd: m.cur.Glusterd,
+		Service:  m.cur.Service,
+	}
+	s.Service.Webhooks = slices.Clone(s.Service.Webhooks)
+	for name, v := range m.cur.Volumes {
+		c := *v
+		s.Volumes[name] = &c
+	}
+	for id, p := range m.cur.Peers {
+		c := *p
+		s.Peers[id] = &c
+	}
+	return s
+}
+
 // Volume returns a copy of the named volume as currently known.
 func (m *Model) Volume(name string) (Volume, bool) {
 	m.mu.Lock()

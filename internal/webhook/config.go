@@ -231,20 +231,8 @@ func validate(w *Webhook) error {
 	if u.Host == "" {
 		return fmt.Errorf("%w: URL %s: no host", ErrInvalid, redactURL(w.URL))
 	}
-	for _, e := range w.Events {
-		if !eventPattern.MatchString(e) {
-			return fmt.Errorf("%w: %s: event filter %q: want an event name or a prefix ending in *", ErrInvalid, redactURL(w.URL), e)
-		}
-	}
-	for _, v := range w.Volumes {
-		if v == "" {
-			return fmt.Errorf("%w: %s: empty volume name in filter", ErrInvalid, redactURL(w.URL))
-		}
-	}
-	for _, s := range w.Sources {
-		if s != SourceNative && s != SourceDiff {
-			return fmt.Errorf("%w: %s: source %q: want %q or %q", ErrInvalid, redactURL(w.URL), s, SourceNative, SourceDiff)
-		}
+	if err := checkFilters(w.Events, w.Volumes, w.Sources); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, redactURL(w.URL), err)
 	}
 	if w.CAFile != "" && !filepath.IsAbs(w.CAFile) {
 		return fmt.Errorf("%w: %s: ca_file %q is not an absolute path", ErrInvalid, redactURL(w.URL), w.CAFile)
