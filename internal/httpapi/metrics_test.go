@@ -163,9 +163,9 @@ func TestMetrics(t *testing.T) {
 		"volume=gv0,subvolume=gv0-replicate-0 8.589934592e+09",
 		"volume=ec,subvolume=ec-disperse-0 4.294967296e+09")
 	checkValues(t, fams, "glusterbus_volume_health",
-		"volume=gv0,health=up 0", "volume=gv0,health=degraded 1", "volume=gv0,health=down 0", "volume=gv0,health=stopped 0",
-		"volume=dist,health=up 0", "volume=dist,health=degraded 0", "volume=dist,health=down 0", "volume=dist,health=stopped 1",
-		"volume=ec,health=up 1", "volume=ec,health=degraded 0", "volume=ec,health=down 0", "volume=ec,health=stopped 0")
+		"volume=gv0,health=up 0", "volume=gv0,health=degraded 1", "volume=gv0,health=down 0", "volume=gv0,health=unknown 0", "volume=gv0,health=stopped 0",
+		"volume=dist,health=up 0", "volume=dist,health=degraded 0", "volume=dist,health=down 0", "volume=dist,health=unknown 0", "volume=dist,health=stopped 1",
+		"volume=ec,health=up 1", "volume=ec,health=degraded 0", "volume=ec,health=down 0", "volume=ec,health=unknown 0", "volume=ec,health=stopped 0")
 	checkValues(t, fams, "gluster_peer_count", " 2")
 	checkValues(t, fams, "gluster_peer_connected", "hostname=n2,uuid=u1 1", "hostname=n3,uuid=u2 0")
 	checkValues(t, fams, "glusterbus_journal_last_sequence", " 5")
@@ -219,6 +219,21 @@ func TestMetricsOddLabels(t *testing.T) {
 		"volume=ok,hostname=n1,brick_path=/b/ok,peer_id= 1",
 		"volume=bad,hostname=n1,brick_path=/b/\uFFFD,peer_id= 1",
 		"volume=bad,hostname=n1,brick_path=/b/q\"u\\o\nte,peer_id= 0")
+}
+
+// TestMetricsUnknownBrick: a brick whose state is unknown has no
+// gluster_brick_up sample, so no alert takes it for down, and its volume's
+// health is unknown.
+func TestMetricsUnknownBrick(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	f.model.SetVolume("v", &state.Volume{Name: "v", Status: "Started", ReplicaCount: 2, Bricks: []state.Brick{
+		{Host: "n1", Path: "/b/v", Online: true},
+		{Host: "n2", Path: "/b/v", RuntimeUnknown: true},
+	}})
+	fams := scrape(t, f)
+	checkValues(t, fams, "gluster_brick_up", "volume=v,hostname=n1,brick_path=/b/v,peer_id= 1")
+	checkValues(t, fams, "glusterbus_volume_health", "volume=v,health=up 0", "volume=v,health=degraded 0",
+		"volume=v,health=down 0", "volume=v,health=unknown 1", "volume=v,health=stopped 0")
 }
 
 // TestMetricsDocumented: docs/metrics.md's tables list exactly the metrics

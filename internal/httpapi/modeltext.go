@@ -31,11 +31,11 @@ var (
 	famVolumeUp      = modelFamily{"gluster_volume_up", "Volume is started or not (1-started, 0-not started)", volumeLabel}
 	famVolumeBricks  = modelFamily{"gluster_volume_brick_count", "Total no of bricks in volume", volumeLabel}
 	famVolumeOnline  = modelFamily{"glusterbus_volume_online_brick_count", "Bricks of the volume that are online", volumeLabel}
-	famVolumeHealth  = modelFamily{"glusterbus_volume_health", "1 for the volume's current health (up, degraded, down, stopped), 0 for the others", []string{"volume", "health"}}
+	famVolumeHealth  = modelFamily{"glusterbus_volume_health", "1 for the volume's current health (up, degraded, down, unknown, stopped), 0 for the others", []string{"volume", "health"}}
 	famVolumeInfo    = modelFamily{"glusterbus_volume_info", "Always 1; the volume's identity and layout as labels", []string{"volume", "id", "type", "transport", "status"}}
 	famVolumeSnaps   = modelFamily{"glusterbus_volume_snapshot_count", "Snapshots of the volume", volumeLabel}
 
-	famBrickUp          = modelFamily{"gluster_brick_up", "Brick up (1-up, 0-down)", brickUpLabels}
+	famBrickUp          = modelFamily{"gluster_brick_up", "Brick up (1-up, 0-down); absent while the brick's state is unknown", brickUpLabels}
 	famBrickUsed        = modelFamily{"gluster_brick_capacity_used_bytes", "Used capacity of gluster bricks in bytes", brickLabels}
 	famBrickFree        = modelFamily{"gluster_brick_capacity_free_bytes", "Free capacity of gluster bricks in bytes", brickLabels}
 	famBrickTotal       = modelFamily{"gluster_brick_capacity_bytes_total", "Total capacity of gluster bricks in bytes", brickLabels}
@@ -58,7 +58,7 @@ var (
 		famBrickTotal, famBrickInodesTotal, famBrickInodesFree, famBrickInodesUsed, famSubvolUsed, famSubvolTotal,
 		famPeerCount, famPeerConnected}
 
-	healthValues = []string{state.HealthUp, state.HealthDegraded, state.HealthDown, state.HealthStopped}
+	healthValues = []string{state.HealthUp, state.HealthDegraded, state.HealthDown, state.HealthUnknown, state.HealthStopped}
 )
 
 // brickSpace is a brick whose space is known and current: in a started
@@ -121,12 +121,16 @@ func writeModel(out io.Writer, snap *state.Snapshot) error {
 	}
 	w.perVolume(famVolumeSnaps, vols, volLabels, func(v *state.Volume) uint64 { return uint64(v.SnapshotCount) })
 
-	// Bricks: every one is up or not; space where known.
+	// Bricks: up or not where known (an unknown brick has no sample, so no
+	// alert takes it for down); space where known.
 	if nbricks > 0 {
 		w.family(famBrickUp)
 		for _, v := range vols {
 			for i := range v.Bricks {
 				b := &v.Bricks[i]
+				if b.State() == state.BrickStateUnknown {
+					continue
+				}
 				w.sample(famBrickUp.name, labelSet(brickUpLabels, v.Name, b.Host, b.Path, b.HostUUID), b2u(b.Online))
 			}
 		}
