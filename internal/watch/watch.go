@@ -99,6 +99,13 @@ func (w *watcher) loop(ctx context.Context) {
 			if !ok {
 				return
 			}
+			if !errors.Is(err, fsnotify.ErrEventOverflow) {
+				// E.g. EINVAL from dropping the watch of a volume's
+				// directory glusterd moved away at delete: the kernel had
+				// dropped it already. Nothing is lost.
+				w.log.Debug("watching glusterd's directory", "err", err)
+				continue
+			}
 			// An overflow loses events, of volumes, peers and identity
 			// alike: catch up with one full read.
 			w.log.Warn("watching glusterd's directory; re-reading everything", "err", err)
