@@ -69,6 +69,8 @@ type Client struct {
 	mu   sync.Mutex
 	idle []net.Conn
 	cred []byte
+	// dial replaces dialing the socket (tests).
+	dial func(ctx context.Context) (net.Conn, error)
 }
 
 // Close closes the connections kept open; the Client stays usable.
@@ -106,7 +108,11 @@ func (c *Client) conn(ctx context.Context) (net.Conn, error) {
 		}
 		c.cred = credentials(host, uint32(os.Geteuid()), uint32(os.Getegid()))
 	}
+	dial := c.dial
 	c.mu.Unlock()
+	if dial != nil {
+		return dial(ctx)
+	}
 	var d net.Dialer
 	return d.DialContext(ctx, "unix", c.socket())
 }
@@ -146,6 +152,11 @@ func (c *Client) call(ctx context.Context, proc uint32, args []byte) ([]byte, er
 	cut := !stop()
 	if err != nil {
 		conn.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection's deadline is the context's, or the context
+			// ended: say which.
+			<-ctx.Done()
+		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("glusterd: procedure %d: %w", proc, ctxErr)
 		}

@@ -2,6 +2,7 @@ package glusterd
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/glusterbus/glusterbus/internal/gluster"
@@ -49,11 +50,38 @@ func volumesFromDict(d Dict) ([]gluster.Volume, error) {
 	if count < 0 || int(count) > len(d) {
 		return nil, malformed("count %d with %d keys", count, len(d))
 	}
+	// The options, gathered in one pass: volumeI.option.KEY.
+	options := make([]map[string]string, count)
+	for k, val := range d {
+		rest, ok := strings.CutPrefix(k, "volume")
+		if !ok {
+			continue
+		}
+		num, key, ok := strings.Cut(rest, ".option.")
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(num)
+		if err != nil || i < 0 || i >= int(count) || strconv.Itoa(i) != num {
+			continue
+		}
+		key = clean(key)
+		if key == "" || gluster.IsSecretOption(key) {
+			continue
+		}
+		if options[i] == nil {
+			options[i] = map[string]string{}
+		}
+		options[i][key] = strings.ToValidUTF8(val, "\uFFFD")
+	}
 	vols := make([]gluster.Volume, 0, count)
 	for i := 0; i < int(count); i++ {
 		v, err := volumeFromDict(d, fmt.Sprintf("volume%d", i))
 		if err != nil {
 			return nil, err
+		}
+		if options[i] != nil {
+			v.Options = options[i]
 		}
 		vols = append(vols, v)
 	}
@@ -145,19 +173,6 @@ func volumeFromDict(d Dict, prefix string) (gluster.Volume, error) {
 		_, b.IsArbiter = d[key+".isArbiter"]
 		v.Bricks = append(v.Bricks, b)
 	}
-
-	optPrefix := prefix + ".option."
-	for k, val := range d {
-		key, ok := strings.CutPrefix(k, optPrefix)
-		if !ok {
-			continue
-		}
-		key = clean(key)
-		if key == "" || gluster.IsSecretOption(key) {
-			continue
-		}
-		v.Options[key] = strings.ToValidUTF8(val, "\uFFFD")
-	}
 	return v, nil
 }
 
@@ -174,7 +189,7 @@ func distCount(v gluster.Volume, leaf uint32) uint32 {
 		return 0
 	case v.BrickCount%set == 0:
 		return v.BrickCount / set
-	case leaf > 0 && v.BrickCount/leaf <= v.BrickCount:
+	case leaf > 0:
 		return v.BrickCount / leaf
 	}
 	return 0
