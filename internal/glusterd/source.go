@@ -130,10 +130,13 @@ func (s *Source) note(way, op string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if way == "rpc" {
-		if s.logged != "rpc" {
-			s.log().Info("reading glusterd over its socket", "socket", s.RPC.socket(), "was", s.logged)
-			s.logged = "rpc"
+		switch s.logged {
+		case "":
+			s.log().Info("reading glusterd over its socket", "socket", s.RPC.socket())
+		case "cli":
+			s.log().Info("reading glusterd over its socket again", "socket", s.RPC.socket())
 		}
+		s.logged = "rpc"
 		return
 	}
 	if errors.Is(err, ErrNotUnderstood) {
