@@ -56,6 +56,9 @@ func TestSameAsCLI(t *testing.T) {
 		n1.Gluster(t, "volume", "set", "tuned", kv[0], kv[1])
 	}
 
+	// A global option: glusterd lists it among every volume's options.
+	n1.Gluster(t, "volume", "set", "all", "cluster.localtime-logging", "enable")
+
 	cliVols, err := cli.VolumeInfo(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +82,8 @@ func TestSameAsCLI(t *testing.T) {
 	tuned := byName(rpcVols)["tuned"]
 	t.Logf("tuned through the socket: %+v", tuned)
 	t.Logf("ddisp through the socket: %+v", byName(rpcVols)["ddisp"])
-	if tuned.Options["user.note"] != "hello world" || tuned.Options["performance.cache-size"] != "64MB" {
+	if tuned.Options["user.note"] != "hello world" || tuned.Options["performance.cache-size"] != "64MB" ||
+		tuned.Options["cluster.localtime-logging"] != "enable" {
 		t.Errorf("tuned options = %v", tuned.Options)
 	}
 	for k := range tuned.Options {
