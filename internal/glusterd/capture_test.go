@@ -106,7 +106,7 @@ func TestCapture(t *testing.T) {
 	save("op-version", func() error { _, err := rpc.OpVersion(ctx); return err }, "volume", "get", "all", "cluster.op-version")
 
 	// What glusterd sends to an idle connection when volume files change.
-	conn, err := rpc.conn(ctx)
+	conn, _, err := rpc.conn(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}

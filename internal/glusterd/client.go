@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/gluster"
@@ -92,14 +94,14 @@ func (c *Client) socket() string {
 	return c.Socket
 }
 
-// conn returns an idle connection or a new one.
-func (c *Client) conn(ctx context.Context) (net.Conn, error) {
+// conn returns an idle connection (reused) unless fresh, or a new one.
+func (c *Client) conn(ctx context.Context, fresh bool) (conn net.Conn, reused bool, err error) {
 	c.mu.Lock()
-	if n := len(c.idle); n > 0 {
+	if n := len(c.idle); n > 0 && !fresh {
 		conn := c.idle[n-1]
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
-		return conn, nil
+		return conn, true, nil
 	}
 	if c.cred == nil {
 		host, _ := os.Hostname()
@@ -111,10 +113,12 @@ func (c *Client) conn(ctx context.Context) (net.Conn, error) {
 	dial := c.dial
 	c.mu.Unlock()
 	if dial != nil {
-		return dial(ctx)
+		conn, err = dial(ctx)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "unix", c.socket())
 	}
-	var d net.Dialer
-	return d.DialContext(ctx, "unix", c.socket())
+	return conn, false, err
 }
 
 // release keeps a connection that ended a call cleanly.
@@ -131,7 +135,9 @@ func (c *Client) release(conn net.Conn) {
 	}
 }
 
-// call makes one RPC and returns the procedure's results.
+// call makes one RPC and returns the procedure's results. A kept
+// connection that glusterd closed meanwhile (it restarted) is replaced
+// once: every procedure used here only reads.
 func (c *Client) call(ctx context.Context, proc uint32, args []byte) ([]byte, error) {
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -139,10 +145,21 @@ func (c *Client) call(ctx context.Context, proc uint32, args []byte) ([]byte, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := c.conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("glusterd: %w", err)
+	for fresh := false; ; fresh = true {
+		conn, reused, err := c.conn(ctx, fresh)
+		if err != nil {
+			return nil, fmt.Errorf("glusterd: %w", err)
+		}
+		res, err := c.callOn(ctx, conn, proc, args)
+		if err != nil && reused && closedByPeer(err) && ctx.Err() == nil {
+			continue
+		}
+		return res, err
 	}
+}
+
+// callOn makes one RPC on conn, which it keeps or closes.
+func (c *Client) callOn(ctx context.Context, conn net.Conn, proc uint32, args []byte) ([]byte, error) {
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
 	// The context may end before the deadline (the caller left): cut the
@@ -168,6 +185,12 @@ func (c *Client) call(ctx context.Context, proc uint32, args []byte) ([]byte, er
 		c.release(conn)
 	}
 	return res, nil
+}
+
+// closedByPeer reports whether err says the other end closed the
+// connection before answering.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func (c *Client) exchange(conn net.Conn, proc uint32, args []byte) ([]byte, error) {

@@ -482,3 +482,19 @@ func TestVolumeDictsNotUnderstood(t *testing.T) {
 		}
 	}
 }
+
+// TestKeptConnectionClosed: a kept connection glusterd closed (it
+// restarted) is replaced without an error.
+func TestKeptConnectionClosed(t *testing.T) {
+	srv := newReplay(t, true, captured(t))
+	c := &Client{Socket: srv.sock}
+	defer c.Close()
+	for i := range 3 {
+		if _, err := c.LocalUUID(context.Background()); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if n := srv.calls.Load(); n != 3 {
+		t.Errorf("glusterd got %d calls, want 3", n)
+	}
+}

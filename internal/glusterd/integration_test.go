@@ -111,6 +111,11 @@ func TestSameAsCLI(t *testing.T) {
 	comparePeers(t, cli, rpc, func(p []gluster.Peer) bool { return len(p) == 2 && p[0].Connected && p[1].Connected })
 
 	// A peer whose glusterd is down, seen both ways.
+	kept := &glusterd.Client{Socket: n3.Socket, Timeout: time.Minute}
+	defer kept.Close()
+	if _, err := kept.Peers(ctx); err != nil {
+		t.Fatal(err)
+	}
 	n3.StopGlusterd(t)
 	comparePeers(t, cli, rpc, func(peers []gluster.Peer) bool {
 		for _, p := range peers {
@@ -126,6 +131,10 @@ func TestSameAsCLI(t *testing.T) {
 		t.Error("Peers on a stopped glusterd: no error")
 	}
 	n3.StartGlusterd(t)
+	// The connection kept from before the restart is replaced unseen.
+	if _, err := kept.Peers(ctx); err != nil {
+		t.Errorf("Peers after glusterd restarted: %v", err)
+	}
 	comparePeers(t, cli, rpc, func(p []gluster.Peer) bool { return len(p) == 2 && p[0].Connected && p[1].Connected })
 
 	// A volume deleted and one created meanwhile.

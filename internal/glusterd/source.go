@@ -79,20 +79,29 @@ func (s *Source) Workdir(ctx context.Context) (string, error) {
 	return via(s, ctx, "getwd", func(ctx context.Context) (string, error) { return s.RPC.Workdir(ctx) }, s.CLI.Workdir)
 }
 
-// via asks the socket, unless it failed a short while ago, and the CLI when
-// the socket cannot answer. An answer glusterd gave, failures included
-// (no such volume, ...), is final; so is the caller's context ending.
+// via asks the socket, unless it could not be reached a short while ago,
+// and the CLI when the socket cannot answer. An answer glusterd gave,
+// failures included (no such volume, ...), is final; so are the caller's
+// context ending and glusterd not answering in time.
 func via[T any](s *Source, ctx context.Context, op string, rpc, cli func(context.Context) (T, error)) (T, error) {
 	if !s.socketFirst() {
 		return cli(ctx)
 	}
 	v, err := rpc(ctx)
+	if ctx.Err() != nil {
+		return v, err
+	}
 	var answer *gluster.CLIError
-	if err == nil || errors.As(err, &answer) || ctx.Err() != nil {
+	if err == nil || errors.As(err, &answer) {
 		s.note("rpc", op, nil)
 		return v, err
 	}
 	s.note("cli", op, err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// glusterd took the connection and did not answer in time: the
+		// CLI would wait for it just the same.
+		return v, err
+	}
 	return cli(ctx)
 }
 
