@@ -43,16 +43,20 @@ const (
 // Flags of LIST_FRIENDS (gf1_cli_friends_list) and GET_VOLUME
 // (gf1_cli_get_volume).
 const (
-	listPeers         = 1
-	getVolume         = 2
-	getNextVolume     = 3
-	maxIdle           = 4
-	maxWalkRestarts   = 3
-	opVersionKey      = "cluster.op-version"
-	noMessage         = "glusterd reported failure without a message"
-	uuidLength        = 36
-	maxVolumesInAWalk = 1 << 20
-	maxSkippedCalls   = 1024
+	listPeers     = 1
+	getVolume     = 2
+	getNextVolume = 3
+)
+
+const (
+	opVersionKey = "cluster.op-version"
+	noMessage    = "glusterd reported failure without a message"
+	uuidLength   = 36
+
+	maxIdle           = 4       // connections kept between calls
+	maxWalkRestarts   = 3       // walks of all volumes after the first
+	maxVolumesInAWalk = 1 << 20 // a walk longer than that is going round in circles
+	maxSkippedCalls   = 1024    // glusterd's calls passed over waiting for one reply
 )
 
 // Client asks glusterd over its CLI socket. It keeps a few connections open
