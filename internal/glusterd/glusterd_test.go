@@ -498,3 +498,36 @@ func TestKeptConnectionClosed(t *testing.T) {
 		t.Errorf("glusterd got %d calls, want 3", n)
 	}
 }
+
+// TestConcurrentCalls: calls side by side each have a connection to
+// themselves, and only a few are kept.
+func TestConcurrentCalls(t *testing.T) {
+	srv := newReplay(t, false, captured(t))
+	c := &Client{Socket: srv.sock}
+	defer c.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*20)
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				vols, err := c.VolumeInfo(context.Background(), "")
+				if err == nil && (len(vols) != 1 || vols[0].Name != "arb") {
+					err = errors.New("wrong volumes")
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.idle) > maxIdle {
+		t.Errorf("%d idle connections, at most %d wanted", len(c.idle), maxIdle)
+	}
+}
