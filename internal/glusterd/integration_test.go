@@ -110,6 +110,19 @@ func TestSameAsCLI(t *testing.T) {
 	}
 	comparePeers(t, cli, rpc, func(p []gluster.Peer) bool { return len(p) == 2 && p[0].Connected && p[1].Connected })
 
+	// A volume deleted and one created meanwhile.
+	n1.Gluster(t, "volume", "delete", "created")
+	create("later", brick(2, "later"))
+	cliVols, err = cli.VolumeInfo(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcVols, err = rpc.VolumeInfo(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareVolumes(t, "all after delete and create", cliVols, rpcVols)
+
 	// A peer whose glusterd is down, seen both ways.
 	kept := &glusterd.Client{Socket: n3.Socket, Timeout: time.Minute}
 	defer kept.Close()
@@ -136,19 +149,6 @@ func TestSameAsCLI(t *testing.T) {
 		t.Errorf("Peers after glusterd restarted: %v", err)
 	}
 	comparePeers(t, cli, rpc, func(p []gluster.Peer) bool { return len(p) == 2 && p[0].Connected && p[1].Connected })
-
-	// A volume deleted and one created meanwhile.
-	n1.Gluster(t, "volume", "delete", "created")
-	create("later", brick(2, "later"))
-	cliVols, err = cli.VolumeInfo(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rpcVols, err = rpc.VolumeInfo(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	compareVolumes(t, "all after delete and create", cliVols, rpcVols)
 }
 
 // TestSourceReadsWithoutCLI runs the refresher's reads through Source and
