@@ -74,12 +74,16 @@ func newServe() *cobra.Command {
 }
 
 // glusterdSocket is the socket the gluster command prefix talks to: its
-// --glusterd-sock=PATH, else glusterd's default.
+// --glusterd-sock=PATH, else glusterd's default; none ("") when it talks to
+// another host's glusterd (--remote-host=), whose socket is out of reach.
 func glusterdSocket(command []string) string {
 	sock := glusterd.DefaultSocket
 	for _, w := range command[1:] {
 		if p, ok := strings.CutPrefix(w, "--glusterd-sock="); ok {
-			sock = p
+			return p
+		}
+		if strings.HasPrefix(w, "--remote-host=") {
+			sock = ""
 		}
 	}
 	return sock
