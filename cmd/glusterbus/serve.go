@@ -54,7 +54,7 @@ func newServe() *cobra.Command {
 	addBusFlag(cmd, &cfg.Bus)
 	f.StringVar(&command, "gluster", "gluster", "the gluster CLI command to run, as a prefix (e.g. \"gluster --glusterd-sock=/path/gd.sock\")")
 	f.StringVar(&cfg.GlusterdWorkdir, "glusterd-workdir", "", "glusterd's working directory (default: ask 'gluster system:: getwd', else "+daemon.DefaultWorkdir+")")
-	f.StringVar(&cfg.GlusterdSocket, "glusterd-socket", glusterd.DefaultSocket, "glusterd's CLI socket, read for volumes, peers and glusterd's identity instead of running the CLI; the --glusterd-sock= of --gluster when it has one; \"\" reads through the CLI only")
+	f.StringVar(&cfg.GlusterdSocket, "glusterd-socket", glusterd.DefaultSocket, "glusterd's CLI socket, read for volumes, peers and glusterd's identity instead of running the CLI; the --glusterd-sock= of --gluster when it has one, none when it has --remote-host=; \"\" reads through the CLI only")
 	f.StringVar(&cfg.ConfigPath, "config", config.DefaultPath, "configuration file (manage_group, log_level), re-read on SIGHUP; a missing file means defaults")
 	f.StringVar(&cfg.StateDir, "state-dir", "/var/lib/glusterbus", "where glusterbus keeps its own state")
 	f.DurationVar(&cfg.Interval, "interval", 10*time.Second, "periodic reconcile interval")
