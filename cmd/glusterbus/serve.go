@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/config"
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/glusterd"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
 )
 
@@ -30,6 +32,9 @@ func newServe() *cobra.Command {
 				return err
 			}
 			cfg.Gluster = words
+			if !cmd.Flags().Changed("glusterd-socket") {
+				cfg.GlusterdSocket = glusterdSocket(words)
+			}
 			cfg.Logger = slog.Default()
 			cfg.LogLevel = logLevel
 			switch {
@@ -49,6 +54,7 @@ func newServe() *cobra.Command {
 	addBusFlag(cmd, &cfg.Bus)
 	f.StringVar(&command, "gluster", "gluster", "the gluster CLI command to run, as a prefix (e.g. \"gluster --glusterd-sock=/path/gd.sock\")")
 	f.StringVar(&cfg.GlusterdWorkdir, "glusterd-workdir", "", "glusterd's working directory (default: ask 'gluster system:: getwd', else "+daemon.DefaultWorkdir+")")
+	f.StringVar(&cfg.GlusterdSocket, "glusterd-socket", glusterd.DefaultSocket, "glusterd's CLI socket, read for volumes, peers and glusterd's identity instead of running the CLI; the --glusterd-sock= of --gluster when it has one, none when it has --remote-host=; \"\" reads through the CLI only")
 	f.StringVar(&cfg.ConfigPath, "config", config.DefaultPath, "configuration file (manage_group, log_level), re-read on SIGHUP; a missing file means defaults")
 	f.StringVar(&cfg.StateDir, "state-dir", "/var/lib/glusterbus", "where glusterbus keeps its own state")
 	f.DurationVar(&cfg.Interval, "interval", 10*time.Second, "periodic reconcile interval")
@@ -71,4 +77,20 @@ func newServe() *cobra.Command {
 	f.StringVar(&cfg.HTTP.KeyFile, "http-key", "", "the private key (PEM) of --http-cert")
 	f.BoolVar(&cfg.HTTP.Insecure, "http-insecure", false, "allow a non-loopback --http address without a token file or TLS")
 	return cmd
+}
+
+// glusterdSocket is the socket the gluster command prefix talks to: its
+// --glusterd-sock=PATH, else glusterd's default; none ("") when it talks to
+// another host's glusterd (--remote-host=), whose socket is out of reach.
+func glusterdSocket(command []string) string {
+	sock := glusterd.DefaultSocket
+	for _, w := range command[1:] {
+		if p, ok := strings.CutPrefix(w, "--glusterd-sock="); ok {
+			return p
+		}
+		if strings.HasPrefix(w, "--remote-host=") {
+			sock = ""
+		}
+	}
+	return sock
 }

@@ -72,7 +72,7 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	port := freeUDPPort(t)
 
 	logs := &testbus.Buffer{}
-	cmd := exec.Command(bin, "serve", "--bus", addr, "--gluster", "false", "--glusterd-workdir", workdir,
+	cmd := exec.Command(bin, "serve", "--bus", addr, "--gluster", "false", "--glusterd-socket", "", "--glusterd-workdir", workdir,
 		"--state-dir", stateDir, "--config", conf, "--interval", "1h", "--cli-timeout", "5s",
 		"--events-port", strconv.Itoa(port), "--events-rate", "-1", "--webhooks-file", hooksFile)
 	cmd.Stdout, cmd.Stderr = logs, logs

@@ -84,6 +84,10 @@ type Config struct {
 	ConfigPath string
 	// LogLevel, if set, follows the configuration's log_level.
 	LogLevel *slog.LevelVar
+
+	// GlusterdSocket is glusterd's CLI socket, read instead of running the
+	// CLI for what takes no lock; "" reads everything through the CLI.
+	GlusterdSocket string
 }
 
 // callTimeout bounds one D-Bus method call's work.
@@ -105,7 +109,8 @@ func Run(ctx context.Context, cfg Config) error {
 	trim := memtrim.New()
 	go trim.Run(ctx, 2*time.Second, log)
 	cli := &gluster.CLI{Command: cfg.Gluster, Timeout: cfg.CLITimeout}
-	workdir, err := resolveWorkdir(ctx, cli, cfg.GlusterdWorkdir, log)
+	src := readSource(cfg, cli, log)
+	workdir, err := resolveWorkdir(ctx, src, cfg.GlusterdWorkdir, log)
 	if err != nil {
 		return err
 	}
@@ -147,7 +152,7 @@ func Run(ctx context.Context, cfg Config) error {
 	exp := exporter.New(ctx, log)
 	exp.OnLargeReply(trim.Burst)
 	model := state.NewModel(exp)
-	ref := refresh.New(ctx, cli, model, refresh.Options{
+	ref := refresh.New(ctx, src, model, refresh.Options{
 		QuietPeriod:       cfg.QuietPeriod,
 		RemoteBrickStatus: cfg.RemoteBrickStatus,
 		Logger:            log,
@@ -328,7 +333,9 @@ func listenerAddrs(l *nativeevents.Listener) string {
 
 // resolveWorkdir returns the given directory, else what glusterd says, else
 // the default.
-func resolveWorkdir(ctx context.Context, cli *gluster.CLI, given string, log *slog.Logger) (string, error) {
+func resolveWorkdir(ctx context.Context, cli interface {
+	Workdir(context.Context) (string, error)
+}, given string, log *slog.Logger) (string, error) {
 	if given != "" {
 		if _, err := os.Stat(given); err != nil {
 			return "", fmt.Errorf("glusterd working directory: %w", err)

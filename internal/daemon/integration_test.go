@@ -70,6 +70,7 @@ func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster), tune .
 		Bus:             addr,
 		Gluster:         c.Nodes[0].CLI(),
 		GlusterdWorkdir: c.Nodes[0].Workdir,
+		GlusterdSocket:  c.Nodes[0].Socket,
 		StateDir:        t.TempDir(),
 		Interval:        time.Second,
 		QuietPeriod:     500 * time.Millisecond,

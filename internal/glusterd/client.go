@@ -1,0 +1,466 @@
+package glusterd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/glusterbus/glusterbus/internal/gluster"
+)
+
+// DefaultSocket is where glusterd listens for its CLI.
+const DefaultSocket = "/var/run/glusterd.socket"
+
+// DefaultTimeout bounds one call when Client.Timeout is zero. An answer
+// takes well under a millisecond; glusterd holding its big lock for a long
+// operation is what a call may wait for.
+const DefaultTimeout = 30 * time.Second
+
+// glusterd's CLI program (rpc/rpc-lib/src/protocol-common.h).
+const (
+	cliProgram = 1238463
+	cliVersion = 2
+)
+
+// Procedures of the CLI program used here (enum gluster_cli_procnum).
+const (
+	procListFriends = 3
+	procGetVolume   = 5
+	procGetwd       = 26
+	procUUIDGet     = 36
+	procGetVolOpt   = 41
+)
+
+// Flags of LIST_FRIENDS (gf1_cli_friends_list) and GET_VOLUME
+// (gf1_cli_get_volume).
+const (
+	listPeers     = 1
+	getVolume     = 2
+	getNextVolume = 3
+)
+
+const (
+	opVersionKey = "cluster.op-version"
+	noMessage    = "glusterd reported failure without a message"
+	uuidLength   = 36
+
+	maxIdle           = 4       // connections kept between calls
+	maxWalkRestarts   = 3       // walks of all volumes after the first
+	maxVolumesInAWalk = 1 << 20 // a walk longer than that is going round in circles
+	maxSkippedCalls   = 1024    // glusterd's calls passed over waiting for one reply
+)
+
+// Client asks glusterd over its CLI socket. It keeps a few connections open
+// between calls and is safe for concurrent use; each call has a connection
+// to itself.
+type Client struct {
+	// Socket is glusterd's CLI socket; DefaultSocket when empty.
+	Socket string
+	// Timeout bounds every call, connecting included; DefaultTimeout when
+	// zero. A call also ends with its context.
+	Timeout time.Duration
+	// MaxReply bounds one answer's size; DefaultMaxReply when zero.
+	MaxReply int
+
+	xid  atomic.Uint32
+	mu   sync.Mutex
+	idle []net.Conn
+	cred []byte
+	// dial replaces dialing the socket (tests).
+	dial func(ctx context.Context) (net.Conn, error)
+}
+
+// Close closes the connections kept open; the Client stays usable.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, conn := range idle {
+		conn.Close()
+	}
+	return nil
+}
+
+func (c *Client) socket() string {
+	if c.Socket == "" {
+		return DefaultSocket
+	}
+	return c.Socket
+}
+
+// conn returns an idle connection (reused) unless fresh, or a new one.
+func (c *Client) conn(ctx context.Context, fresh bool) (conn net.Conn, reused bool, err error) {
+	c.mu.Lock()
+	if n := len(c.idle); n > 0 && !fresh {
+		conn := c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		c.mu.Unlock()
+		return conn, true, nil
+	}
+	if c.cred == nil {
+		host, _ := os.Hostname()
+		if len(host) > 255 {
+			host = host[:255]
+		}
+		c.cred = credentials(host, uint32(os.Geteuid()), uint32(os.Getegid()))
+	}
+	dial := c.dial
+	c.mu.Unlock()
+	if dial != nil {
+		conn, err = dial(ctx)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "unix", c.socket())
+	}
+	return conn, false, err
+}
+
+// release keeps a connection that ended a call cleanly.
+func (c *Client) release(conn net.Conn) {
+	conn.SetDeadline(time.Time{})
+	c.mu.Lock()
+	if len(c.idle) < maxIdle {
+		c.idle = append(c.idle, conn)
+		conn = nil
+	}
+	c.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+// call makes one RPC and returns the procedure's results. A kept
+// connection that glusterd closed meanwhile (it restarted) is replaced
+// once: every procedure used here only reads.
+func (c *Client) call(ctx context.Context, proc uint32, args []byte) ([]byte, error) {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for fresh := false; ; fresh = true {
+		conn, reused, err := c.conn(ctx, fresh)
+		if err != nil {
+			return nil, fmt.Errorf("glusterd: %w", err)
+		}
+		res, err := c.callOn(ctx, conn, proc, args)
+		if err != nil && reused && closedByPeer(err) && ctx.Err() == nil {
+			continue
+		}
+		return res, err
+	}
+}
+
+// callOn makes one RPC on conn, which it keeps or closes.
+func (c *Client) callOn(ctx context.Context, conn net.Conn, proc uint32, args []byte) ([]byte, error) {
+	deadline, _ := ctx.Deadline()
+	conn.SetDeadline(deadline)
+	// The context may end before the deadline (the caller left): cut the
+	// connection's reads and writes short then too.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	res, err := c.exchange(conn, proc, args)
+	cut := !stop()
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection's deadline is the context's, or the context
+			// ended: say which.
+			<-ctx.Done()
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("glusterd: procedure %d: %w", proc, ctxErr)
+		}
+		return nil, err
+	}
+	if cut {
+		conn.Close() // its deadline is in the past now
+	} else {
+		c.release(conn)
+	}
+	return res, nil
+}
+
+// closedByPeer reports whether err says the other end closed the
+// connection before answering.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+func (c *Client) exchange(conn net.Conn, proc uint32, args []byte) ([]byte, error) {
+	xid := c.xid.Add(1)
+	c.mu.Lock()
+	cred := c.cred
+	c.mu.Unlock()
+	rec, err := callRecord(xid, cliProgram, cliVersion, proc, cred, args)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write(rec); err != nil {
+		return nil, fmt.Errorf("glusterd: procedure %d: %w", proc, err)
+	}
+	max := c.MaxReply
+	if max <= 0 {
+		max = DefaultMaxReply
+	}
+	for skipped := 0; ; skipped++ {
+		reply, err := readRecord(conn, max)
+		if err != nil {
+			return nil, fmt.Errorf("glusterd: procedure %d: %w", proc, err)
+		}
+		// glusterd calls every client connected to it when volume files
+		// change (GF_CBK_FETCHSPEC): such a call may come before the
+		// reply, or wait on an idle connection. Clients need not answer.
+		if isCall(reply) && skipped < maxSkippedCalls {
+			continue
+		}
+		return parseReply(reply, xid, proc)
+	}
+}
+
+// callDict calls a procedure that takes gf_cli_req and answers gf_cli_rsp.
+// A failure glusterd reports (op_ret != 0) is a *gluster.CLIError, the same
+// as the CLI's, so that errors.Is(err, gluster.ErrNoVolume) and the like
+// hold for both.
+func (c *Client) callDict(ctx context.Context, proc uint32, op string, req Dict) (Dict, error) {
+	var w xdrWriter
+	w.opaque(encodeDict(req))
+	res, err := c.call(ctx, proc, w.b)
+	if err != nil {
+		return nil, err
+	}
+	rsp, err := parseCLIResponse(res)
+	if err != nil {
+		return nil, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	if rsp.OpRet != 0 {
+		return nil, opError(op, rsp.OpRet, rsp.OpErrno, rsp.OpErr)
+	}
+	d, err := decodeDict(rsp.Dict)
+	if err != nil {
+		return nil, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	return d, nil
+}
+
+func opError(op string, ret, errno int32, msg string) error {
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		msg = noMessage
+	}
+	return &gluster.CLIError{Op: op, ExitCode: -1, OpRet: int(ret), OpErrno: int(errno), Message: msg}
+}
+
+// VolumeInfo returns the volumes (all of them when volume is "" or "all"),
+// as gluster.CLI.VolumeInfo does.
+func (c *Client) VolumeInfo(ctx context.Context, volume string) ([]gluster.Volume, error) {
+	if volume == "" || volume == "all" {
+		return c.Volumes(ctx)
+	}
+	v, err := c.Volume(ctx, volume)
+	if err != nil {
+		return nil, err
+	}
+	return []gluster.Volume{v}, nil
+}
+
+// Volume returns one volume. A volume glusterd does not know is an error
+// that matches gluster.ErrNoVolume.
+func (c *Client) Volume(ctx context.Context, name string) (gluster.Volume, error) {
+	op := "volume info " + name
+	d, err := c.callDict(ctx, procGetVolume, op, Dict{"flags": strconv.Itoa(getVolume), "volname": name})
+	if err != nil {
+		return gluster.Volume{}, err
+	}
+	vols, err := volumesFromDict(d)
+	if err != nil {
+		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	if len(vols) != 1 || vols[0].Name != name {
+		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, malformed("%d volumes in the answer", len(vols)))
+	}
+	return vols[0], nil
+}
+
+// Volumes returns every volume, asking for one after the other as the CLI
+// does. glusterd ends such a walk early, without an error, when the volume
+// it was asked to go on from has been deleted meanwhile; the walk then
+// starts again, so that a deletion never hides the volumes after it.
+func (c *Client) Volumes(ctx context.Context) ([]gluster.Volume, error) {
+	for attempt := 0; ; attempt++ {
+		vols, complete, err := c.walkVolumes(ctx)
+		if err != nil || complete {
+			return vols, err
+		}
+		if attempt == maxWalkRestarts {
+			return nil, errors.New("glusterd volume info all: volumes kept being deleted during the read")
+		}
+	}
+}
+
+// walkVolumes reads every volume once; complete is false when the walk may
+// have ended early.
+func (c *Client) walkVolumes(ctx context.Context) (vols []gluster.Volume, complete bool, err error) {
+	const op = "volume info all"
+	seen := map[string]bool{}
+	req := Dict{"flags": strconv.Itoa(getNextVolume)}
+	for {
+		d, err := c.callDict(ctx, procGetVolume, op, req)
+		if err != nil {
+			return nil, false, err
+		}
+		got, err := volumesFromDict(d)
+		if err != nil {
+			return nil, false, fmt.Errorf("glusterd %s: %w", op, err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		if len(got) != 1 {
+			return nil, false, fmt.Errorf("glusterd %s: %w", op, malformed("%d volumes in one step of the walk", len(got)))
+		}
+		v := got[0]
+		if seen[v.Name] || len(seen) >= maxVolumesInAWalk {
+			return nil, false, fmt.Errorf("glusterd %s: %w", op, malformed("the walk came back to volume %q", v.Name))
+		}
+		seen[v.Name] = true
+		vols = append(vols, v)
+		req = Dict{"flags": strconv.Itoa(getNextVolume), "volname": v.Name}
+	}
+	if len(vols) == 0 {
+		return vols, true, nil
+	}
+	// Did the walk end at the last volume, or at one that is gone?
+	last := vols[len(vols)-1].Name
+	if _, err := c.Volume(ctx, last); err != nil {
+		if errors.Is(err, gluster.ErrNoVolume) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return vols, true, nil
+}
+
+// Peers returns the other members of the pool, as gluster.CLI.Peers does
+// (`peer status`).
+func (c *Client) Peers(ctx context.Context) ([]gluster.Peer, error) {
+	const op = "peer status"
+	var w xdrWriter
+	w.int32(listPeers)
+	w.opaque(nil)
+	res, err := c.call(ctx, procListFriends, w.b)
+	if err != nil {
+		return nil, err
+	}
+	// gf1_cli_peer_list_rsp: op_ret, op_errno, friends (a dict).
+	r := &xdrReader{b: res}
+	ret, err := r.int32("op_ret")
+	if err != nil {
+		return nil, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	errno, err := r.int32("op_errno")
+	if err != nil {
+		return nil, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	friends, err := r.opaque("friends", len(res))
+	if err != nil {
+		return nil, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	if ret != 0 {
+		return nil, opError(op, ret, errno, "")
+	}
+	d, err := decodeDict(friends)
+	if err != nil {
+		return nil, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	peers, err := peersFromDict(d)
+	if err != nil {
+		return nil, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	return peers, nil
+}
+
+// LocalUUID returns glusterd's own UUID (`system:: uuid get`).
+func (c *Client) LocalUUID(ctx context.Context) (string, error) {
+	const op = "system:: uuid get"
+	d, err := c.callDict(ctx, procUUIDGet, op, Dict{})
+	if err != nil {
+		return "", err
+	}
+	u, err := d.Str("uuid")
+	if err == nil && len(u) != uuidLength {
+		err = malformed("uuid %q", u)
+	}
+	if err != nil {
+		return "", fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	return u, nil
+}
+
+// OpVersion returns the cluster's operating version (`volume get all
+// cluster.op-version`).
+func (c *Client) OpVersion(ctx context.Context) (uint32, error) {
+	const op = "volume get all " + opVersionKey
+	d, err := c.callDict(ctx, procGetVolOpt, op, Dict{"volname": "all", "key": opVersionKey})
+	if err != nil {
+		return 0, err
+	}
+	n, err := d.Int("count")
+	if err != nil {
+		return 0, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	for i := int32(1); i <= n && i <= 1024; i++ {
+		if d[fmt.Sprintf("key%d", i)] != opVersionKey {
+			continue
+		}
+		v, err := strconv.ParseUint(d[fmt.Sprintf("value%d", i)], 10, 32)
+		if err != nil {
+			break
+		}
+		return uint32(v), nil
+	}
+	return 0, fmt.Errorf("glusterd %s: %w", op, malformed("no %s in the answer", opVersionKey))
+}
+
+// Workdir returns glusterd's working directory (`system:: getwd`).
+func (c *Client) Workdir(ctx context.Context) (string, error) {
+	const op = "system:: getwd"
+	var w xdrWriter
+	w.int32(0) // gf1_cli_getwd_req's unused field
+	res, err := c.call(ctx, procGetwd, w.b)
+	if err != nil {
+		return "", err
+	}
+	// gf1_cli_getwd_rsp: op_ret, op_errno, wd.
+	r := &xdrReader{b: res}
+	ret, err := r.int32("op_ret")
+	if err != nil {
+		return "", fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	errno, err := r.int32("op_errno")
+	if err != nil {
+		return "", fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	wd, err := r.opaque("wd", 4096)
+	if err != nil {
+		return "", fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	if ret != 0 {
+		return "", opError(op, ret, errno, "")
+	}
+	dir := string(wd)
+	if !strings.HasPrefix(dir, "/") || strings.ContainsAny(dir, "\x00\n") {
+		return "", fmt.Errorf("glusterd %s: %w", op, malformed("working directory %q", dir))
+	}
+	return dir, nil
+}
