@@ -280,10 +280,10 @@ func TestPeerDisconnect(t *testing.T) {
 // and is told of every change: none may fail on a lock the daemon holds,
 // and the daemon must run no command that takes one.
 func TestAdminCommandsNeverLocked(t *testing.T) {
-	counted := countingGluster(t)
+	var runs string
 	h := start(t, 2, nil, func(cfg *daemon.Config) {
 		cfg.RemoteBrickStatus = false
-		cfg.Gluster = append([]string{counted.script}, cfg.Gluster...)
+		runs = recordGluster(t, cfg)
 	})
 	c, n1 := h.cluster, h.cluster.Nodes[0]
 	vol := "busy"
@@ -319,28 +319,29 @@ func TestAdminCommandsNeverLocked(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))) // a person's pause
 	}
-	if runs := counted.runs(t, "volume status"); len(runs) != 0 {
-		t.Fatalf("the daemon ran %d commands that take a volume's lock, e.g. %s", len(runs), runs[0])
+	if locking := glusterRuns(t, runs, "volume status"); len(locking) != 0 {
+		t.Fatalf("the daemon ran %d commands that take a volume's lock, e.g. %s", len(locking), locking[0])
 	}
 }
 
-// countingGluster is a gluster command prefix that writes each command line
-// it runs to a log before running it.
-type countingLog struct{ script, log string }
-
-func countingGluster(t *testing.T) countingLog {
+// recordGluster makes the daemon run its gluster command through a
+// wrapper that writes each command line to a log first, and returns the
+// log's path (see glusterRuns).
+func recordGluster(t *testing.T, cfg *daemon.Config) string {
 	dir := t.TempDir()
-	c := countingLog{script: dir + "/gluster-counted", log: dir + "/runs"}
-	body := "#!/bin/sh\necho \"$*\" >> " + c.log + "\nexec \"$@\"\n"
-	if err := os.WriteFile(c.script, []byte(body), 0o755); err != nil {
+	runs, wrapper := dir+"/runs", dir+"/gluster"
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\nexec %s \"$@\"\n", runs, strings.Join(cfg.Gluster, " "))
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return c
+	cfg.Gluster = []string{wrapper}
+	return runs
 }
 
-// runs returns the logged command lines that contain what.
-func (c countingLog) runs(t *testing.T, what string) []string {
-	data, err := os.ReadFile(c.log)
+// glusterRuns returns the command lines in a recordGluster log that
+// contain what.
+func glusterRuns(t *testing.T, log, what string) []string {
+	data, err := os.ReadFile(log)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}

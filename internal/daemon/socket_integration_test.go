@@ -1,9 +1,7 @@
 package daemon_test
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,18 +20,13 @@ var lockFreeReads = []string{"volume info", "peer status", "pool list", "volume 
 // checks that no lock-free read ran the CLI: they all went over glusterd's
 // socket, glusterd's working directory included.
 func TestLockFreeReadsSkipTheCLI(t *testing.T) {
-	runs := filepath.Join(t.TempDir(), "runs")
+	var runs string
 	h := start(t, 2, func(c *testbed.Cluster) {
 		n1, n2 := c.Nodes[0], c.Nodes[1]
 		n1.Gluster(t, "volume", "create", "sv", "replica", "2",
 			n1.Addr+":"+c.BrickDir(1, "sv"), n2.Addr+":"+c.BrickDir(2, "sv"), "force")
 	}, func(cfg *daemon.Config) {
-		wrapper := filepath.Join(filepath.Dir(runs), "gluster")
-		script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\nexec %s \"$@\"\n", runs, strings.Join(cfg.Gluster, " "))
-		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cfg.Gluster = []string{wrapper}
+		runs = recordGluster(t, cfg)
 		cfg.GlusterdWorkdir = "" // asked of glusterd
 	})
 	n1, path := h.cluster.Nodes[0], volPath("sv")
