@@ -140,6 +140,20 @@ function bytes(n) {
     return cockpit.format_bytes ? cockpit.format_bytes(n) : Math.round(n / 1048576) + " MiB";
 }
 
+// objectName names the volume, brick or peer at path as a person knows it.
+function objectName(path, volumes, bricks, peers) {
+    const volume = proxyByPath(volumes, path);
+    if (volume)
+        return volume.Name;
+    const brick = proxyByPath(bricks, path);
+    if (brick)
+        return brick.Name;
+    const peer = proxyByPath(peers, path);
+    if (peer)
+        return peer.Hostname;
+    return path === "/" ? "" : path;
+}
+
 function render(client, volumes, bricks, peers, events) {
     const volumeRows = sorted(volumes, "Name").map(v => {
         const started = v.Status === "Started";
@@ -186,15 +200,15 @@ function render(client, volumes, bricks, peers, events) {
     fillTable("peers", peerRows, 4);
 
     const eventRows = events.map(e => {
-        const volume = proxyByPath(volumes, e.object);
         const details = Object.entries(e.fields || {})
+                .filter(([k]) => k !== "source")
                 .map(([k, v]) => k + "=" + v)
                 .join(" ");
         return el("tr", { "data-seq": e.seq },
-                  el("td", {}, new Date(e.usec / 1000).toLocaleString()),
+                  el("td", { class: "time" }, new Date(e.usec / 1000).toLocaleString()),
                   el("td", {}, e.name),
-                  el("td", {}, volume ? volume.Name : e.object === "/" ? "" : e.object),
-                  el("td", {}, details));
+                  el("td", {}, objectName(e.object, volumes, bricks, peers)),
+                  el("td", { class: "details" }, details));
     });
     fillTable("events", eventRows, 4);
 }
