@@ -16,28 +16,69 @@ const BRICK = "org.storaged.Storaged.GlusterFS.Brick";
 const PEER = "org.storaged.Storaged.GlusterFS.Peer";
 const SHOWN_EVENTS = 30;
 
-function init() {
-    const client = cockpit.dbus(BUS_NAME, { bus: "system", superuser: "try" });
-    // One watch over the whole tree; the bridge answers it from the
-    // ObjectManager (GetManagedObjects, then InterfacesAdded/Removed and
-    // PropertiesChanged).
-    const loaded = client.watch({ path_namespace: ROOT });
-    const volumes = client.proxies(VOLUME, ROOT, { watch: false });
-    const bricks = client.proxies(BRICK, ROOT, { watch: false });
-    const peers = client.proxies(PEER, ROOT, { watch: false });
-    const events = [];
+// view is what the page shows: the connection to the daemon and its
+// objects. connect replaces it when the daemon (re)starts.
+let view = null;
 
-    let scheduled = false;
-    function redraw() {
-        if (scheduled)
+function init() {
+    document.getElementById("set-option").addEventListener("submit", event => {
+        event.preventDefault();
+        const form = event.target;
+        const volume = view && proxyByPath(view.volumes, form.elements.volume.value);
+        if (!volume)
             return;
-        scheduled = true;
+        const key = form.elements.key.value.trim();
+        const value = form.elements.value.value;
+        act(volume.call("SetOption", [key, value, {}]), "Setting " + key + " on " + volume.Name);
+    });
+    // When the daemon (re)starts, read everything afresh from the new one.
+    cockpit.dbus("org.freedesktop.DBus", { bus: "system" }).subscribe(
+        { path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "NameOwnerChanged", arg0: BUS_NAME },
+        (path, iface, signal, [name, before, now]) => {
+            if (name !== BUS_NAME)
+                return;
+            if (now)
+                connect();
+            else
+                showAway();
+        });
+    connect();
+}
+
+function showAway() {
+    setStatus("Waiting for glusterbus…");
+    showProblem("glusterbus is not running: nothing owns " + BUS_NAME + " on the system bus.");
+}
+
+function connect() {
+    if (view)
+        view.client.close();
+    const client = cockpit.dbus(BUS_NAME, { bus: "system", superuser: "try" });
+    const current = {
+        client,
+        // One watch over the whole tree; the bridge answers it from the
+        // ObjectManager (GetManagedObjects, then InterfacesAdded/Removed
+        // and PropertiesChanged).
+        loaded: client.watch({ path_namespace: ROOT }),
+        volumes: client.proxies(VOLUME, ROOT, { watch: false }),
+        bricks: client.proxies(BRICK, ROOT, { watch: false }),
+        peers: client.proxies(PEER, ROOT, { watch: false }),
+        events: [],
+        scheduled: false,
+    };
+    view = current;
+
+    function redraw() {
+        if (current.scheduled)
+            return;
+        current.scheduled = true;
         window.requestAnimationFrame(() => {
-            scheduled = false;
-            render(client, volumes, bricks, peers, events);
+            current.scheduled = false;
+            if (view === current)
+                render(current);
         });
     }
-    for (const set of [volumes, bricks, peers]) {
+    for (const set of [current.volumes, current.bricks, current.peers]) {
         for (const what of ["added", "changed", "removed"])
             set.addEventListener(what, redraw);
     }
@@ -46,38 +87,52 @@ function init() {
     // journal, so that none falls between the two.
     client.subscribe({ path: MANAGER_PATH, interface: MANAGER, member: "Event" },
                      (path, iface, signal, args) => {
-                         addEvents(events, [args]);
+                         addEvents(current.events, [args]);
                          redraw();
                      });
+
+    client.addEventListener("owner", (event, owner) => {
+        if (owner === null && view === current)
+            showAway();
+    });
+    client.addEventListener("close", (event, options) => {
+        if (view !== current)
+            return;
+        if (options.problem === "not-found")
+            showAway();
+        else
+            showProblem("The connection to glusterbus closed: " + cockpit.message(options));
+    });
+    current.loaded.then(() => {
+        if (view !== current)
+            return;
+        setStatus("Live: changes show as they happen.");
+        showProblem(null);
+        readJournal(current, redraw);
+        redraw();
+    }).catch(ex => {
+        if (view === current && ex.problem !== "not-found")
+            showProblem("Cannot read glusterbus: " + cockpit.message(ex));
+    });
+}
+
+// readJournal fills in the last events from the daemon's journal.
+function readJournal(current, redraw) {
+    const { client } = current;
     client.call(MANAGER_PATH, MANAGER, "LastSequence", [{}])
             .then(([last]) => {
                 const since = Math.max(0, last - SHOWN_EVENTS);
                 return client.call(MANAGER_PATH, MANAGER, "GetEvents", [since, SHOWN_EVENTS, {}]);
             })
             .then(([journaled]) => {
-                addEvents(events, journaled);
+                addEvents(current.events, journaled);
                 redraw();
             })
-            .catch(ex => showProblem("Reading the event journal: " + ex.message));
+            .catch(ex => showProblem("Reading the event journal: " + cockpit.message(ex)));
+}
 
-    loaded.then(() => {
-        document.getElementById("status").textContent = "Live: changes show as they happen.";
-        redraw();
-    }).catch(ex => showProblem("Cannot read glusterbus: " + ex.message));
-    client.addEventListener("close", (event, options) => {
-        showProblem("The connection to glusterbus closed: " + cockpit.message(options));
-    });
-
-    document.getElementById("set-option").addEventListener("submit", event => {
-        event.preventDefault();
-        const form = event.target;
-        const volume = proxyByPath(volumes, form.elements.volume.value);
-        if (!volume)
-            return;
-        const key = form.elements.key.value.trim();
-        const value = form.elements.value.value;
-        act(volume.call("SetOption", [key, value, {}]), "Setting " + key + " on " + volume.Name);
-    });
+function setStatus(text) {
+    document.getElementById("status").textContent = text;
 }
 
 // addEvents keeps the newest SHOWN_EVENTS events, once each, newest first.
@@ -105,7 +160,7 @@ function sorted(set, key) {
 // through the signals.
 function act(promise, what) {
     showProblem(null);
-    promise.catch(ex => showProblem(what + " failed: " + ex.message));
+    promise.catch(ex => showProblem(what + " failed: " + cockpit.message(ex)));
 }
 
 function showProblem(text) {
@@ -154,7 +209,7 @@ function objectName(path, volumes, bricks, peers) {
     return path === "/" ? "" : path;
 }
 
-function render(client, volumes, bricks, peers, events) {
+function render({ volumes, bricks, peers, events }) {
     const volumeRows = sorted(volumes, "Name").map(v => {
         const started = v.Status === "Started";
         const toggle = el("button", { type: "button", class: started ? "stop" : "start" },

@@ -213,13 +213,15 @@ func startBrowser(t *testing.T, chromium string) (context.Context, *testbus.Buff
 // waitFor polls cond until it holds; an error from cond ends the test.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
 	for {
 		ok, err := cond()
 		if err != nil {
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
 		if ok {
+			t.Logf("waited %v for %s", time.Since(start).Round(time.Millisecond), what)
 			return
 		}
 		if time.Now().After(deadline) {
@@ -277,7 +279,6 @@ func TestPageShowsTheClusterLive(t *testing.T) {
 	n1.Gluster(t, "volume", "start", "gv-replica")
 	n1.Gluster(t, "volume", "start", "gv-dist")
 	busAddr := testbus.Start(t)
-	startDaemon(t, c, busAddr)
 	url := startCockpit(t, ws, busAddr)
 	ctx, console := startBrowser(t, chromium)
 	t.Cleanup(func() {
@@ -287,9 +288,14 @@ func TestPageShowsTheClusterLive(t *testing.T) {
 		}
 	})
 
+	// The page is open before the daemon starts: it says so, then shows
+	// the cluster once the daemon is there.
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("opening %s: %v", url, err)
 	}
+	waitFor(t, "the page to say that the daemon is away", startTimeout, evalTrue(ctx,
+		`document.getElementById("problem").textContent.includes("glusterbus is not running")`))
+	startDaemon(t, c, busAddr)
 	for _, v := range []string{"gv-replica", "gv-dist"} {
 		waitFor(t, v+" listed, started, with both bricks online", startTimeout, evalTrue(ctx,
 			cell(v, "status")+` === "Started" && `+cell(v, "bricks")+` === "2 / 2" && `+cell(v, "health")+` === "up"`))
@@ -377,4 +383,34 @@ func volumeOption(t *testing.T, ctx context.Context, volume string) string {
 		t.Fatalf("the form offers no %s: %v", volume, err)
 	}
 	return value
+}
+
+// TestPageSaysWhenTheDaemonIsAway: with nobody owning the name, the page
+// says it cannot read glusterbus instead of showing empty tables as if the
+// cluster had no volumes.
+func TestPageSaysWhenTheDaemonIsAway(t *testing.T) {
+	chromium, ws := tools(t)
+	url := startCockpit(t, ws, testbus.Start(t))
+	ctx, console := startBrowser(t, chromium)
+	t.Cleanup(func() {
+		if t.Failed() {
+			screenshot(t, ctx, "cockpit-page-no-daemon-failed.png")
+			t.Logf("the page's console:\n%s", console.String())
+		}
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("opening %s: %v", url, err)
+	}
+	waitFor(t, "the page to report the problem", startTimeout, evalTrue(ctx,
+		`!document.getElementById("problem").hidden && document.getElementById("problem").textContent.includes("glusterbus is not running")`))
+	// It stays so once the read failed (the bridge closes the channel to a
+	// name nobody owns).
+	waitFor(t, "the page's read to fail", startTimeout, evalTrue(ctx, `view.loaded.state() === "rejected"`))
+	problem, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("problem").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(problem, "glusterbus is not running") {
+		t.Errorf("then the page says: %s", problem)
+	}
 }
