@@ -149,9 +149,10 @@ func startCockpit(t *testing.T, ws, busAddr string) string {
 			t.Logf("cockpit-ws and its bridge said:\n%s", logs.String())
 		}
 	})
+	client := &http.Client{Timeout: 10 * time.Second}
 	base := fmt.Sprintf("http://127.0.0.1:%d/cockpit/@localhost/%s/", port, install.CockpitPackage)
 	waitFor(t, "cockpit-ws to serve the page", startTimeout, func() (bool, error) {
-		resp, err := http.Get(base + "manifest.json")
+		resp, err := client.Get(base + "manifest.json")
 		if err != nil {
 			return false, nil
 		}
@@ -281,12 +282,13 @@ func TestPageShowsTheClusterLive(t *testing.T) {
 	busAddr := testbus.Start(t)
 	url := startCockpit(t, ws, busAddr)
 	ctx, console := startBrowser(t, chromium)
-	t.Cleanup(func() {
+	// Deferred, not a cleanup: the page as it was, before the daemon stops.
+	defer func() {
 		if t.Failed() {
 			screenshot(t, ctx, "cockpit-page-failed.png")
 			t.Logf("the page's console:\n%s", console.String())
 		}
-	})
+	}()
 
 	// The page is open before the daemon starts: it says so, then shows
 	// the cluster once the daemon is there.
