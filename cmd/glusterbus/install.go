@@ -10,11 +10,12 @@ func newInstall() *cobra.Command {
 	var o install.Options
 	cmd := &cobra.Command{
 		Use:   "install",
-		Short: "Install glusterbus as a system service: binary, systemd unit, D-Bus policy and activation, polkit action, configuration, glusterd hooks",
+		Short: "Install glusterbus as a system service: binary, systemd unit, D-Bus policy and activation, polkit action, Cockpit page, configuration, glusterd hooks",
 		Long: `Install copies this binary to <prefix>/bin/glusterbus and puts in place the
 systemd unit, the D-Bus system bus policy and activation file, the polkit
-action, /etc/glusterbus/glusterbus.conf (only if there is none) and glusterd's
-hook scripts. It records what it wrote in /var/lib/glusterbus/install-manifest.json,
+action, the Cockpit page (<prefix>/share/cockpit/glusterbus),
+/etc/glusterbus/glusterbus.conf (only if there is none) and glusterd's hook
+scripts. It records what it wrote in /var/lib/glusterbus/install-manifest.json,
 replaces only those files and only while they are unchanged, and refuses, before
 writing anything, when another file is in the way (unless --force). It does not
 start or enable the service.`,

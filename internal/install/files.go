@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 	"text/template"
@@ -14,6 +15,9 @@ import (
 
 // BusName is the name the daemon owns.
 const BusName = "org.storaged.Storaged"
+
+// CockpitPackage is the name of the Cockpit package, the page's folder.
+const CockpitPackage = "glusterbus"
 
 // UnitName is the systemd unit.
 const UnitName = "glusterbus.service"
@@ -26,6 +30,7 @@ type Layout struct {
 	BusPolicy  string // the D-Bus system bus policy
 	Activation string // the D-Bus activation file
 	Polkit     string // the polkit action
+	Cockpit    string // the directory of the Cockpit page
 	Config     string // glusterbus's configuration
 	Manifest   string // what install wrote, with checksums
 }
@@ -44,6 +49,9 @@ type Layout struct {
 //   - the polkit action in /usr/share/polkit-1/actions whatever the prefix:
 //     polkit before release 126 (Debian 12 has 122) reads actions from there
 //     only;
+//   - the Cockpit page in <prefix>/share/cockpit/glusterbus (Cockpit reads
+//     /usr/share/cockpit and /usr/local/share/cockpit, or the cockpit
+//     folder of any directory in XDG_DATA_DIRS);
 //   - the configuration in /etc/glusterbus, the manifest in
 //     /var/lib/glusterbus.
 func LayoutFor(prefix string) Layout {
@@ -65,6 +73,7 @@ func LayoutFor(prefix string) Layout {
 		BusPolicy:  path.Join(busDir, BusName+".conf"),
 		Activation: path.Join(share, "dbus-1", "system-services", BusName+".service"),
 		Polkit:     "/usr/share/polkit-1/actions/org.storaged.Storaged.glusterfs.policy",
+		Cockpit:    path.Join(prefix, "share", "cockpit", CockpitPackage),
 		Config:     "/etc/glusterbus/glusterbus.conf",
 		Manifest:   "/var/lib/glusterbus/install-manifest.json",
 	}
@@ -119,4 +128,27 @@ func PolkitPolicy() []byte {
 func ConfigFile(group string) []byte {
 	q, _ := json.Marshal(group)
 	return fmt.Appendf(nil, "{\"manage_group\": %s}\n", q)
+}
+
+// CockpitFile is one file of the Cockpit page.
+type CockpitFile struct {
+	Name string // relative to the page's directory
+	Data []byte
+}
+
+// CockpitFiles are the files of the Cockpit page, in lexical order.
+func CockpitFiles() []CockpitFile {
+	var files []CockpitFile
+	err := fs.WalkDir(dist.Cockpit, "cockpit", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := dist.Cockpit.ReadFile(p)
+		files = append(files, CockpitFile{Name: strings.TrimPrefix(p, "cockpit/"), Data: data})
+		return err
+	})
+	if err != nil {
+		panic(err) // embedded, and read in the tests
+	}
+	return files
 }

@@ -1,7 +1,8 @@
 // Package install puts glusterbus in place as a system service, and takes
 // it away again: the binary, the systemd unit, the D-Bus system bus policy
-// and activation file, the polkit action, the configuration and glusterd's
-// hook scripts (see LayoutFor for where each goes).
+// and activation file, the polkit action, the Cockpit page, the
+// configuration and glusterd's hook scripts (see LayoutFor for where each
+// goes).
 //
 // Every file written is recorded with its SHA-256 in a manifest
 // (/var/lib/glusterbus/install-manifest.json). Install replaces only files
@@ -153,6 +154,9 @@ func Install(o Options) error {
 		{path: l.Polkit, data: PolkitPolicy(), mode: 0o644},
 		{path: l.Config, data: ConfigFile(o.Group), mode: 0o644, keep: true},
 	}
+	for _, f := range CockpitFiles() {
+		targets = append(targets, target{path: path.Join(l.Cockpit, f.Name), data: f.Data, mode: 0o644})
+	}
 	hookOpts := hooks.Options{Workdir: onDisk(root, o.GlusterdWorkdir), Binary: l.Binary, Bus: "system"}
 	var notices []string
 	marked := map[string]bool{}
@@ -215,6 +219,9 @@ func Install(o Options) error {
 	notices = append(notices, groupNotices(root, o.Group)...)
 	if n := configNotice(root, l.Config, o.Group); n != "" {
 		notices = append(notices, n)
+	}
+	if o.Prefix != "/usr" && o.Prefix != "/usr/local" {
+		notices = append(notices, fmt.Sprintf("Cockpit does not read %s unless %s is in its XDG_DATA_DIRS: link the folder into /usr/local/share/cockpit to see the GlusterFS page", onDisk(root, l.Cockpit), path.Join(o.Prefix, "share")))
 	}
 	if !changed {
 		fmt.Fprintln(out, "nothing to do: glusterbus is installed as it should be")

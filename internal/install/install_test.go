@@ -135,6 +135,12 @@ func TestInstallWritesEveryFile(t *testing.T) {
 		"/usr/share/polkit-1/actions/org.storaged.Storaged.glusterfs.policy":    {PolkitPolicy(), 0o644},
 		"/etc/glusterbus/glusterbus.conf":                                       {[]byte(`{"manage_group": "gbadmins"}` + "\n"), 0o644},
 	}
+	for _, f := range CockpitFiles() {
+		want[path.Join("/usr/local/share/cockpit/glusterbus", f.Name)] = struct {
+			data []byte
+			mode fs.FileMode
+		}{f.Data, 0o644}
+	}
 	for _, op := range hooks.Ops {
 		o := hooks.Options{Workdir: filepath.Join(root, "/var/lib/glusterd"), Binary: l.Binary, Bus: "system"}
 		want[path.Join("/var/lib/glusterd/hooks/1", op, "post", hooks.ScriptName)] = struct {
@@ -238,7 +244,7 @@ func TestInstallUpdatesItsOwnFiles(t *testing.T) {
 
 func TestInstallRefusesForeignFiles(t *testing.T) {
 	l := LayoutFor(DefaultPrefix)
-	for _, p := range []string{l.Unit, l.BusPolicy, l.Polkit, l.Binary} {
+	for _, p := range []string{l.Unit, l.BusPolicy, l.Polkit, l.Binary, path.Join(l.Cockpit, "index.html")} {
 		t.Run(path.Base(p), func(t *testing.T) {
 			root, exe := stage(t)
 			foreign := filepath.Join(root, p)
@@ -411,7 +417,7 @@ func TestUninstallLeavesChangedFiles(t *testing.T) {
 			t.Errorf("%s: no notice that it stays", f)
 		}
 	}
-	for _, p := range []string{l.Binary, l.Unit, l.Activation, l.Polkit, "/var/lib/glusterd/hooks/1/start/post/" + hooks.ScriptName} {
+	for _, p := range []string{l.Binary, l.Unit, l.Activation, l.Polkit, l.Cockpit + "/index.html", "/var/lib/glusterd/hooks/1/start/post/" + hooks.ScriptName} {
 		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
 			t.Errorf("%s survived uninstall", p)
 		}
@@ -485,18 +491,21 @@ func TestLayout(t *testing.T) {
 			Unit:       "/usr/lib/systemd/system/glusterbus.service",
 			BusPolicy:  "/usr/share/dbus-1/system.d/org.storaged.Storaged.conf",
 			Activation: "/usr/share/dbus-1/system-services/org.storaged.Storaged.service",
+			Cockpit:    "/usr/share/cockpit/glusterbus",
 		}},
 		{"/usr/local/", Layout{
 			Binary:     "/usr/local/bin/glusterbus",
 			Unit:       "/usr/local/lib/systemd/system/glusterbus.service",
 			BusPolicy:  "/etc/dbus-1/system.d/org.storaged.Storaged.conf",
 			Activation: "/usr/local/share/dbus-1/system-services/org.storaged.Storaged.service",
+			Cockpit:    "/usr/local/share/cockpit/glusterbus",
 		}},
 		{"/opt/glusterbus", Layout{
 			Binary:     "/opt/glusterbus/bin/glusterbus",
 			Unit:       "/etc/systemd/system/glusterbus.service",
 			BusPolicy:  "/etc/dbus-1/system.d/org.storaged.Storaged.conf",
 			Activation: "/usr/local/share/dbus-1/system-services/org.storaged.Storaged.service",
+			Cockpit:    "/opt/glusterbus/share/cockpit/glusterbus",
 		}},
 	} {
 		got := LayoutFor(c.prefix)
