@@ -30,6 +30,9 @@ type harness struct {
 	client  *dbus.Conn
 	mu      sync.Mutex
 	signals []*dbus.Signal
+	// restart stops the daemon and starts it again with the same
+	// configuration and state directory (harnesses made by start).
+	restart func()
 }
 
 // newHarness returns a harness that records every signal the daemon sends
@@ -60,8 +63,6 @@ func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster), tune .
 		beforeServe(c)
 	}
 	addr := testbus.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	logOut := io.Writer(io.Discard)
 	if testing.Verbose() {
 		logOut = os.Stderr
@@ -85,23 +86,40 @@ func start(t *testing.T, nodes int, beforeServe func(c *testbed.Cluster), tune .
 	for _, f := range tune {
 		f(&cfg)
 	}
-	go func() { done <- daemon.Run(ctx, cfg) }()
-	t.Cleanup(func() {
+	var cancel context.CancelFunc
+	var done chan error
+	run := func() {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		done = make(chan error, 1)
+		go func() { done <- daemon.Run(ctx, cfg) }()
+	}
+	stop := func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("daemon: %v", err)
 		}
-	})
+	}
+	run()
+	t.Cleanup(func() { stop() })
 	client, err := dbus.Connect(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
 	h := newHarness(t, c, client)
-	h.waitFor("the daemon to own its name", 30*time.Second, func() bool {
-		var owner string
-		return client.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, exporter.BusName).Store(&owner) == nil
-	})
+	owned := func() {
+		h.waitFor("the daemon to own its name", 30*time.Second, func() bool {
+			var owner string
+			return client.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, exporter.BusName).Store(&owner) == nil
+		})
+	}
+	owned()
+	h.restart = func() {
+		stop()
+		run()
+		owned()
+	}
 	return h
 }
 

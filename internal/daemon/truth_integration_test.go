@@ -39,8 +39,8 @@ func (h *harness) diffEvents(m int) []diffEvent {
 }
 
 // TestEventsTellTheTruth makes volumes of every kind go through their life
-// (create, start, set, stop, delete) and restarts another node's glusterd,
-// with the daemon's defaults: no state-change event may say a brick is
+// (create, start, set, stop, delete), restarts another node's glusterd and
+// the daemon itself, with the daemon's defaults: no state-change event may say a brick is
 // offline, or a volume down or degraded, while every brick process runs. A
 // brick that really dies is reported. GLUSTERBUS_TRUTH_CYCLES sets how many
 // cycles (bench runs use 50).
@@ -81,6 +81,9 @@ func TestEventsTellTheTruth(t *testing.T) {
 			return h.prop(localBrick(vol), exporter.BrickInterface, "State") == "online"
 		})
 	}
+	// A volume whose brick dies at the end, past its start grace.
+	killedVol := "killed"
+	startVolume(killedVol, "replica")
 	for i := range cycles {
 		for _, kind := range []string{"replica", "disperse"} {
 			vol := fmt.Sprintf("%s%d", kind, i)
@@ -90,6 +93,10 @@ func TestEventsTellTheTruth(t *testing.T) {
 				opts, _ := h.prop(volPath(vol), exporter.VolumeInterface, "Options").(map[string]string)
 				return opts["performance.readdir-ahead"] == "off"
 			})
+			if i == cycles/2 && kind == "disperse" {
+				// The daemon restarts while the volume runs.
+				h.restart()
+			}
 			if i == cycles/2 && kind == "replica" {
 				// Another node's glusterd restarts while the volume runs:
 				// its bricks go on running.
@@ -119,14 +126,13 @@ func TestEventsTellTheTruth(t *testing.T) {
 	for _, ev := range evs {
 		counts[ev.name]++
 	}
-	t.Logf("%d cycles of 2 volumes and one glusterd restart: %d state-change events %v", cycles, len(evs), counts)
+	t.Logf("%d cycles of 2 volumes, a glusterd restart and a daemon restart: %d state-change events %v", cycles, len(evs), counts)
 	if alarms := falseAlarms(evs, stops); len(alarms) != 0 {
 		t.Fatalf("%d false alarms over %d cycles:\n%s", len(alarms), cycles, strings.Join(alarms, "\n"))
 	}
 
 	// A brick that really dies is reported, by the next reconcile.
-	vol := "killed"
-	startVolume(vol, "replica")
+	vol := killedVol
 	pid := c.BrickPID(t, vol, 1, c.BrickDir(1, vol))
 	if pid <= 0 {
 		t.Fatalf("no pid for %s's brick", vol)
