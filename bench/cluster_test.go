@@ -37,7 +37,7 @@ func TestRealCluster(t *testing.T) {
 	cycles := envInt("GLUSTERBUS_BENCH_CYCLES", 13) // 8 operations each
 
 	lat := newReport(e, "latency")
-	measurePropagation(t, e, lat, c, "empty cluster", "a", cycles)
+	propagationBothWays(t, e, lat, c, cycles)
 
 	total := envInt("GLUSTERBUS_BENCH_REAL_VOLUMES", 300)
 	started := envInt("GLUSTERBUS_BENCH_REAL_STARTED", 100)
@@ -63,6 +63,30 @@ func TestRealCluster(t *testing.T) {
 	measurePropagation(t, e, lat, c, fmt.Sprintf("beside %d volumes (%d started)", total, started), "b",
 		envInt("GLUSTERBUS_BENCH_CYCLES_AT_SCALE", cycles))
 	lat.write(t)
+}
+
+// TestRealPropagation is the first part of TestRealCluster alone:
+// propagation latency on an empty three-node cluster, reading glusterd over
+// its socket and through the CLI only.
+func TestRealPropagation(t *testing.T) {
+	e := benchEnv(t)
+	testbed.Require(t)
+	c := testbed.Start(t, 3)
+	if err := os.WriteFile(filepath.Join(e.out, "cluster-dir"), []byte(c.Dir+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lat := newReport(e, "latency")
+	propagationBothWays(t, e, lat, c, envInt("GLUSTERBUS_BENCH_CYCLES", 13))
+	lat.write(t)
+}
+
+// propagationBothWays measures propagation with the daemon's defaults,
+// which read glusterd over its socket, then with `--glusterd-socket ""`,
+// which reads everything through the CLI.
+func propagationBothWays(t *testing.T, e env, lat *report, c *testbed.Cluster, cycles int) {
+	measurePropagation(t, e, lat, c, "empty cluster, glusterd read over its socket (the default)", "a", cycles)
+	measurePropagation(t, e, lat, c, "empty cluster, glusterd read through the CLI only (`--glusterd-socket \"\"`)", "c", cycles,
+		"--glusterd-socket", "")
 }
 
 func scaleVolume(i int) string { return fmt.Sprintf("s%03d", i) }
@@ -194,13 +218,14 @@ func timedGluster(n *testbed.Node, args ...string) (time.Time, time.Duration, st
 // the moment a bus client receives the signal that shows its result (0 when
 // it came before), and from the command's start.
 // Beside each (but delete) it times a bare `gluster volume info VOL --xml`:
-// the floor any CLI-based reader pays.
-func measurePropagation(t *testing.T, e env, r *report, c *testbed.Cluster, label, tag string, cycles int) {
+// the floor any CLI-based reader pays. serveArgs are added to glusterbus
+// serve's command line.
+func measurePropagation(t *testing.T, e env, r *report, c *testbed.Cluster, label, tag string, cycles int, serveArgs ...string) {
 	t.Helper()
 	addr := testbus.Start(t)
 	load := loadavg()
 	n1 := c.Nodes[0]
-	d := startDaemon(t, e, addr, strings.Join(n1.CLI(), " "), n1.Workdir)
+	d := startDaemon(t, e, addr, strings.Join(n1.CLI(), " "), n1.Workdir, serveArgs...)
 	defer d.stop(t)
 	conn, err := dbus.Connect(addr)
 	if err != nil {
@@ -214,7 +239,7 @@ func measurePropagation(t *testing.T, e env, r *report, c *testbed.Cluster, labe
 	// came before it (the daemon saw glusterd's change while the CLI was
 	// still printing) counts as 0 and is counted as early. The time from
 	// the command's start is shown beside it.
-	lat := map[string][]time.Duration{}
+	lat, latFromStart := map[string][]time.Duration{}, map[string][]time.Duration{}
 	var all, fromStart, floor []time.Duration
 	var kinds []string
 	early, missing, retries := 0, 0, 0
@@ -264,6 +289,7 @@ func measurePropagation(t *testing.T, e env, r *report, c *testbed.Cluster, labe
 				l = 0
 			}
 			fromStart = append(fromStart, at.Sub(returned.Add(-took)))
+			latFromStart[o.kind] = append(latFromStart[o.kind], at.Sub(returned.Add(-took)))
 			if !slices.Contains(kinds, o.kind) {
 				kinds = append(kinds, o.kind)
 			}
@@ -288,13 +314,15 @@ func measurePropagation(t *testing.T, e env, r *report, c *testbed.Cluster, labe
 		"%d signals arrived before the command returned (counted as 0 below), %d had no signal within 30 s, %d commands retried on a busy lock.\n\n",
 		len(all), ms(elapsed), cycles, ms(pause), early, missing, retries)
 	r.printf("Wait for the signal after the command returned:\n\n")
-	r.printf("| operation → signal | n | p50 | p99 | max |\n|---|---|---|---|---|\n")
+	r.printf("| operation → signal | n | p50 | p99 | max | from the command's start: p50 | p99 |\n|---|---|---|---|---|---|---|\n")
 	for _, k := range kinds {
-		ds := lat[k]
-		r.printf("| %s | %d | %s | %s | %s |\n", k, len(ds), ms(percentile(ds, 50)), ms(percentile(ds, 99)), ms(percentile(ds, 100)))
+		ds, fs := lat[k], latFromStart[k]
+		r.printf("| %s | %d | %s | %s | %s | %s | %s |\n", k, len(ds), ms(percentile(ds, 50)), ms(percentile(ds, 99)), ms(percentile(ds, 100)),
+			ms(percentile(fs, 50)), ms(percentile(fs, 99)))
 	}
-	r.printf("| **all** | %d | **%s** | **%s** | %s |\n", len(all), ms(p50), ms(p99), ms(percentile(all, 100)))
-	r.printf("| floor: bare `gluster volume info VOL --xml` | %d | %s | %s | %s |\n\n", len(floor), ms(f50), ms(f99), ms(percentile(floor, 100)))
+	r.printf("| **all** | %d | **%s** | **%s** | %s | %s | %s |\n", len(all), ms(p50), ms(p99), ms(percentile(all, 100)),
+		ms(percentile(fromStart, 50)), ms(percentile(fromStart, 99)))
+	r.printf("| floor: bare `gluster volume info VOL --xml` | %d | %s | %s | %s | | |\n\n", len(floor), ms(f50), ms(f99), ms(percentile(floor, 100)))
 	r.printf("From the command's start to the signal, all operations: p50 %s, p99 %s, max %s.\n\n",
 		ms(percentile(fromStart, 50)), ms(percentile(fromStart, 99)), ms(percentile(fromStart, 100)))
 	r.printf("p99 latency ÷ p99 floor = %.2f; p99 latency ÷ p50 floor = %.2f.\n", float64(p99)/float64(f99), float64(p99)/float64(f50))
@@ -302,5 +330,12 @@ func measurePropagation(t *testing.T, e env, r *report, c *testbed.Cluster, labe
 		r.target(fmt.Sprintf("p99 propagation latency < 1.5 × floor (%s)", label),
 			fmt.Sprintf("p99 %s vs floor p99 %s (×%.2f)", ms(p99), ms(f99), float64(p99)/float64(f99)),
 			"1.5 × floor p99", missing == 0 && float64(p99) < 1.5*float64(f99))
+	}
+	if sets := lat["set"]; !slices.Contains(serveArgs, "--glusterd-socket") && len(sets) > 0 && len(floor) > 0 {
+		s99 := percentile(sets, 99)
+		r.target(fmt.Sprintf("p99 propagation after `volume set` ≤ 0.2 × one CLI read (%s)", label),
+			fmt.Sprintf("p99 %s vs floor p99 %s (×%.2f; ×%.2f of floor p50 %s)", ms(s99), ms(f99),
+				float64(s99)/float64(f99), float64(s99)/float64(f50), ms(f50)),
+			"0.2 × floor p99", missing == 0 && float64(s99) <= 0.2*float64(f99))
 	}
 }

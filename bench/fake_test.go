@@ -53,6 +53,9 @@ func TestFakeScale(t *testing.T) {
 		volume:    xmlgen.Name(n / 2),
 		volumes:   n,
 		rssTarget: n >= 5000,
+		// The fake answers for a glusterd that does not exist: a real one
+		// on this machine must not be read instead.
+		serveArgs: []string{"--glusterd-socket", ""},
 	})
 	r.write(t)
 }

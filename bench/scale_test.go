@@ -21,6 +21,8 @@ type scale struct {
 	volume    string // a volume to refresh alone
 	volumes   int
 	rssTarget bool // judge RSS against the 100 MB target
+	// serveArgs are added to glusterbus serve's command line.
+	serveArgs []string
 }
 
 // cost is one timed call and the CLI time inside it.
@@ -101,7 +103,7 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 	overhead := wrapperOverhead(t, e)
 
 	// Phase 1: refreshes, memory, GetManagedObjects.
-	d := startDaemon(t, e, addr, gluster, s.workdir, "--interval", "1h")
+	d := startDaemon(t, e, addr, gluster, s.workdir, append([]string{"--interval", "1h"}, s.serveArgs...)...)
 	calls, startCLI := cliWithin(readCLILog(t, cliLog), d.started, d.ready)
 	startup := cost{d.ready.Sub(d.started), startCLI, len(calls), calls}
 	// RSS once the start-up burst is over: the daemon gives back what its
@@ -143,7 +145,7 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 
 	// Phase 2: idle CPU with the default reconcile.
 	idle := envDuration("GLUSTERBUS_BENCH_IDLE", 60*time.Second)
-	d = startDaemon(t, e, addr, gluster, s.workdir)
+	d = startDaemon(t, e, addr, gluster, s.workdir, s.serveArgs...)
 	time.Sleep(5 * time.Second)
 	p0, from := readProc(t, d.pid), time.Now()
 	time.Sleep(idle)

@@ -101,7 +101,7 @@ start dbus-daemon --session --nofork --nopidfile --address="unix:path=$tmp/gb/bu
 bus_pid=$started_pid
 wait_file "$tmp/gb/bus.sock"
 gb_port=$("$bench" freeport)
-start "$tmp/glusterbus" serve --bus "unix:path=$tmp/gb/bus.sock" --gluster false \
+start "$tmp/glusterbus" serve --bus "unix:path=$tmp/gb/bus.sock" --gluster false --glusterd-socket "" \
 	--glusterd-workdir "$tmp/gb/gd" --state-dir "$tmp/gb/state" --config "$tmp/gb/none.conf" \
 	--events-port "$gb_port" --events-rate -1 --journal-max-events 50000000 \
 	2>"$tmp/gb/glusterbus.log"

@@ -7,30 +7,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/objpath"
 	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 // lockFreeReads are the CLI commands whose answers glusterd's socket gives.
-var lockFreeReads = []string{"volume info", "peer status", "pool list", "volume get", "system:: getwd", "system:: uuid"}
+var lockFreeReads = []string{"volume info", "peer status", "pool list", "volume get", "system:: getwd", "system:: uuid", "get-state"}
 
-// TestLockFreeReadsSkipTheCLI runs the daemon with a gluster command that
-// records its runs, starts it, changes a volume's options ten times and
-// checks that no lock-free read ran the CLI: they all went over glusterd's
-// socket, glusterd's working directory included.
+// TestLockFreeReadsSkipTheCLI runs the daemon with its defaults (no volume
+// lock taken: this node's bricks come from get-state) and a gluster command
+// that records its runs, starts it, changes a started replica volume's
+// options 40 times and checks that the only CLI run was glusterd's release
+// (`--version`, which the socket cannot tell) with the identity: every
+// read went over glusterd's socket, get-state and glusterd's working
+// directory included.
 func TestLockFreeReadsSkipTheCLI(t *testing.T) {
 	var runs string
 	h := start(t, 2, func(c *testbed.Cluster) {
 		n1, n2 := c.Nodes[0], c.Nodes[1]
 		n1.Gluster(t, "volume", "create", "sv", "replica", "2",
 			n1.Addr+":"+c.BrickDir(1, "sv"), n2.Addr+":"+c.BrickDir(2, "sv"), "force")
+		n1.Gluster(t, "volume", "start", "sv")
 	}, func(cfg *daemon.Config) {
 		runs = recordGluster(t, cfg)
-		cfg.GlusterdWorkdir = "" // asked of glusterd
+		cfg.GlusterdWorkdir = ""      // asked of glusterd
+		cfg.RemoteBrickStatus = false // the default
 	})
-	n1, path := h.cluster.Nodes[0], volPath("sv")
-	for i := range 10 {
+	c, n1, path := h.cluster, h.cluster.Nodes[0], volPath("sv")
+	// This node's brick of sv, read with get-state, is online on the bus.
+	localBrick := exporter.BrickPrefix + dbus.ObjectPath(objpath.Encode(n1.Addr+":"+c.BrickDir(1, "sv")))
+	h.waitFor("this node's brick online", 30*time.Second, func() bool {
+		return h.prop(localBrick, exporter.BrickInterface, "State") == "online"
+	})
+	for i := range 40 {
 		n1.Gluster(t, "volume", "set", "sv", "user.step", strconv.Itoa(i))
 		h.waitFor("option "+strconv.Itoa(i)+" on the bus", 30*time.Second, func() bool {
 			opts, _ := h.prop(path, exporter.VolumeInterface, "Options").(map[string]string)
@@ -44,6 +57,12 @@ func TestLockFreeReadsSkipTheCLI(t *testing.T) {
 				t.Errorf("a lock-free read ran the CLI: %s", strings.TrimSpace(line))
 			}
 		}
+		if strings.TrimSpace(line) != "--version" {
+			t.Errorf("the CLI ran for more than glusterd's release: %s", strings.TrimSpace(line))
+		}
+	}
+	if n := strings.Count(string(data), "\n"); n > 1 {
+		t.Errorf("the CLI ran %d times, want at most once (--version)", n)
 	}
 	t.Logf("the CLI runs there were:\n%s", data)
 }

@@ -28,13 +28,23 @@ type LocalState struct {
 // LocalState reads this node's state with `get-state`, which writes a file
 // that is read and removed here.
 func (c *CLI) LocalState(ctx context.Context) (*LocalState, error) {
+	return DumpLocalState(func(dir, file string) error {
+		_, err := c.exec(ctx, []string{"get-state", "glusterd", "odir", dir, "file", file, "detail"}, true)
+		return err
+	})
+}
+
+// DumpLocalState has dump make glusterd write its detailed state as file in
+// dir, a private directory made for it, then reads that file, fills in what
+// get-state lacks, and removes it. An error of dump is returned as it is.
+func DumpLocalState(dump func(dir, file string) error) (*LocalState, error) {
 	dir, err := os.MkdirTemp("", "glusterbus-get-state-")
 	if err != nil {
 		return nil, fmt.Errorf("gluster get-state: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	const file = "state"
-	if _, err := c.exec(ctx, []string{"get-state", "glusterd", "odir", dir, "file", file, "detail"}, true); err != nil {
+	if err := dump(dir, file); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(filepath.Join(dir, file))

@@ -56,6 +56,44 @@ func BenchmarkVolumeRead(b *testing.B) {
 	}
 }
 
+// BenchmarkLocalStateRead reads this node's state (get-state glusterd
+// detail, written by glusterd to a file, read and removed) of a real
+// two-node cluster with a started replica 2 volume, over glusterd's socket
+// and through the CLI, in the same run.
+func BenchmarkLocalStateRead(b *testing.B) {
+	c := testbed.Start(b, 2)
+	n1 := c.Nodes[0]
+	n1.Gluster(b, "volume", "create", "bench", "replica", "2",
+		n1.Addr+":"+c.BrickDir(1, "bench"), c.Nodes[1].Addr+":"+c.BrickDir(2, "bench"), "force")
+	n1.Gluster(b, "volume", "start", "bench")
+	ctx := context.Background()
+	rpc := &glusterd.Client{Socket: n1.Socket, Timeout: time.Minute}
+	defer rpc.Close()
+	cli := &gluster.CLI{Command: n1.CLI(), Timeout: time.Minute}
+
+	for _, way := range []struct {
+		name string
+		read func(context.Context) (*gluster.LocalState, error)
+	}{
+		{"socket", rpc.LocalState},
+		{"cli", cli.LocalState},
+	} {
+		b.Run(way.name, func(b *testing.B) {
+			b.ReportAllocs()
+			self0, child0 := cpu(syscall.RUSAGE_SELF), cpu(syscall.RUSAGE_CHILDREN)
+			for b.Loop() {
+				st, err := way.read(ctx)
+				if err != nil || len(st.Bricks) != 1 {
+					b.Fatalf("%+v, %v", st, err)
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(cpu(syscall.RUSAGE_SELF)-self0)/n/1e3, "self-cpu-us/op")
+			b.ReportMetric(float64(cpu(syscall.RUSAGE_CHILDREN)-child0)/n/1e3, "child-cpu-us/op")
+		})
+	}
+}
+
 // BenchmarkAllVolumesRead reads all 30 volumes (3 bricks each) of a real
 // two-node cluster both ways: over the socket that is one call per volume
 // and one more, through the CLI one process making the same calls.

@@ -140,3 +140,51 @@ func TestCapture(t *testing.T) {
 	}
 	save("peers-node3-down", func() error { _, err := rpc.Peers(ctx); return err }, "peer", "status")
 }
+
+// TestCaptureGetState captures get-state over the socket on a cluster of
+// two nodes with a started replica volume: the reply (get-state.rec), the
+// file glusterd wrote (get-state.txt), and the reply to an output directory
+// that does not exist (get-state-no-dir.rec).
+//
+//	go test -tags capture -run TestCaptureGetState -v ./internal/glusterd/
+func TestCaptureGetState(t *testing.T) {
+	c := testbed.Start(t, 2)
+	n1, n2 := c.Nodes[0], c.Nodes[1]
+	ctx := context.Background()
+	var got bytes.Buffer
+	rpc := &Client{Socket: n1.Socket, Timeout: time.Minute, dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "unix", n1.Socket)
+		if err != nil {
+			return nil, err
+		}
+		return teeConn{conn, &got}, nil
+	}}
+	defer rpc.Close()
+	n1.Gluster(t, "volume", "create", "rep", "replica", "2",
+		n1.Addr+":"+c.BrickDir(1, "rep"), n2.Addr+":"+c.BrickDir(2, "rep"), "force")
+	n1.Gluster(t, "volume", "start", "rep")
+
+	dir := t.TempDir()
+	if _, err := rpc.callDict(ctx, procGetState, "get-state", Dict{
+		"daemon": "glusterd", "odir": dir, "filename": "state", "getstate-cmd": "1",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := bytes.Clone(got.Bytes())
+	state, err := os.ReadFile(filepath.Join(dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Reset()
+	_, err = rpc.callDict(ctx, procGetState, "get-state", Dict{
+		"daemon": "glusterd", "odir": filepath.Join(dir, "missing"), "filename": "state", "getstate-cmd": "1",
+	})
+	t.Logf("no such directory: %v", err)
+	noDir := bytes.Clone(got.Bytes())
+	for name, data := range map[string][]byte{"get-state.rec": rec, "get-state.txt": state, "get-state-no-dir.rec": noDir} {
+		if err := os.WriteFile(filepath.Join("testdata", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -38,10 +38,15 @@ const (
 	procGetwd       = 26
 	procUUIDGet     = 36
 	procGetVolOpt   = 41
+	procGetState    = 46
 )
 
 // Flags of LIST_FRIENDS (gf1_cli_friends_list) and GET_VOLUME
 // (gf1_cli_get_volume).
+// getStateDetail asks get-state for the bricks' runtime too
+// (GF_CLI_GET_STATE_DETAIL).
+const getStateDetail = 1
+
 const (
 	listPeers     = 1
 	getVolume     = 2
@@ -463,4 +468,29 @@ func (c *Client) Workdir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("glusterd %s: %w", op, malformed("working directory %q", dir))
 	}
 	return dir, nil
+}
+
+// LocalState returns this node's state as gluster.CLI.LocalState does
+// (`get-state glusterd odir DIR file F detail`): glusterd writes it to a
+// file in a private directory, which is read and removed. The file is read
+// where it was asked for, never from a path the answer names. When glusterd
+// reports success but the file is not there to read (glusterd sees another
+// file system) or cannot be parsed, the answer is not understood.
+func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
+	const op = "get-state glusterd detail"
+	answered := false
+	st, err := gluster.DumpLocalState(func(dir, file string) error {
+		_, err := c.callDict(ctx, procGetState, op, Dict{
+			"daemon":       "glusterd",
+			"odir":         dir,
+			"filename":     file,
+			"getstate-cmd": strconv.Itoa(getStateDetail),
+		})
+		answered = err == nil
+		return err
+	})
+	if err != nil && answered {
+		return nil, fmt.Errorf("glusterd %s: %w", op, malformed("%v", err))
+	}
+	return st, err
 }

@@ -10,11 +10,13 @@
 // glusterd writes every value, numbers included, as a NUL-terminated
 // string. The procedures and keys used here are those of GlusterFS 10.3's
 // CLI (`volume info`, `peer status`, `volume get all cluster.op-version`,
-// `system:: uuid get`, `system:: getwd`), none of which takes a volume or
-// cluster lock.
+// `system:: uuid get`, `system:: getwd`, `get-state glusterd detail`), none
+// of which takes a volume or cluster lock.
 //
 // Answers become the same gluster.Volume and gluster.Peer values that the
-// gluster package parses out of the CLI's XML, secrets dropped the same way.
+// gluster package parses out of the CLI's XML, secrets dropped the same way;
+// get-state, which glusterd writes to a file either way, is read by the
+// gluster package's own code.
 // Whatever this package cannot read (a malformed record, reply or dict, a
 // key the CLI would need and does not find) is an error matching
 // ErrNotUnderstood; a failure glusterd reports is a *gluster.CLIError as

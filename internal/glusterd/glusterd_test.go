@@ -227,9 +227,79 @@ func captured(t *testing.T) func(proc uint32, args Dict) []byte {
 			return readTestdata(t, "getwd.rec")
 		case procGetVolOpt:
 			return readTestdata(t, "op-version.rec")
+		case procGetState:
+			// glusterd writes the state where it was asked to.
+			err := os.WriteFile(filepath.Join(args["odir"], args["filename"]), readTestdata(t, "get-state.txt"), 0o644)
+			if err != nil {
+				t.Errorf("writing the state: %v", err)
+			}
+			return readTestdata(t, "get-state.rec")
 		}
 		t.Errorf("unexpected procedure %d", proc)
 		return nil
+	}
+}
+
+// TestCapturedGetStateAsTheCLI: get-state over the socket asks for the
+// detailed dump in a private directory, reads it as the CLI path does and
+// leaves nothing behind.
+func TestCapturedGetStateAsTheCLI(t *testing.T) {
+	var asked Dict
+	answer := captured(t)
+	srv := newReplay(t, false, func(proc uint32, args Dict) []byte {
+		if proc == procGetState {
+			asked = args
+		}
+		return answer(proc, args)
+	})
+	c := &Client{Socket: srv.sock}
+	defer c.Close()
+	ctx := context.Background()
+	got, err := c.LocalState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := gluster.ParseGetState(readTestdata(t, "get-state.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LocalState = %+v, want %+v", got, want)
+	}
+	if len(got.Bricks) != 1 || !got.Bricks[0].Online || got.Bricks[0].Volume != "rep" || got.UUID == "" {
+		t.Errorf("LocalState = %+v, want this node's one started brick of rep", got)
+	}
+	if asked["daemon"] != "glusterd" || asked["getstate-cmd"] != "1" || asked["filename"] == "" {
+		t.Errorf("asked %v", asked)
+	}
+	if _, err := os.Stat(asked["odir"]); !os.IsNotExist(err) {
+		t.Errorf("the output directory %s is left behind (%v)", asked["odir"], err)
+	}
+}
+
+// TestGetStateFailures: a failure glusterd reports is its answer; a dump
+// that is not where it was asked for is an answer not understood.
+func TestGetStateFailures(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		reply string
+		check func(error) bool
+	}{
+		{"no such directory", "get-state-no-dir.rec", func(err error) bool {
+			var cliErr *gluster.CLIError
+			return errors.As(err, &cliErr) && strings.Contains(cliErr.Message, "does not exist") &&
+				!errors.Is(err, ErrNotUnderstood)
+		}},
+		{"success without a file", "get-state.rec", func(err error) bool { return errors.Is(err, ErrNotUnderstood) }},
+	} {
+		srv := newReplay(t, false, func(proc uint32, args Dict) []byte { return readTestdata(t, tc.reply) })
+		c := &Client{Socket: srv.sock}
+		st, err := c.LocalState(ctx)
+		if st != nil || !tc.check(err) {
+			t.Errorf("%s: LocalState = %+v, %v", tc.name, st, err)
+		}
+		c.Close()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,6 +103,8 @@ func TestSameAsCLI(t *testing.T) {
 		t.Errorf("missing volume: CLI %v, socket %v; want ErrNoVolume both", cliErr, rpcErr)
 	}
 
+	compareLocalStates(t, "started, stopped and created volumes", cli, rpc)
+
 	same(t, "LocalUUID", cli.LocalUUID, rpc.LocalUUID)
 	same(t, "OpVersion", cli.OpVersion, rpc.OpVersion)
 	same(t, "Workdir", cli.Workdir, rpc.Workdir)
@@ -122,6 +125,25 @@ func TestSameAsCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareVolumes(t, "all after delete and create", cliVols, rpcVols)
+
+	// A brick that died: glusterd notices, and both reads say so.
+	if err := syscall.Kill(c.BrickPID(t, "rep", 1, c.BrickDir(1, "rep")), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		st, err := rpc.LocalState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, ok := localBrick(st, "rep"); ok && !b.Online {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a killed brick never seen offline: %+v", st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	compareLocalStates(t, "a brick killed", cli, rpc)
 
 	// A peer whose glusterd is down, seen both ways.
 	kept := &glusterd.Client{Socket: n3.Socket, Timeout: time.Minute}
@@ -158,6 +180,7 @@ func TestSourceReadsWithoutCLI(t *testing.T) {
 	n1 := c.Nodes[0]
 	ctx := context.Background()
 	n1.Gluster(t, "volume", "create", "one", n1.Addr+":"+c.BrickDir(1, "one"), "force")
+	n1.Gluster(t, "volume", "start", "one")
 
 	// A wrapper that counts its runs, then runs the real CLI.
 	dir := t.TempDir()
@@ -175,7 +198,7 @@ func TestSourceReadsWithoutCLI(t *testing.T) {
 
 	src := &glusterd.Source{RPC: &glusterd.Client{Socket: n1.Socket, Timeout: time.Minute}, CLI: cli}
 	defer src.RPC.Close()
-	read := func(src *glusterd.Source) (vols []gluster.Volume, peers []gluster.Peer, uuid string, ov uint32, wd string) {
+	read := func(src *glusterd.Source) (vols []gluster.Volume, peers []gluster.Peer, uuid string, ov uint32, wd string, ls *gluster.LocalState) {
 		t.Helper()
 		var err error
 		if vols, err = src.VolumeInfo(ctx, ""); err != nil {
@@ -196,9 +219,15 @@ func TestSourceReadsWithoutCLI(t *testing.T) {
 		if wd, err = src.Workdir(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if ls, err = src.LocalState(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range ls.Bricks {
+			ls.Bricks[i].SizeFree, ls.Bricks[i].InodesFree = 0, 0 // others write beside the bricks
+		}
 		return
 	}
-	v1, p1, u1, o1, w1 := read(src)
+	v1, p1, u1, o1, w1, l1 := read(src)
 	if n := countRuns(); n != 0 {
 		data, _ := os.ReadFile(runs)
 		t.Errorf("the reads ran the CLI %d times:\n%s", n, data)
@@ -212,13 +241,16 @@ func TestSourceReadsWithoutCLI(t *testing.T) {
 
 	// No socket: the same answers through the CLI.
 	gone := &glusterd.Source{RPC: &glusterd.Client{Socket: filepath.Join(dir, "no.sock")}, CLI: cli}
-	v2, p2, u2, o2, w2 := read(gone)
+	v2, p2, u2, o2, w2, l2 := read(gone)
 	if countRuns() == 0 {
 		t.Error("without a socket the CLI was not run")
 	}
 	compareVolumes(t, "fallback", v1, v2)
 	if !reflect.DeepEqual(p1, p2) || u1 != u2 || o1 != o2 || w1 != w2 {
 		t.Errorf("fallback differs: %+v %s %d %s, socket %+v %s %d %s", p2, u2, o2, w2, p1, u1, o1, w1)
+	}
+	if !reflect.DeepEqual(l1, l2) || len(l1.Bricks) != 1 {
+		t.Errorf("get-state: fallback %+v, socket %+v", l2, l1)
 	}
 }
 
@@ -282,6 +314,47 @@ func comparePeers(t *testing.T, cli *gluster.CLI, rpc *glusterd.Client, cond fun
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// compareLocalStates reads get-state both ways and compares them, free
+// space and inodes apart: other writers on the bricks' file system change
+// them between the two reads.
+func compareLocalStates(t *testing.T, what string, cli *gluster.CLI, rpc *glusterd.Client) {
+	t.Helper()
+	ctx := context.Background()
+	a, errA := cli.LocalState(ctx)
+	b, errB := rpc.LocalState(ctx)
+	if errA != nil || errB != nil {
+		t.Fatalf("%s: LocalState: CLI %v, socket %v", what, errA, errB)
+	}
+	if len(a.Bricks) == 0 || a.UUID == "" || a.OpVersion == 0 {
+		t.Errorf("%s: the CLI's get-state is empty: %+v", what, a)
+	}
+	for _, st := range []*gluster.LocalState{a, b} {
+		for i := range st.Bricks {
+			br := &st.Bricks[i]
+			if br.SizeTotal == 0 || br.InodesTotal == 0 {
+				t.Errorf("%s: brick %s:%s has no size or inodes", what, br.Volume, br.Path)
+			}
+			br.SizeFree, br.InodesFree = 0, 0
+		}
+	}
+	if a.UUID != b.UUID || a.OpVersion != b.OpVersion || len(a.Bricks) != len(b.Bricks) {
+		t.Errorf("%s: CLI %+v, socket %+v", what, a, b)
+		return
+	}
+	for i := range a.Bricks {
+		diffFields(t, what+": brick "+a.Bricks[i].Volume+":"+a.Bricks[i].Path, reflect.ValueOf(a.Bricks[i]), reflect.ValueOf(b.Bricks[i]))
+	}
+}
+
+func localBrick(st *gluster.LocalState, volume string) (gluster.BrickStatus, bool) {
+	for _, b := range st.Bricks {
+		if b.Volume == volume {
+			return b, true
+		}
+	}
+	return gluster.BrickStatus{}, false
 }
 
 func same[T comparable](t *testing.T, what string, cli, rpc func(context.Context) (T, error)) {

@@ -15,7 +15,8 @@ import (
 const DefaultRetry = 30 * time.Second
 
 // Source reads the cluster for the refresher: the lock-free reads (volume
-// info, peers, glusterd's UUID, op-version and working directory) over
+// info, peers, glusterd's UUID, op-version and working directory, this
+// node's state from get-state) over
 // glusterd's socket, everything else, and every read the socket cannot
 // answer, through the gluster CLI. It logs which way it reads, and why,
 // when that changes.
@@ -51,10 +52,9 @@ func (s *Source) VolumeStatusDetail(ctx context.Context, volume string) ([]glust
 	return s.CLI.VolumeStatusDetail(ctx, volume)
 }
 
-// LocalState implements refresh.Source through the CLI's get-state: it
-// takes no lock, but reading it over the socket is not done yet.
+// LocalState implements refresh.Source with get-state, which takes no lock.
 func (s *Source) LocalState(ctx context.Context) (*gluster.LocalState, error) {
-	return s.CLI.LocalState(ctx)
+	return via(s, ctx, "get-state", func(ctx context.Context) (*gluster.LocalState, error) { return s.RPC.LocalState(ctx) }, s.CLI.LocalState)
 }
 
 // Peers implements refresh.Source.

@@ -69,8 +69,11 @@ func TestSourceFallsBack(t *testing.T) {
 	}
 	answer := captured(t)
 	srv := newReplay(t, false, func(proc uint32, args Dict) []byte {
-		if proc == procGetVolume {
+		switch proc {
+		case procGetVolume:
 			return badRec
+		case procGetState:
+			return readTestdata(t, "get-state.rec") // and no file written
 		}
 		return answer(proc, args)
 	})
@@ -89,6 +92,16 @@ func TestSourceFallsBack(t *testing.T) {
 	self, _ := cli.LocalUUID(ctx)
 	if u, err := src.LocalUUID(ctx); err != nil || u == self {
 		t.Errorf("LocalUUID = %q, %v: not through the socket", u, err)
+	}
+	// get-state said done and wrote no file: this node's state through the
+	// CLI, said once more.
+	for range 2 {
+		if st, err := src.LocalState(ctx); err != nil || st.UUID != self {
+			t.Fatalf("LocalState = %+v, %v; want the CLI's, UUID %s", st, err, self)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 {
+		t.Errorf("%d log lines about answers not understood, want 2:\n%s", n, logs)
 	}
 
 	// A socket that cannot be reached: the CLI, and the socket again only
