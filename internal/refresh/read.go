@@ -45,7 +45,7 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	if r.opt.RemoteBrickStatus {
 		r.readRuntimes(ctx, vols, rt)
 	}
-	// Glusterd coming back (or the daemon starting) knows nothing of what
+	// After glusterd came back (or the daemon started) nothing tells what
 	// happened meanwhile: what this read did not tell is unknown.
 	rt.forget = !wasRunning
 
@@ -662,11 +662,14 @@ func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) 
 		case read:
 			// Not running yet, in the start grace: still starting.
 		case rt.covers(v.Name, b) && !grace:
-			b.SetOffline()
-		case rt.covers(v.Name, b) || rt.forget:
-			if b.State() != state.BrickStateOnline || rt.forget {
+			b.SetOffline() // read, and not listed: not running
+		case rt.covers(v.Name, b):
+			// Not listed yet, in the start grace: still starting.
+			if b.State() != state.BrickStateOnline {
 				b.SetUnknown()
 			}
+		case rt.forget:
+			b.SetUnknown()
 		}
 		if b.RuntimeUnknown && out.Status == "Started" {
 			if at, ok := r.hints[b.Name()]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
