@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -69,15 +70,23 @@ func benchExporter(b *testing.B, onBus bool) (*Exporter, string) {
 		return exp, ""
 	}
 	addr := testbus.Start(b)
-	conn, err := exp.Dial(addr)
+	conn, err := exp.Dial(context.Background(), addr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { conn.Close() })
+	runSignals(b, exp)
 	if err := exp.Claim(conn); err != nil {
 		b.Fatal(err)
 	}
 	return exp, addr
+}
+
+// waitSignals returns once every queued signal is written.
+func waitSignals(exp *Exporter) {
+	for exp.signalsWaiting() > 0 {
+		time.Sleep(20 * time.Microsecond)
+	}
 }
 
 // BenchmarkApply applies the first full read of 5 000 volumes x 3 bricks
@@ -97,8 +106,10 @@ func BenchmarkApply(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				exp.Apply(added)
+				waitSignals(exp) // until they are on the bus
 				b.StopTimer()
 				exp.Apply(removed)
+				waitSignals(exp)
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(len(added)), "objects")
@@ -115,6 +126,7 @@ func BenchmarkApply(b *testing.B) {
 		for b.Loop() {
 			i++
 			m.SetVolume(vols[i%2].Name, vols[i%2])
+			waitSignals(exp)
 		}
 	})
 }
