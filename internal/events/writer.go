@@ -37,7 +37,7 @@ type Writer struct {
 	mu    sync.Mutex
 	queue []journal.Event // queue[head:] waits, in arrival order
 	head  int
-	ended bool // Run has returned: nothing more is written
+	ended bool          // Run has returned: nothing more is written
 	wake  chan struct{} // holds one token while the queue may be non-empty
 
 	errMu      sync.Mutex
