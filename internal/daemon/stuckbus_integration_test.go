@@ -239,4 +239,3 @@ func busObjects(t *testing.T, client *dbus.Conn) []string {
 	slices.Sort(out)
 	return out
 }
-
