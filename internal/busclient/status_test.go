@@ -41,7 +41,7 @@ func startDaemon(t *testing.T, addr string, snap *state.Snapshot) *daemon {
 	t.Cleanup(func() { cancel(); <-signalled })
 	model := state.NewModel(exp)
 	model.SetAll(snap)
-	if err := exp.Claim(conn); err != nil {
+	if err := exp.Claim(context.Background(), conn); err != nil {
 		t.Fatal(err)
 	}
 	return &daemon{exp: exp, model: model, conn: conn.Conn}

@@ -275,7 +275,7 @@ func (d *daemon) components() []component {
 		},
 	}, {
 		name:  "bus name",
-		start: func(context.Context) error { return d.exp.Claim(d.bus.conn) },
+		start: func(ctx context.Context) error { return d.exp.Claim(ctx, d.bus.conn) },
 		run:   func(ctx context.Context) error { d.bus.run(ctx); return nil },
 	}, {
 		// State changes become events from the first successful read on:
@@ -529,7 +529,7 @@ func (b *busKeeper) run(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			if err := b.exp.Claim(c); err != nil {
+			if err := b.exp.Claim(ctx, c); err != nil {
 				b.log.Warn("reconnected, but cannot take the name", "err", err)
 				c.Cut()
 				continue

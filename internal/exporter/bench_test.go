@@ -76,7 +76,7 @@ func benchExporter(b *testing.B, onBus bool) (*Exporter, string) {
 	}
 	b.Cleanup(func() { conn.Close() })
 	runSignals(b, exp)
-	if err := exp.Claim(conn); err != nil {
+	if err := exp.Claim(context.Background(), conn); err != nil {
 		b.Fatal(err)
 	}
 	return exp, addr

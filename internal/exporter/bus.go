@@ -22,10 +22,10 @@ func (e *Exporter) Dial(ctx context.Context, address string) (*bus.Conn, error) 
 }
 
 // Claim sets conn as the connection signals go out on and takes the
-// well-known name.
-func (e *Exporter) Claim(conn *bus.Conn) error {
+// well-known name, giving up after HandshakeTimeout or when ctx ends.
+func (e *Exporter) Claim(ctx context.Context, conn *bus.Conn) error {
 	e.SetConn(conn)
-	ctx, cancel := context.WithTimeout(context.Background(), HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
 	var reply uint32
 	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.RequestName", 0, BusName, uint32(dbus.NameFlagDoNotQueue)).Store(&reply)

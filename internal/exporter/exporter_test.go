@@ -38,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { conn.Close() })
 	runSignals(t, exp)
-	if err := exp.Claim(conn); err != nil {
+	if err := exp.Claim(context.Background(), conn); err != nil {
 		t.Fatal(err)
 	}
 	client, err := dbus.Connect(addr)

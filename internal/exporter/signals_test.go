@@ -52,7 +52,7 @@ func TestStuckBusNeverBlocksTheModel(t *testing.T) {
 	}
 	t.Cleanup(conn.Cut)
 	runSignals(t, exp)
-	if err := exp.Claim(conn); err != nil {
+	if err := exp.Claim(context.Background(), conn); err != nil {
 		t.Fatal(err)
 	}
 	model := state.NewModel(exp)
@@ -89,7 +89,7 @@ func TestStuckBusNeverBlocksTheModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(again.Cut)
-	waitUntil(t, "the name taken again", func() bool { return exp.Claim(again) == nil })
+	waitUntil(t, "the name taken again", func() bool { return exp.Claim(context.Background(), again) == nil })
 	client, err := dbus.Connect(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestSignalQueueOverflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Cut)
-	if err := exp.Claim(conn); err != nil {
+	if err := exp.Claim(context.Background(), conn); err != nil {
 		t.Fatal(err)
 	}
 	model := state.NewModel(exp) // no Run: nothing is written

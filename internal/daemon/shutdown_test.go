@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"regexp"
 	"runtime"
 	"strings"
@@ -84,5 +85,37 @@ func TestStartFailureLeavesNothingRunning(t *testing.T) {
 			t.Fatalf("%d goroutines left running after Run returned:\n\n%s", len(left), strings.Join(left, "\n\n"))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStopWithStoppedBus: a daemon told to stop while the dbus-daemon is
+// stopped (SIGSTOP) still stops, and journals every native event it took.
+func TestStopWithStoppedBus(t *testing.T) {
+	addr, busPid := testbus.StartProcess(t)
+	port := freeUDPPort(t)
+	logs := &testbus.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Config{Bus: addr, Gluster: []string{"false"}, GlusterdWorkdir: t.TempDir(),
+			StateDir: t.TempDir(), Interval: time.Hour, CLITimeout: time.Second, EventsPort: port,
+			EventsAddrs: []string{"127.0.0.1"}, EventsRate: -1, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	}()
+	defer cancel()
+	waitOwner(t, addr, 30*time.Second).Close()
+	testbus.Freeze(t, busPid)
+	sendPaced(t, port, 2000, 2000)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the daemon did not stop with the bus stopped:\n%s", logs)
+	}
+	m := regexp.MustCompile(`native_events_accepted=(\d+) native_events_journaled=(\d+)`).FindStringSubmatch(logs.String())
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("shutdown counts %q:\n%s", m, logs)
 	}
 }
