@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -80,13 +79,6 @@ func benchExporter(b *testing.B, onBus bool) (*Exporter, string) {
 		b.Fatal(err)
 	}
 	return exp, addr
-}
-
-// waitSignals returns once every queued signal is written.
-func waitSignals(exp *Exporter) {
-	for exp.signalsWaiting() > 0 {
-		time.Sleep(20 * time.Microsecond)
-	}
 }
 
 // BenchmarkApply applies the first full read of 5 000 volumes x 3 bricks

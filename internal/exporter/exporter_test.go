@@ -137,6 +137,7 @@ func TestObjectsAndSignals(t *testing.T) {
 		t.Fatalf("manager volumes: %v", got)
 	}
 
+	waitSignals(f.exp) // the first read's signals are out before listening
 	sigs := f.signals(t)
 	// A brick goes down: one PropertiesChanged for the volume, one for the
 	// brick, each with only what changed.

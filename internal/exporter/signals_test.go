@@ -27,6 +27,13 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// waitSignals returns once every queued signal is written.
+func waitSignals(exp *Exporter) {
+	for exp.signalsWaiting() > 0 {
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
 // bigVolume is a volume whose signals are large, so that a few hundred of
 // them fill a socket's buffer.
 func bigVolume(i int) *state.Volume {
