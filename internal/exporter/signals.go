@@ -131,7 +131,9 @@ func (q *signalQueue) writeQueued() {
 		if len(batch) == 0 {
 			return
 		}
-		q.write(conn, batch)
+		if conn != nil { // a queue is never kept without its connection
+			q.write(conn, batch)
+		}
 		q.mu.Lock()
 		q.writing = 0
 		q.mu.Unlock()
