@@ -178,10 +178,11 @@ func wire(ctx context.Context, cfg Config, hangup <-chan os.Signal) (*daemon, er
 // reverse: reading native events first, then what makes events, then the
 // journal writer's flush, then the signals, then the bus and the journal.
 //
-// A new part is one more entry, after the parts it uses: an HTTP server, for
-// one, binds in start (so a port in use stops the daemon at once), serves in
-// run until ctx ends, and there shuts down, waiting for its requests; it
-// goes before "native events" to stop before the journal writer flushes.
+// A new part is one more entry, placed after the parts it uses, so that it
+// stops before them: an HTTP server, for one, binds in start (a port in use
+// stops the daemon at once), serves in run until ctx ends and then shuts
+// down, waiting for its requests; placed after "journal writer", whatever
+// it journals is flushed.
 func (d *daemon) components() []component {
 	cfg, log := d.cfg, d.log
 	return []component{{
