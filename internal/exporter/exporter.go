@@ -322,7 +322,7 @@ func (n *node) LookupInterface(name string) (dbus.Interface, bool) {
 	}
 	t := methodTable{}
 	for mname, m := range n.e.methods[name] {
-		t[mname] = &boundMethod{m: m, path: n.path, ctx: n.e.ctx}
+		t[mname] = &boundMethod{m: m, path: n.path, ctx: n.e.ctx, e: n.e}
 	}
 	return t, true
 }

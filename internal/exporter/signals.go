@@ -49,11 +49,52 @@ type signalQueue struct {
 	conn    *bus.Conn // nil while disconnected: signals are dropped then
 	queue   []pendingSignal
 	writing int // signals taken by the writer and not yet written
+	// Signals ever queued, and of those ever written or dropped; finished
+	// is closed and replaced whenever done grows.
+	queued, done uint64
+	finished     chan struct{}
 }
 
 func newSignalQueue(log *slog.Logger) signalQueue {
 	return signalQueue{log: log, limit: DefaultSignalQueue, writeTimeout: DefaultWriteTimeout,
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), finished: make(chan struct{})}
+}
+
+// finish counts n signals as written or dropped; q.mu is held.
+func (q *signalQueue) finish(n int) {
+	if n == 0 {
+		return
+	}
+	q.done += uint64(n)
+	close(q.finished)
+	q.finished = make(chan struct{})
+}
+
+// flushed waits until every signal queued before the call is written (or
+// dropped), for at most the write timeout or until ctx ends: a method's
+// reply then follows the signals of the change it made, as D-Bus clients
+// that cache properties expect.
+func (q *signalQueue) flushed(ctx context.Context) {
+	q.mu.Lock()
+	upto := q.queued
+	q.mu.Unlock()
+	timer := time.NewTimer(q.writeTimeout)
+	defer timer.Stop()
+	for {
+		q.mu.Lock()
+		done, finished := q.done, q.finished
+		q.mu.Unlock()
+		if done >= upto {
+			return
+		}
+		select {
+		case <-finished:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 // SetSignalLimits changes how many signals may wait for the bus and how long
@@ -68,6 +109,7 @@ func (e *Exporter) SetSignalLimits(queue int, writeTimeout time.Duration) {
 func (e *Exporter) SetConn(c *bus.Conn) {
 	q := &e.signals
 	q.mu.Lock()
+	q.finish(len(q.queue))
 	q.conn, q.queue = c, nil
 	q.mu.Unlock()
 }
@@ -91,6 +133,7 @@ func (q *signalQueue) put(sigs ...pendingSignal) {
 	}
 	if waiting := len(q.queue) + q.writing; waiting+len(sigs) > q.limit {
 		dropped := len(q.queue) + len(sigs)
+		q.finish(len(q.queue))
 		q.conn, q.queue = nil, nil
 		q.mu.Unlock()
 		q.log.Warn("the bus is not taking signals: the queue is full; dropping it and reconnecting, after which clients read every object again",
@@ -99,6 +142,7 @@ func (q *signalQueue) put(sigs ...pendingSignal) {
 		return
 	}
 	q.queue = append(q.queue, sigs...)
+	q.queued += uint64(len(sigs))
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -136,6 +180,7 @@ func (q *signalQueue) writeQueued() {
 		}
 		q.mu.Lock()
 		q.writing = 0
+		q.finish(len(batch))
 		q.mu.Unlock()
 	}
 }
@@ -169,6 +214,7 @@ func (q *signalQueue) cut(conn *bus.Conn, unwritten int, err error) {
 	current := q.conn == conn
 	if current {
 		unwritten += len(q.queue)
+		q.finish(len(q.queue))
 		q.conn, q.queue = nil, nil
 	}
 	q.mu.Unlock()

@@ -151,3 +151,52 @@ func TestSignalQueueOverflow(t *testing.T) {
 		t.Errorf("%d signals queued while disconnected", n)
 	}
 }
+
+// TestReplyFollowsSignals: a method that changes the model answers after
+// the change's signals are out, so a client that caches properties from
+// signals has them when the reply comes.
+func TestReplyFollowsSignals(t *testing.T) {
+	f := newFixture(t)
+	f.model.SetAll(state.NewSnapshot())
+	f.exp.Handle(ManagerInterface, "RefreshVolume", &Method{
+		In: []any{"", map[string]dbus.Variant{}},
+		Handle: func(c *Call) ([]any, error) {
+			for i := range 50 {
+				name := fmt.Sprintf("%s-%d", c.Args[0], i)
+				f.model.SetVolume(name, volume(name, true, true, true))
+			}
+			return nil, nil
+		},
+	})
+	waitSignals(f.exp)
+	if err := f.client.AddMatchSignal(dbus.WithMatchSender(BusName)); err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan *dbus.Signal, 1<<14) // never full: godbus keeps the order only then
+	f.client.Signal(sigs)
+	mgr := f.client.Object(BusName, ManagerPath)
+	for round := range 5 {
+		if err := mgr.Call(ManagerInterface+".RefreshVolume", 0, fmt.Sprint("v", round), map[string]dbus.Variant{}).Err; err != nil {
+			t.Fatal(err)
+		}
+		var added int
+		for more := true; more; {
+			select {
+			case s := <-sigs:
+				if s.Name != objectManagerInterface+".InterfacesAdded" {
+					continue
+				}
+				p := string(s.Body[0].(dbus.ObjectPath))
+				if strings.HasPrefix(p, string(VolumePrefix)) || strings.HasPrefix(p, string(BrickPrefix)) {
+					added++
+				}
+			default:
+				more = false
+			}
+		}
+		// Each volume: itself and its three bricks.
+		if added != 50*4 {
+			t.Fatalf("round %d: %d InterfacesAdded had arrived with the reply, want %d", round, added, 50*4)
+		}
+	}
+}
