@@ -232,6 +232,9 @@ func (d *daemon) components() []component {
 			if err != nil {
 				return err
 			}
+			if !conn.Cuttable() {
+				log.Warn("the bus is not reached over a unix socket: a bus that stops reading stalls the signals until it reads again", "bus", cfg.Bus)
+			}
 			d.auth.SetConn(conn.Conn)
 			d.bus = &busKeeper{exp: d.exp, auth: d.auth, address: cfg.Bus, log: log, conn: conn}
 			return nil
