@@ -11,8 +11,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/glusterbus/glusterbus/internal/busapi"
 	"github.com/glusterbus/glusterbus/internal/daemon"
-	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/hooks"
 	"github.com/glusterbus/glusterbus/internal/testbed"
 	"github.com/glusterbus/glusterbus/internal/testbus"
@@ -47,7 +47,7 @@ func TestHooksAlone(t *testing.T) {
 	}
 	defer client.Close()
 	prop := func(name string) any {
-		v, err := client.Object(exporter.BusName, exporter.VolumePrefix+"hk").GetProperty(exporter.VolumeInterface + "." + name)
+		v, err := client.Object(busapi.BusName, busapi.VolumePrefix+"hk").GetProperty(busapi.VolumeInterface + "." + name)
 		if err != nil {
 			return nil
 		}
@@ -65,7 +65,7 @@ func TestHooksAlone(t *testing.T) {
 	}
 	wait("the daemon", func() bool {
 		var owner string
-		return client.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, exporter.BusName).Store(&owner) == nil
+		return client.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, busapi.BusName).Store(&owner) == nil
 	})
 	n.Gluster(t, "volume", "create", "hk", n.Addr+":"+c.BrickDir(1, "hk"), "force")
 	wait("the created volume", func() bool { return prop("Status") == "Created" })

@@ -20,7 +20,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/busapi"
 	"github.com/glusterbus/glusterbus/internal/hooks"
 	"github.com/glusterbus/glusterbus/internal/journal"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
@@ -108,16 +108,16 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	signalled := collectEvents(t, client)
 	waitUntil(t, "the daemon owns its name", 30*time.Second, func() bool {
 		var has bool
-		return client.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, exporter.BusName).Store(&has) == nil && has
+		return client.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, busapi.BusName).Store(&has) == nil && has
 	})
 
 	// Reload answers Failed for whoever passes authorization: the gluster
 	// command is `false`.
 	memberReload := func() string {
 		out, _ := exec.Command("setpriv", "--reuid="+member, "--regid="+member, "--init-groups",
-			"gdbus", "call", "--address", addr, "--dest", exporter.BusName, "--object-path", string(exporter.ManagerPath),
-			"--method", exporter.ManagerInterface+".Reload", "{}").CombinedOutput()
-		for _, name := range []string{exporter.ErrorNotAuthorized, exporter.ErrorFailed} {
+			"gdbus", "call", "--address", addr, "--dest", busapi.BusName, "--object-path", string(busapi.ManagerPath),
+			"--method", busapi.ManagerInterface+".Reload", "{}").CombinedOutput()
+		for _, name := range []string{busapi.ErrorNotAuthorized, busapi.ErrorFailed} {
 			if strings.Contains(string(out), name) {
 				return name
 			}
@@ -130,19 +130,19 @@ func TestServeReloadAndShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := memberReload(); got != exporter.ErrorNotAuthorized {
+	if got := memberReload(); got != busapi.ErrorNotAuthorized {
 		t.Fatalf("the group member before the group is configured: %s", got)
 	}
 	writeConfig(t, conf, fmt.Sprintf(`{"manage_group": %q}`, group))
 	hangup()
-	waitUntil(t, "the group member allowed after SIGHUP", 30*time.Second, func() bool { return memberReload() == exporter.ErrorFailed })
+	waitUntil(t, "the group member allowed after SIGHUP", 30*time.Second, func() bool { return memberReload() == busapi.ErrorFailed })
 
 	writeConfig(t, conf, `{"manage_group": `)
 	hangup()
 	waitUntil(t, "the error about the malformed file", 30*time.Second, func() bool {
 		return strings.Contains(logs.String(), "configuration not reloaded")
 	})
-	if got := memberReload(); got != exporter.ErrorFailed {
+	if got := memberReload(); got != busapi.ErrorFailed {
 		t.Fatalf("the group member after a malformed configuration: %s (want the running configuration kept)", got)
 	}
 	if !running() {
@@ -151,7 +151,7 @@ func TestServeReloadAndShutdown(t *testing.T) {
 
 	writeConfig(t, conf, `{}`)
 	hangup()
-	waitUntil(t, "the group member refused again after SIGHUP", 30*time.Second, func() bool { return memberReload() == exporter.ErrorNotAuthorized })
+	waitUntil(t, "the group member refused again after SIGHUP", 30*time.Second, func() bool { return memberReload() == busapi.ErrorNotAuthorized })
 
 	// Native events keep coming; SIGTERM arrives in the middle of them.
 	stopSending := sendEvents(t, port)
@@ -277,7 +277,7 @@ func (l *eventLog) all() map[uint64]string {
 
 func collectEvents(t *testing.T, client *dbus.Conn) *eventLog {
 	t.Helper()
-	if err := client.AddMatchSignal(dbus.WithMatchMember("Event"), dbus.WithMatchInterface(exporter.ManagerInterface)); err != nil {
+	if err := client.AddMatchSignal(dbus.WithMatchMember("Event"), dbus.WithMatchInterface(busapi.ManagerInterface)); err != nil {
 		t.Fatal(err)
 	}
 	sigs := make(chan *dbus.Signal, 1<<16)
@@ -285,7 +285,7 @@ func collectEvents(t *testing.T, client *dbus.Conn) *eventLog {
 	l := &eventLog{byID: map[uint64]string{}}
 	go func() {
 		for s := range sigs {
-			if s.Name != exporter.ManagerInterface+".Event" || len(s.Body) != 6 {
+			if s.Name != busapi.ManagerInterface+".Event" || len(s.Body) != 6 {
 				continue
 			}
 			seq, _ := s.Body[0].(uint64)

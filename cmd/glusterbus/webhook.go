@@ -15,8 +15,8 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/glusterbus/glusterbus/internal/busapi"
 	"github.com/glusterbus/glusterbus/internal/daemon"
-	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/gluster"
 	"github.com/glusterbus/glusterbus/internal/webhook"
 )
@@ -392,7 +392,7 @@ func testedWebhook(ctx context.Context, wc *webhookCommand, u string, cmd *cobra
 
 // printWebhookStatus prints the daemon's Manager.GlusterFS.Webhooks.
 func printWebhookStatus(out io.Writer, conn *dbus.Conn) error {
-	v, err := conn.Object(exporter.BusName, exporter.ManagerPath).GetProperty(exporter.ManagerInterface + ".Webhooks")
+	v, err := conn.Object(busapi.BusName, busapi.ManagerPath).GetProperty(busapi.ManagerInterface + ".Webhooks")
 	if err != nil {
 		return fmt.Errorf("reading the webhooks' state from the daemon: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/busapi"
 )
 
 // Event is one journaled event as GetEvents and the Event signal carry it.
@@ -42,10 +42,10 @@ func Events(ctx context.Context, conn *dbus.Conn, since uint64, follow bool, emi
 		return err
 	}
 	rules := [][]dbus.MatchOption{
-		{dbus.WithMatchSender(exporter.BusName), dbus.WithMatchObjectPath(exporter.ManagerPath),
-			dbus.WithMatchInterface(exporter.ManagerInterface), dbus.WithMatchMember("Event")},
+		{dbus.WithMatchSender(busapi.BusName), dbus.WithMatchObjectPath(busapi.ManagerPath),
+			dbus.WithMatchInterface(busapi.ManagerInterface), dbus.WithMatchMember("Event")},
 		{dbus.WithMatchSender(busDriver), dbus.WithMatchInterface(busDriver),
-			dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, exporter.BusName)},
+			dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, busapi.BusName)},
 	}
 	for _, r := range rules {
 		if err := conn.AddMatchSignalContext(ctx, r...); err != nil {
@@ -57,12 +57,12 @@ func Events(ctx context.Context, conn *dbus.Conn, since uint64, follow bool, emi
 	conn.Signal(sigs)
 	defer conn.RemoveSignal(sigs)
 	var owner string
-	err := conn.BusObject().CallWithContext(ctx, busDriver+".GetNameOwner", 0, exporter.BusName).Store(&owner)
+	err := conn.BusObject().CallWithContext(ctx, busDriver+".GetNameOwner", 0, busapi.BusName).Store(&owner)
 	if noOwner(err) {
 		return ErrNoDaemon
 	}
 	if err != nil {
-		return fmt.Errorf("asking for the owner of %s: %w", exporter.BusName, err)
+		return fmt.Errorf("asking for the owner of %s: %w", busapi.BusName, err)
 	}
 	last, err := catchUp(ctx, conn, since, emit)
 	if err != nil {
@@ -79,7 +79,7 @@ func Events(ctx context.Context, conn *dbus.Conn, since uint64, follow bool, emi
 			switch {
 			case s.Name == nameOwnerChanged && s.Sender == busDriver:
 				var name, prev, next string
-				if dbus.Store(s.Body, &name, &prev, &next) != nil || name != exporter.BusName {
+				if dbus.Store(s.Body, &name, &prev, &next) != nil || name != busapi.BusName {
 					continue
 				}
 				owner = next
@@ -90,7 +90,7 @@ func Events(ctx context.Context, conn *dbus.Conn, since uint64, follow bool, emi
 				if last, err = catchUp(ctx, conn, last, emit); err != nil && !errors.Is(err, ErrNoDaemon) {
 					return err
 				}
-			case s.Name == exporter.ManagerInterface+".Event" && owner != "" && s.Sender == owner:
+			case s.Name == busapi.ManagerInterface+".Event" && owner != "" && s.Sender == owner:
 				if last, err = takeSignal(ctx, conn, s, last, emit); err != nil {
 					return err
 				}
@@ -123,10 +123,10 @@ func takeSignal(ctx context.Context, conn *dbus.Conn, s *dbus.Signal, last uint6
 // catchUp emits the journaled events after since and returns the last
 // sequence emitted (since if none).
 func catchUp(ctx context.Context, conn *dbus.Conn, since uint64, emit func(Event) error) (uint64, error) {
-	mgr := conn.Object(exporter.BusName, exporter.ManagerPath)
+	mgr := conn.Object(busapi.BusName, busapi.ManagerPath)
 	for {
 		var page [][]any
-		call := mgr.CallWithContext(ctx, exporter.ManagerInterface+".GetEvents", 0, since, uint32(eventsPage), map[string]dbus.Variant{})
+		call := mgr.CallWithContext(ctx, busapi.ManagerInterface+".GetEvents", 0, since, uint32(eventsPage), map[string]dbus.Variant{})
 		if noOwner(call.Err) {
 			return since, ErrNoDaemon
 		}
@@ -174,7 +174,7 @@ func WriteEventText(w io.Writer, ev Event) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s %s %s", ev.Seq, ev.Time.Format("2006-01-02T15:04:05.000000Z07:00"), ev.Fields["source"], ev.Name)
 	if ev.Object != "" {
-		b.WriteString(" " + strings.TrimPrefix(ev.Object, string(exporter.GlusterPath)+"/"))
+		b.WriteString(" " + strings.TrimPrefix(ev.Object, string(busapi.GlusterPath)+"/"))
 	}
 	for _, k := range slices.Sorted(maps.Keys(ev.Fields)) {
 		if k != "source" {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/busapi"
 )
 
 const (
@@ -28,10 +28,10 @@ const (
 // mainProps are the properties an "Added" line shows; other interfaces
 // show all of theirs.
 var mainProps = map[string][]string{
-	exporter.GlusterdInterface: {"Version", "Running"},
-	exporter.VolumeInterface:   {"Name", "Status", "Type", "Health"},
-	exporter.BrickInterface:    {"Name", "State"},
-	exporter.PeerInterface:     {"Hostname", "Connected", "State"},
+	busapi.GlusterdInterface: {"Version", "Running"},
+	busapi.VolumeInterface:   {"Name", "Status", "Type", "Health"},
+	busapi.BrickInterface:    {"Name", "State"},
+	busapi.PeerInterface:     {"Hostname", "Connected", "State"},
 }
 
 // Monitor prints one line per change the daemon signals until ctx ends,
@@ -50,13 +50,13 @@ var mainProps = map[string][]string{
 // what differs from before. It returns nil when ctx ends.
 func Monitor(ctx context.Context, conn *dbus.Conn, w io.Writer) error {
 	rules := [][]dbus.MatchOption{
-		{dbus.WithMatchSender(exporter.BusName)},
+		{dbus.WithMatchSender(busapi.BusName)},
 		{dbus.WithMatchSender(busDriver), dbus.WithMatchInterface(busDriver),
-			dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, exporter.BusName)},
+			dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, busapi.BusName)},
 	}
 	for _, r := range rules {
 		if err := conn.AddMatchSignalContext(ctx, r...); err != nil {
-			return fmt.Errorf("subscribing to the signals of %s: %w", exporter.BusName, err)
+			return fmt.Errorf("subscribing to the signals of %s: %w", busapi.BusName, err)
 		}
 		defer func() { _ = conn.RemoveMatchSignal(r...) }()
 	}
@@ -103,14 +103,14 @@ func (m *monitor) printf(format string, args ...any) {
 // prints what differs from the objects it had.
 func (m *monitor) reload(ctx context.Context, announce bool) error {
 	var owner string
-	err := m.conn.BusObject().CallWithContext(ctx, busDriver+".GetNameOwner", 0, exporter.BusName).Store(&owner)
+	err := m.conn.BusObject().CallWithContext(ctx, busDriver+".GetNameOwner", 0, busapi.BusName).Store(&owner)
 	var objs objects
 	if err == nil {
 		objs, err = managedObjects(ctx, m.conn)
 	}
 	if noOwner(err) || errors.Is(err, ErrNoDaemon) {
 		m.owner = ""
-		m.printf("%s has no owner: waiting for glusterbus serve", exporter.BusName)
+		m.printf("%s has no owner: waiting for glusterbus serve", busapi.BusName)
 		return m.err
 	}
 	if err != nil {
@@ -119,10 +119,10 @@ func (m *monitor) reload(ctx context.Context, announce bool) error {
 	m.owner = owner
 	if !announce {
 		m.objs = objs
-		m.printf("Monitoring %s (owner %s, %d objects)", exporter.BusName, owner, len(objs))
+		m.printf("Monitoring %s (owner %s, %d objects)", busapi.BusName, owner, len(objs))
 		return m.err
 	}
-	m.printf("%s has a new owner %s (glusterbus started), re-read %d objects", exporter.BusName, owner, len(objs))
+	m.printf("%s has a new owner %s (glusterbus started), re-read %d objects", busapi.BusName, owner, len(objs))
 	for _, path := range slices.Sorted(maps.Keys(objs)) {
 		for _, iface := range slices.Sorted(maps.Keys(objs[path])) {
 			m.update(path, iface, objs[path][iface], true)
@@ -142,12 +142,12 @@ func (m *monitor) handle(ctx context.Context, s *dbus.Signal) error {
 	if s.Name == nameOwnerChanged {
 		var name, prev, next string
 		if s.Sender != busDriver || dbus.Store(s.Body, &name, &prev, &next) != nil ||
-			name != exporter.BusName || next == m.owner {
+			name != busapi.BusName || next == m.owner {
 			return nil
 		}
 		if next == "" {
 			m.owner = ""
-			m.printf("%s lost its owner %s (glusterbus stopped)", exporter.BusName, prev)
+			m.printf("%s lost its owner %s (glusterbus stopped)", busapi.BusName, prev)
 			return m.err
 		}
 		return m.reload(ctx, true)
@@ -184,7 +184,7 @@ func (m *monitor) handle(ctx context.Context, s *dbus.Signal) error {
 			}
 		}
 	default:
-		if i := strings.LastIndex(s.Name, "."); i >= 0 && s.Name[:i] == exporter.ManagerInterface {
+		if i := strings.LastIndex(s.Name, "."); i >= 0 && s.Name[:i] == busapi.ManagerInterface {
 			args := make([]string, len(s.Body))
 			for j, a := range s.Body {
 				args[j] = format(a)
@@ -255,7 +255,7 @@ func (m *monitor) remove(path dbus.ObjectPath, iface string) {
 
 // short writes object paths below the glusterfs node relative to it.
 func short(p dbus.ObjectPath) string {
-	if rel, ok := strings.CutPrefix(string(p), string(exporter.GlusterPath)+"/"); ok {
+	if rel, ok := strings.CutPrefix(string(p), string(busapi.GlusterPath)+"/"); ok {
 		return rel
 	}
 	return string(p)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/busapi"
 	"github.com/glusterbus/glusterbus/internal/state"
 	"github.com/glusterbus/glusterbus/internal/testbus"
 )
@@ -91,8 +91,8 @@ func TestMonitor(t *testing.T) {
 		" Removed volume/gv1 (org.storaged.Storaged.GlusterFS.Volume)\n",
 		" Removed "+brick+" (org.storaged.Storaged.GlusterFS.Brick)\n")
 
-	d.exp.Emit(exporter.ManagerPath, exporter.ManagerInterface+".Event", uint64(7), "VOLUME_SET", int64(1700000000000000),
-		"u1", exporter.VolumePrefix+"gv0", map[string]string{"source": "native", "options": "nfs.disable=off"})
+	d.exp.Emit(busapi.ManagerPath, busapi.ManagerInterface+".Event", uint64(7), "VOLUME_SET", int64(1700000000000000),
+		"u1", busapi.VolumePrefix+"gv0", map[string]string{"source": "native", "options": "nfs.disable=off"})
 	expect(t, out, &at, ` /org/storaged/Storaged/Manager: Event 7 VOLUME_SET 1700000000000000 u1 volume/gv0 {options="nfs.disable=off" source=native}`+"\n")
 
 	// Each change is printed once.
@@ -148,7 +148,7 @@ func TestFormat(t *testing.T) {
 		{uint32(3), "3"},
 		{true, "true"},
 		{[]string{"a", "b c"}, `[a "b c"]`},
-		{[]dbus.ObjectPath{exporter.VolumePrefix + "gv0", exporter.ManagerPath}, "[volume/gv0 /org/storaged/Storaged/Manager]"},
+		{[]dbus.ObjectPath{busapi.VolumePrefix + "gv0", busapi.ManagerPath}, "[volume/gv0 /org/storaged/Storaged/Manager]"},
 		{map[string]string{"b": "2", "a": "1"}, "{a=1 b=2}"},
 		{dbus.MakeVariant(uint64(5)), "5"},
 		{[]any{uint64(1), "x"}, "[1 x]"},

@@ -15,11 +15,11 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/busapi"
 )
 
 // ErrNoDaemon is returned when nothing owns the bus name.
-var ErrNoDaemon = errors.New(exporter.BusName + " has no owner: is glusterbus serve running on this bus?")
+var ErrNoDaemon = errors.New(busapi.BusName + " has no owner: is glusterbus serve running on this bus?")
 
 // objects is what GetManagedObjects returns: path, interface, property.
 type objects = map[dbus.ObjectPath]map[string]map[string]dbus.Variant
@@ -93,15 +93,15 @@ func ReadStatus(ctx context.Context, conn *dbus.Conn) (*Status, error) {
 	}
 	s := &Status{Glusterd: map[string]any{}, Volumes: []VolumeStatus{}, Peers: []PeerStatus{}}
 	for path, ifaces := range objs {
-		if p := ifaces[exporter.GlusterdInterface]; p != nil {
+		if p := ifaces[busapi.GlusterdInterface]; p != nil {
 			for name, v := range p {
 				s.Glusterd[name] = plain(v.Value())
 			}
 		}
-		if p := ifaces[exporter.VolumeInterface]; p != nil {
+		if p := ifaces[busapi.VolumeInterface]; p != nil {
 			s.Volumes = append(s.Volumes, volumeStatus(path, p, objs))
 		}
-		if p := ifaces[exporter.PeerInterface]; p != nil {
+		if p := ifaces[busapi.PeerInterface]; p != nil {
 			s.Peers = append(s.Peers, PeerStatus{
 				Object:    string(path),
 				UUID:      get[string](p, "Uuid"),
@@ -121,13 +121,13 @@ func ReadStatus(ctx context.Context, conn *dbus.Conn) (*Status, error) {
 
 func managedObjects(ctx context.Context, conn *dbus.Conn) (objects, error) {
 	var objs objects
-	err := conn.Object(exporter.BusName, exporter.RootPath).
+	err := conn.Object(busapi.BusName, busapi.RootPath).
 		CallWithContext(ctx, "org.freedesktop.DBus.ObjectManager.GetManagedObjects", 0).Store(&objs)
 	if noOwner(err) {
 		return nil, ErrNoDaemon
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the objects of %s: %w", exporter.BusName, err)
+		return nil, fmt.Errorf("reading the objects of %s: %w", busapi.BusName, err)
 	}
 	return objs, nil
 }
@@ -163,7 +163,7 @@ func volumeStatus(path dbus.ObjectPath, p map[string]dbus.Variant, objs objects)
 		v.Options = map[string]string{}
 	}
 	for _, bp := range get[[]dbus.ObjectPath](p, "Bricks") {
-		b := objs[bp][exporter.BrickInterface]
+		b := objs[bp][busapi.BrickInterface]
 		if b == nil {
 			continue
 		}

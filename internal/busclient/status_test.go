@@ -30,17 +30,21 @@ type daemon struct {
 func startDaemon(t *testing.T, addr string, snap *state.Snapshot) *daemon {
 	t.Helper()
 	exp := exporter.New(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	conn, err := exp.Dial(addr)
+	conn, err := exp.Dial(context.Background(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	signalled := make(chan struct{})
+	go func() { exp.Run(ctx); close(signalled) }()
+	t.Cleanup(func() { cancel(); <-signalled })
 	model := state.NewModel(exp)
 	model.SetAll(snap)
-	if err := exp.Claim(conn); err != nil {
+	if err := exp.Claim(context.Background(), conn); err != nil {
 		t.Fatal(err)
 	}
-	return &daemon{exp: exp, model: model, conn: conn}
+	return &daemon{exp: exp, model: model, conn: conn.Conn}
 }
 
 func connect(t *testing.T, addr string) *dbus.Conn {

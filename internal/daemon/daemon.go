@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,9 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
 	"github.com/glusterbus/glusterbus/internal/authz"
+	"github.com/glusterbus/glusterbus/internal/bus"
 	"github.com/glusterbus/glusterbus/internal/config"
 	"github.com/glusterbus/glusterbus/internal/events"
 	"github.com/glusterbus/glusterbus/internal/exporter"
@@ -95,168 +95,300 @@ const callTimeout = 2 * time.Minute
 
 const defaultEventQueue = 1 << 16
 
-// Run serves until ctx ends.
+// Run serves until ctx ends, or until a part of the daemon fails.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Interval <= 0 {
 		return fmt.Errorf("the reconcile interval must be positive, not %v", cfg.Interval)
 	}
-	log := cfg.Logger
 	// SIGHUP's default is to exit: catch it before anything slow (asking
 	// glusterd, dialing the bus), and act on it once there is an authz.
 	hangup := make(chan os.Signal, 1)
 	signal.Notify(hangup, syscall.SIGHUP)
 	defer signal.Stop(hangup)
-	trim := memtrim.New()
-	go trim.Run(ctx, 2*time.Second, log)
-	cli := &gluster.CLI{Command: cfg.Gluster, Timeout: cfg.CLITimeout}
-	src := readSource(cfg, cli, log)
-	workdir, err := resolveWorkdir(ctx, src, cfg.GlusterdWorkdir, log)
+	d, err := wire(ctx, cfg, hangup)
 	if err != nil {
 		return err
 	}
-	allow, err := parsePrefixes(cfg.EventsAllow)
-	if err != nil {
+	defer d.stopReads()
+	lc := newLifecycle(ctx, d.log)
+	if err := lc.start(ctx, d.components()...); err != nil {
+		lc.stop()
 		return err
 	}
-	settings, err := loadSettings(cfg)
-	if err != nil {
-		return err
+	if ctx.Err() == nil {
+		d.log.Info("serving", "bus", cfg.Bus, "name", exporter.BusName, "glusterd_workdir", d.workdir,
+			"volumes", len(d.model.VolumeNames()), "journal_last_seq", d.j.LastSeq(), "events", listenerAddrs(d.listener))
+	}
+	lc.wait(ctx)
+	d.log.Info("stopping")
+	err = lc.stop()
+	d.logStopped()
+	return err
+}
+
+// daemon is the daemon's parts, wired together; components says how they
+// start and stop.
+type daemon struct {
+	cfg       Config
+	log       *slog.Logger
+	hangup    <-chan os.Signal
+	workdir   string
+	allow     []netip.Prefix
+	settings  config.Config
+	trim      *memtrim.Trimmer
+	cli       *gluster.CLI
+	exp       *exporter.Exporter
+	model     *state.Model
+	ref       *refresh.Refresher
+	stopReads context.CancelFunc // ends every read of the cluster
+	auth      *authz.Checker
+
+	// Set as components start.
+	j            *journal.Journal
+	publishAfter uint64 // events after this one are signalled
+	listener     *nativeevents.Listener
+	writer       *events.Writer
+	bus          *busKeeper
+	initialErr   error
+	deliverer    *webhook.Deliverer
+	stopHTTP     func()
+}
+
+// wire checks the configuration and builds the parts that run nothing yet.
+func wire(ctx context.Context, cfg Config, hangup <-chan os.Signal) (*daemon, error) {
+	d := &daemon{cfg: cfg, log: cfg.Logger, hangup: hangup, trim: memtrim.New()}
+	d.cli = &gluster.CLI{Command: cfg.Gluster, Timeout: cfg.CLITimeout}
+	src := readSource(cfg, d.cli, d.log)
+	var err error
+	if d.workdir, err = resolveWorkdir(ctx, src, cfg.GlusterdWorkdir, d.log); err != nil {
+		return nil, err
+	}
+	if d.allow, err = parsePrefixes(cfg.EventsAllow); err != nil {
+		return nil, err
+	}
+	if d.settings, err = loadSettings(cfg); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	j, err := journal.Open(filepath.Join(cfg.StateDir, "journal.db"), journal.Options{
-		MaxEvents: cfg.JournalMaxEvents, MaxAge: cfg.JournalMaxAge, Logger: log,
-	})
-	if err != nil {
-		return fmt.Errorf("event journal: %w", err)
-	}
-	defer j.Close()
-	// Events from here on are signalled; the ones before were at the time.
-	publishAfter := j.LastSeq()
-
-	// The native listener binds first: a port held by glustereventsd is
-	// the most likely reason not to start, and should say so at once.
-	var listener *nativeevents.Listener
-	if cfg.EventsPort >= 0 {
-		listener, err = nativeevents.Listen(nativeevents.Config{
-			Port: cfg.EventsPort, ListenAddrs: cfg.EventsAddrs, Allow: allow, Logger: log,
-			RatePerSource: cfg.EventsRate, Burst: cfg.EventsBurst,
-		})
-		if err != nil {
-			return err
-		}
-		defer listener.Close()
-	}
-
-	exp := exporter.New(ctx, log)
-	exp.OnLargeReply(trim.Burst)
-	model := state.NewModel(exp)
-	ref := refresh.New(ctx, src, model, refresh.Options{
+	d.exp = exporter.New(ctx, d.log)
+	d.exp.OnLargeReply(d.trim.Burst)
+	d.model = state.NewModel(d.exp)
+	// Reads outlive ctx until the refresh component stops them, so that
+	// nothing reads the cluster, or changes the model, behind its back.
+	readCtx, stopReads := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopReads = stopReads
+	d.ref = refresh.New(readCtx, src, d.model, refresh.Options{
 		QuietPeriod:       cfg.QuietPeriod,
 		RemoteBrickStatus: cfg.RemoteBrickStatus,
-		Logger:            log,
+		Logger:            d.log,
 		GlusterdUnit:      glusterdUnitState,
 	})
-	registerEventMethods(exp, j)
+	d.auth = authz.New(nil, d.settings.ManageGroup)
+	return d, nil
+}
 
-	// The writer outlives ctx long enough to journal what is queued.
-	writerCtx, stopWriter := context.WithCancel(context.Background())
-	queue := cfg.EventQueue
-	if queue <= 0 {
-		queue = defaultEventQueue
-	}
-	writer := events.NewWriter(j, queue, log, func(err error) {
-		model.UpdateService(func(svc *state.Service) {
-			svc.JournalError = ""
+// components are the daemon's parts in the order they start. They stop in
+// reverse: reading native events first, then what makes events, then the
+// journal writer's flush, then the signals, then the bus and the journal.
+//
+// A new part is one more entry, placed after the parts it uses, so that it
+// stops before them: an HTTP server, for one, binds in start (a port in use
+// stops the daemon at once), serves in run until ctx ends and then shuts
+// down, waiting for its requests; placed after "journal writer", whatever
+// it journals is flushed.
+func (d *daemon) components() []component {
+	cfg, log := d.cfg, d.log
+	return []component{{
+		name: "memory trimmer",
+		run:  func(ctx context.Context) error { d.trim.Run(ctx, 2*time.Second, log); return nil },
+	}, {
+		name: "journal",
+		start: func(context.Context) error {
+			j, err := journal.Open(filepath.Join(cfg.StateDir, "journal.db"), journal.Options{
+				MaxEvents: cfg.JournalMaxEvents, MaxAge: cfg.JournalMaxAge, Logger: log,
+			})
 			if err != nil {
-				svc.JournalError = err.Error()
+				return fmt.Errorf("event journal: %w", err)
 			}
-		})
-	})
-	writerDone := make(chan struct{})
-	go func() { writer.Run(writerCtx); close(writerDone) }()
-	defer func() { stopWriter(); <-writerDone }()
-	stopHTTP, err := startHTTP(ctx, cfg, model, j, listener, writer, log)
-	if err != nil {
-		return err
-	}
-	defer stopHTTP()
-
-	conn, err := exp.Dial(cfg.Bus)
-	if err != nil {
-		return err
-	}
-	auth := authz.New(conn, settings.ManageGroup)
-	(&manager{cli: cli, ref: ref, auth: auth}).register(exp)
-	go reloadOnHangup(ctx, hangup, cfg, auth, log)
-
-	// Read the cluster before taking the name, so the first client that sees
-	// the name sees the whole tree. A failure leaves an empty tree with
-	// Glusterd.LastError set; the reconcile tries again.
-	initialErr := ref.All(ctx)
-	if initialErr != nil {
-		log.Warn("initial read of the cluster failed; serving what is known", "err", initialErr)
-	}
-	if err := exp.Claim(conn); err != nil {
-		conn.Close()
-		return err
-	}
-	bus := &busKeeper{exp: exp, auth: auth, address: cfg.Bus, log: log, conn: conn}
-	defer bus.close()
-	go bus.run(ctx)
-	go func() {
-		if err := events.Publish(ctx, j, publishAfter, emitEvent(exp)); err != nil {
-			log.Error("publishing journaled events stopped", "err", err)
-		}
-	}()
-	// State changes become events from the first successful read on: what
-	// exists at start was not created now.
-	recorder := events.NewRecorder(writer, model.Glusterd().UUID, objectPath)
-	if initialErr == nil {
-		model.AddSink(recorder)
-	} else {
-		go addSinkAfterFirstRead(ctx, ref, model, recorder, cfg.Interval)
-	}
-	if listener != nil {
-		model.AddSink(startNativeUpkeep(ctx, listener, writer, model, log))
-		go func() {
-			if err := listener.Run(ctx, nativeHandler(writer, ref, model, log)); err != nil && ctx.Err() == nil {
+			d.j = j
+			// Events from here on are signalled; the ones before were at the time.
+			d.publishAfter = j.LastSeq()
+			return nil
+		},
+		stop: func() { d.j.Close() },
+	}, {
+		// The native socket binds early: a port held by glustereventsd is
+		// the most likely reason not to start, and should say so at once.
+		name: "native events socket",
+		start: func(context.Context) error {
+			if cfg.EventsPort < 0 {
+				return nil
+			}
+			l, err := nativeevents.Listen(nativeevents.Config{
+				Port: cfg.EventsPort, ListenAddrs: cfg.EventsAddrs, Allow: d.allow, Logger: log,
+				RatePerSource: cfg.EventsRate, Burst: cfg.EventsBurst,
+			})
+			d.listener = l
+			return err
+		},
+		stop: func() {
+			if d.listener != nil {
+				d.listener.Close()
+			}
+		},
+	}, {
+		name: "bus",
+		start: func(ctx context.Context) error {
+			registerEventMethods(d.exp, d.j)
+			(&manager{cli: d.cli, ref: d.ref, auth: d.auth}).register(d.exp)
+			conn, err := d.exp.Dial(ctx, cfg.Bus)
+			if err != nil {
+				return err
+			}
+			if !conn.Cuttable() {
+				log.Warn("the bus is not reached over a unix socket: a bus that stops reading stalls the signals until it reads again", "bus", cfg.Bus)
+			}
+			d.auth.SetConn(conn.Conn)
+			d.bus = &busKeeper{exp: d.exp, auth: d.auth, address: cfg.Bus, log: log, conn: conn}
+			return nil
+		},
+		stop: func() { d.bus.close() },
+	}, {
+		name: "bus signals",
+		run:  func(ctx context.Context) error { d.exp.Run(ctx); return nil },
+	}, {
+		name: "event signals",
+		run: func(ctx context.Context) error {
+			if err := events.Publish(ctx, d.j, d.publishAfter, emitEvent(d.exp)); err != nil {
+				log.Error("publishing journaled events stopped", "err", err)
+			}
+			return nil
+		},
+	}, {
+		name: "journal writer",
+		start: func(context.Context) error {
+			queue := cfg.EventQueue
+			if queue <= 0 {
+				queue = defaultEventQueue
+			}
+			d.writer = events.NewWriter(d.j, queue, log, func(err error) {
+				d.model.UpdateService(func(svc *state.Service) {
+					svc.JournalError = ""
+					if err != nil {
+						svc.JournalError = err.Error()
+					}
+				})
+			})
+			return nil
+		},
+		// It writes what is queued before it returns.
+		run: func(ctx context.Context) error { d.writer.Run(ctx); return nil },
+	}, {
+		// After the journal writer: it stops before the journal's flush,
+		// and serves the journal until then.
+		name: "HTTP server",
+		start: func(ctx context.Context) error {
+			var err error
+			d.stopHTTP, err = startHTTP(context.WithoutCancel(ctx), cfg, d.model, d.j, d.listener, d.writer, log)
+			return err
+		},
+		stop: func() { d.stopHTTP() },
+	}, {
+		// Read the cluster before taking the name, so the first client that
+		// sees the name sees the whole tree. A failure leaves an empty tree
+		// with Glusterd.LastError set; the reconcile tries again.
+		name: "initial read",
+		start: func(ctx context.Context) error {
+			d.initialErr = d.ref.All(ctx)
+			if d.initialErr != nil && ctx.Err() == nil {
+				log.Warn("initial read of the cluster failed; serving what is known", "err", d.initialErr)
+			}
+			return nil
+		},
+	}, {
+		name:  "bus name",
+		start: func(ctx context.Context) error { return d.exp.Claim(ctx, d.bus.conn) },
+		run:   func(ctx context.Context) error { d.bus.run(ctx); return nil },
+	}, {
+		// State changes become events from the first successful read on:
+		// what exists at start was not created now.
+		name: "state events",
+		run: func(ctx context.Context) error {
+			recorder := events.NewRecorder(d.writer, d.model.Glusterd().UUID, objectPath)
+			if d.initialErr == nil {
+				d.model.AddSink(recorder)
+				return nil
+			}
+			addSinkAfterFirstRead(ctx, d.ref, d.model, recorder, cfg.Interval)
+			return nil
+		},
+	}, {
+		name: "reconcile",
+		run:  func(ctx context.Context) error { d.ref.Run(ctx, cfg.Interval); return nil },
+		stop: d.stopReads,
+	}, {
+		name: "workdir watch",
+		run: func(ctx context.Context) error {
+			if !cfg.NoWatch {
+				watchWorkdir(ctx, d.workdir, d.ref, log)
+			}
+			return nil
+		},
+	}, {
+		name: "configuration reload",
+		run:  func(ctx context.Context) error { reloadOnHangup(ctx, d.hangup, cfg, d.auth, log); return nil },
+	}, {
+		name: "webhooks",
+		start: func(context.Context) error {
+			hooksFile := cfg.WebhooksFile
+			if hooksFile == "" {
+				hooksFile = filepath.Join(d.workdir, "events", "webhooks.json")
+			}
+			var err error
+			d.deliverer, err = webhook.New(webhook.Options{Journal: d.j, File: hooksFile, Logger: log,
+				NodeID: func() string { return d.model.Glusterd().UUID }})
+			return err
+		},
+		run: func(ctx context.Context) error {
+			if err := d.deliverer.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("webhook delivery stopped", "err", err)
+			}
+			return nil
+		},
+	}, {
+		name: "webhook status",
+		run:  func(ctx context.Context) error { showWebhooks(ctx, d.deliverer, d.model); return nil },
+	}, d.nativeSources(), d.nativeLossReport(), {
+		name: "native events",
+		run: func(ctx context.Context) error {
+			if d.listener == nil {
+				return nil
+			}
+			if err := d.listener.Run(ctx, nativeHandler(d.writer, d.ref, d.model, log)); err != nil && ctx.Err() == nil {
 				log.Error("native events listener stopped", "err", err)
 			}
-		}()
-	}
-	log.Info("serving", "bus", cfg.Bus, "name", exporter.BusName, "glusterd_workdir", workdir,
-		"volumes", len(model.VolumeNames()), "journal_last_seq", j.LastSeq(), "events", listenerAddrs(listener))
+			return nil
+		},
+	}}
+}
 
-	go ref.Run(ctx, cfg.Interval)
-	if !cfg.NoWatch {
-		go watchWorkdir(ctx, workdir, ref, log)
+// logStopped logs the one line that says what the daemon took in and kept.
+func (d *daemon) logStopped() {
+	if d.writer == nil {
+		return
 	}
-
-	hooksFile := cfg.WebhooksFile
-	if hooksFile == "" {
-		hooksFile = filepath.Join(workdir, "events", "webhooks.json")
+	c := d.writer.Counts()
+	args := []any{"native_events_accepted", c.Accepted, "native_events_journaled", c.JournaledNative,
+		"native_events_refused", c.Refused, "events_journaled", c.Journaled}
+	if d.listener != nil {
+		args = append(args, "native_events_received", d.listener.Stats().Received)
 	}
-	deliverer, err := webhook.New(webhook.Options{Journal: j, File: hooksFile, Logger: log,
-		NodeID: func() string { return model.Glusterd().UUID }})
-	if err != nil {
-		return err
+	if c.Late > 0 {
+		args = append(args, "state_events_after_flush", c.Late)
 	}
-	delivered := make(chan struct{})
-	go func() {
-		defer close(delivered)
-		if err := deliverer.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Error("webhook delivery stopped", "err", err)
-		}
-	}()
-	// The journal closes after delivery has stored its cursors.
-	defer func() { <-delivered }()
-	go showWebhooks(ctx, deliverer, model)
-
-	<-ctx.Done()
-	log.Info("stopping")
-	return nil
+	d.log.Info("stopped", args...)
 }
 
 // showWebhooks copies the webhooks' delivery state to the manager about
@@ -409,7 +541,7 @@ type busKeeper struct {
 	address string
 	log     *slog.Logger
 	mu      sync.Mutex
-	conn    *dbus.Conn
+	conn    *bus.Conn
 }
 
 func (b *busKeeper) run(ctx context.Context) {
@@ -432,16 +564,16 @@ func (b *busKeeper) run(ctx context.Context) {
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 5*time.Second)
-			c, err := b.exp.Dial(b.address)
+			c, err := b.exp.Dial(ctx, b.address)
 			if err != nil {
 				continue
 			}
-			if err := b.exp.Claim(c); err != nil {
+			if err := b.exp.Claim(ctx, c); err != nil {
 				b.log.Warn("reconnected, but cannot take the name", "err", err)
-				c.Close()
+				c.Cut()
 				continue
 			}
-			b.auth.SetConn(c)
+			b.auth.SetConn(c.Conn)
 			b.mu.Lock()
 			b.conn = c
 			b.mu.Unlock()
@@ -454,5 +586,6 @@ func (b *busKeeper) run(ctx context.Context) {
 func (b *busKeeper) close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.conn.Close()
+	b.exp.SetConn(nil)
+	b.conn.Cut()
 }

@@ -172,16 +172,43 @@ const sourcesRecheck = time.Minute
 // How long resolving one peer's name may take.
 const resolveTimeout = 5 * time.Second
 
-// startNativeUpkeep sets the native listener's allowed sources, keeps them
-// in step with this host's addresses and the peers, and logs the native
-// events lost, until ctx ends. The returned sink must be added to the
-// model.
-func startNativeUpkeep(ctx context.Context, l *nativeevents.Listener, w *events.Writer, model *state.Model, log *slog.Logger) state.Sink {
-	s := newSources(l, model, log)
-	s.update(ctx)
-	go s.run(ctx, sourcesRecheck)
-	go reportLoss(ctx, func() nativeLoss { return lossOf(l.Stats(), w.Refused()) }, time.Second, lossReportEvery, log)
-	return s
+// nativeSources keeps the native listener's allowed sources in step with
+// this host's addresses and the peers.
+func (d *daemon) nativeSources() component {
+	var s *sources
+	return component{
+		name: "native sources",
+		start: func(ctx context.Context) error {
+			if d.listener == nil {
+				return nil
+			}
+			s = newSources(d.listener, d.model, d.log)
+			s.update(ctx)
+			d.model.AddSink(s)
+			return nil
+		},
+		run: func(ctx context.Context) error {
+			if s != nil {
+				s.run(ctx, sourcesRecheck)
+			}
+			return nil
+		},
+	}
+}
+
+// nativeLossReport logs the native events lost; its last report is made
+// once the listener has stopped.
+func (d *daemon) nativeLossReport() component {
+	return component{
+		name: "native loss report",
+		run: func(ctx context.Context) error {
+			if d.listener != nil {
+				l, w := d.listener, d.writer
+				reportLoss(ctx, func() nativeLoss { return lossOf(l.Stats(), w.Refused()) }, time.Second, lossReportEvery, d.log)
+			}
+			return nil
+		},
+	}
 }
 
 // sources keeps the native listener's allow-list (besides loopback and

@@ -402,3 +402,56 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestWriterCountsAndEnd: the counts say what was accepted and journaled;
+// once Run has returned, Offer refuses and Put is counted as late.
+func TestWriterCountsAndEnd(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	w := NewWriter(j, 1000, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	for range 30 {
+		w.Offer(journal.Event{Name: "N", Source: SourceNative})
+	}
+	w.Put(journal.Event{Name: "D", Source: SourceDiff}, journal.Event{Name: "D", Source: SourceDiff})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w.Run(ctx)
+	if w.Offer(journal.Event{Name: "N", Source: SourceNative}) {
+		t.Fatal("an event was accepted after the writer ended")
+	}
+	w.Put(journal.Event{Name: "D", Source: SourceDiff})
+	want := Counts{Accepted: 30, Refused: 1, Journaled: 32, JournaledNative: 30, Late: 1}
+	if got := w.Counts(); got != want {
+		t.Fatalf("counts %+v, want %+v", got, want)
+	}
+	if j.LastSeq() != 32 {
+		t.Fatalf("journal holds %d events", j.LastSeq())
+	}
+}
+
+// TestPublishCatchesUpAtTheEnd: told to stop, Publish still emits what was
+// journaled by then.
+func TestPublishCatchesUpAtTheEnd(t *testing.T) {
+	j, err := journal.Open(filepath.Join(t.TempDir(), "j.db"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for range 2500 {
+		if _, err := j.Append(context.Background(), journal.Event{Name: "E"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var n int
+	if err := Publish(ctx, j, 0, func(journal.Event) { n++ }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2500 {
+		t.Fatalf("published %d of 2500", n)
+	}
+}

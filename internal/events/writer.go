@@ -29,10 +29,15 @@ type Writer struct {
 	log      *slog.Logger
 	capacity int
 	refused  atomic.Uint64
+	accepted atomic.Uint64 // by Offer
+	// Written to the journal: all events, and those that came by Offer.
+	journaled, journaledNative atomic.Uint64
+	late                       atomic.Uint64 // Put after Run ended
 
 	mu    sync.Mutex
 	queue []journal.Event // queue[head:] waits, in arrival order
 	head  int
+	ended bool          // Run has returned: nothing more is written
 	wake  chan struct{} // holds one token while the queue may be non-empty
 
 	errMu      sync.Mutex
@@ -55,27 +60,50 @@ func NewWriter(j *journal.Journal, capacity int, log *slog.Logger, onError func(
 // the event was refused (counted in Refused).
 func (w *Writer) Offer(ev journal.Event) bool {
 	w.mu.Lock()
-	if len(w.queue)-w.head >= w.capacity {
+	if w.ended || len(w.queue)-w.head >= w.capacity {
 		w.mu.Unlock()
 		w.refused.Add(1)
 		return false
 	}
 	w.queue = append(w.queue, ev)
+	w.accepted.Add(1)
 	w.mu.Unlock()
 	w.signal()
 	return true
 }
 
 // Put queues events whatever the queue holds; it never waits and never
-// refuses.
+// refuses, but once Run has returned the events are only counted (Counts'
+// Late): the daemon stops what makes them before it stops the writer.
 func (w *Writer) Put(evs ...journal.Event) {
 	if len(evs) == 0 {
 		return
 	}
 	w.mu.Lock()
+	if w.ended {
+		w.mu.Unlock()
+		w.late.Add(uint64(len(evs)))
+		return
+	}
 	w.queue = append(w.queue, evs...)
 	w.mu.Unlock()
 	w.signal()
+}
+
+// Counts are a Writer's totals.
+type Counts struct {
+	Accepted        uint64 // events Offer took
+	Refused         uint64 // events Offer refused
+	Journaled       uint64 // events written to the journal
+	JournaledNative uint64 // of which native events
+	Late            uint64 // events Put after Run ended, not written
+}
+
+// Counts returns the totals so far; once Run has returned, every event
+// accepted is either journaled or was reported lost by Run.
+func (w *Writer) Counts() Counts {
+	return Counts{Accepted: w.accepted.Load(), Refused: w.refused.Load(), Journaled: w.journaled.Load(),
+		JournaledNative: w.journaledNative.Load(), Late: w.late.Load()}
 }
 
 func (w *Writer) signal() {
@@ -103,13 +131,18 @@ func (w *Writer) Err() error {
 }
 
 // Run writes queued events until ctx ends, then writes what is still
-// queued (for at most flushTimeout).
+// queued (for at most flushTimeout) and refuses more.
 func (w *Writer) Run(ctx context.Context) {
 	const flushTimeout = 10 * time.Second
 	reported := make(chan struct{})
 	stopReporting := make(chan struct{})
 	go w.reportErrors(stopReporting, reported)
 	defer func() { close(stopReporting); <-reported }()
+	defer func() {
+		w.mu.Lock()
+		w.ended = true
+		w.mu.Unlock()
+	}()
 	batch := make([]journal.Event, 0, maxBatch)
 	for {
 		select {
@@ -175,6 +208,7 @@ func (w *Writer) write(ctx context.Context, batch []journal.Event) bool {
 		_, err := w.j.Append(context.WithoutCancel(ctx), batch...)
 		if err == nil {
 			w.setErr(nil)
+			w.count(batch)
 			return true
 		}
 		w.setErr(err)
@@ -185,6 +219,18 @@ func (w *Writer) write(ctx context.Context, batch []journal.Event) bool {
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// count adds a written batch to the counts.
+func (w *Writer) count(batch []journal.Event) {
+	var native uint64
+	for i := range batch {
+		if batch[i].Source == SourceNative {
+			native++
+		}
+	}
+	w.journaled.Add(uint64(len(batch)))
+	w.journaledNative.Add(native)
 }
 
 // setErr records the write outcome and, when it turns from working to
@@ -258,8 +304,10 @@ func (r *Recorder) Apply(changes []state.Change) {
 }
 
 // Publish calls emit for every event journaled after sequence after, in
-// sequence order, until ctx ends. Take after (j.LastSeq()) before anything
-// can append, or an event committed in between is never published.
+// sequence order, until ctx ends; then for those journaled by then, so that
+// a daemon stopping its journal writer first signals every event. Take
+// after (j.LastSeq()) before anything can append, or an event committed in
+// between is never published.
 func Publish(ctx context.Context, j *journal.Journal, after uint64, emit func(journal.Event)) error {
 	last := after
 	for {
@@ -274,8 +322,11 @@ func Publish(ctx context.Context, j *journal.Journal, after uint64, emit func(jo
 		if len(evs) > 0 {
 			continue
 		}
-		if err := j.Wait(ctx, last); err != nil {
-			return nil // ctx ended or the journal closed
+		if ctx.Err() != nil {
+			return nil // caught up after the end
+		}
+		if err := j.Wait(ctx, last); err != nil && ctx.Err() == nil {
+			return nil // the journal closed
 		}
 	}
 }

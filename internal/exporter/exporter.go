@@ -30,9 +30,7 @@ type Exporter struct {
 	layouts  map[string]*layout
 	silent   map[string]bool // "iface.Prop" that emit no PropertiesChanged
 	methods  map[string]map[string]*Method
-	emitMu   sync.Mutex // keeps signals in the order of Apply
-	connMu   sync.RWMutex
-	conn     *dbus.Conn
+	signals  signalQueue
 	mu       sync.RWMutex
 	objects  map[dbus.ObjectPath]*object
 	children map[dbus.ObjectPath]map[string]bool // intermediate path -> child elements
@@ -108,6 +106,7 @@ func New(ctx context.Context, log *slog.Logger) *Exporter {
 		}
 	}
 	return &Exporter{
+		signals:  newSignalQueue(log),
 		log:      log,
 		ctx:      ctx,
 		ifaces:   ifaces,
@@ -167,33 +166,9 @@ func declaredIn(m introspect.Method) string {
 	return sig.String()
 }
 
-// SetConn sets the connection signals go out on (nil while disconnected).
-func (e *Exporter) SetConn(c *dbus.Conn) {
-	e.connMu.Lock()
-	e.conn = c
-	e.connMu.Unlock()
-}
-
-// Emit sends a signal from path if a connection is set.
-func (e *Exporter) Emit(path dbus.ObjectPath, name string, args ...any) {
-	e.connMu.RLock()
-	c := e.conn
-	e.connMu.RUnlock()
-	if c == nil {
-		return
-	}
-	if err := c.Emit(path, name, args...); err != nil {
-		e.log.Warn("emitting a signal failed", "signal", name, "path", path, "err", err)
-	}
-}
-
-type pendingSignal struct {
-	path dbus.ObjectPath
-	name string
-	args []any
-}
-
-// Apply updates the objects and emits one signal per changed object.
+// Apply updates the objects and queues one signal per changed object; it
+// never waits for the bus (see signalQueue), so the model's lock, under
+// which it runs, is never held across a write to the bus.
 func (e *Exporter) Apply(changes []state.Change) {
 	sigs := make([]pendingSignal, 0, len(changes))
 	e.mu.Lock()
@@ -238,12 +213,10 @@ func (e *Exporter) Apply(changes []state.Change) {
 				[]any{path, []string{iface}}})
 		}
 	}
-	e.emitMu.Lock()
+	// Queued before the tree is unlocked, so signals keep the order of the
+	// changes to the tree.
+	e.signals.put(sigs...)
 	e.mu.Unlock()
-	defer e.emitMu.Unlock()
-	for _, s := range sigs {
-		e.Emit(s.path, s.name, s.args...)
-	}
 }
 
 func (e *Exporter) newObject(iface string) *object {
@@ -349,7 +322,7 @@ func (n *node) LookupInterface(name string) (dbus.Interface, bool) {
 	}
 	t := methodTable{}
 	for mname, m := range n.e.methods[name] {
-		t[mname] = &boundMethod{m: m, path: n.path, ctx: n.e.ctx}
+		t[mname] = &boundMethod{m: m, path: n.path, ctx: n.e.ctx, e: n.e}
 	}
 	return t, true
 }

@@ -32,12 +32,13 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	addr := testbus.Start(t)
 	exp := New(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	conn, err := exp.Dial(addr)
+	conn, err := exp.Dial(context.Background(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	if err := exp.Claim(conn); err != nil {
+	runSignals(t, exp)
+	if err := exp.Claim(context.Background(), conn); err != nil {
 		t.Fatal(err)
 	}
 	client, err := dbus.Connect(addr)
@@ -46,6 +47,14 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { client.Close() })
 	return &fixture{exp: exp, model: state.NewModel(exp), client: client, addr: addr}
+}
+
+// runSignals runs the exporter's signal writer until the test ends.
+func runSignals(t testing.TB, exp *Exporter) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { exp.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 func volume(name string, online ...bool) *state.Volume {
@@ -128,6 +137,7 @@ func TestObjectsAndSignals(t *testing.T) {
 		t.Fatalf("manager volumes: %v", got)
 	}
 
+	waitSignals(f.exp) // the first read's signals are out before listening
 	sigs := f.signals(t)
 	// A brick goes down: one PropertiesChanged for the volume, one for the
 	// brick, each with only what changed.

@@ -63,6 +63,7 @@ type boundMethod struct {
 	m    *Method
 	path dbus.ObjectPath
 	ctx  context.Context
+	e    *Exporter
 }
 
 func (b *boundMethod) DecodeArguments(_ *dbus.Conn, sender string, _ *dbus.Message, body []any) ([]any, error) {
@@ -79,6 +80,8 @@ func (b *boundMethod) Call(args ...any) ([]any, error) {
 		return nil, dbus.ErrMsgInvalidArg
 	}
 	out, err := b.m.Handle(call)
+	// The reply follows the signals of what the call changed.
+	b.e.signals.flushed(b.ctx)
 	if err != nil {
 		return nil, toDBusError(err)
 	}

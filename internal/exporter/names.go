@@ -5,27 +5,29 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/glusterbus/glusterbus/internal/busapi"
 	"github.com/glusterbus/glusterbus/internal/objpath"
 	"github.com/glusterbus/glusterbus/internal/state"
 )
 
-// Bus names, paths and interfaces of the contract in api/.
+// Bus names, paths and interfaces of the contract in api/ (see busapi,
+// which clients use).
 const (
-	BusName     = "org.storaged.Storaged"
-	RootPath    = dbus.ObjectPath("/org/storaged/Storaged")
-	ManagerPath = RootPath + "/Manager"
-	GlusterPath = RootPath + "/glusterfs"
+	BusName     = busapi.BusName
+	RootPath    = busapi.RootPath
+	ManagerPath = busapi.ManagerPath
+	GlusterPath = busapi.GlusterPath
 
-	GlusterdPath = GlusterPath + "/daemons/glusterd"
-	VolumePrefix = GlusterPath + "/volume/"
-	BrickPrefix  = GlusterPath + "/brick/"
-	PeerPrefix   = GlusterPath + "/peer/"
+	GlusterdPath = busapi.GlusterdPath
+	VolumePrefix = busapi.VolumePrefix
+	BrickPrefix  = busapi.BrickPrefix
+	PeerPrefix   = busapi.PeerPrefix
 
-	ManagerInterface  = "org.storaged.Storaged.Manager.GlusterFS"
-	GlusterdInterface = "org.storaged.Storaged.GlusterFS.Glusterd"
-	VolumeInterface   = "org.storaged.Storaged.GlusterFS.Volume"
-	BrickInterface    = "org.storaged.Storaged.GlusterFS.Brick"
-	PeerInterface     = "org.storaged.Storaged.GlusterFS.Peer"
+	ManagerInterface  = busapi.ManagerInterface
+	GlusterdInterface = busapi.GlusterdInterface
+	VolumeInterface   = busapi.VolumeInterface
+	BrickInterface    = busapi.BrickInterface
+	PeerInterface     = busapi.PeerInterface
 
 	objectManagerInterface = "org.freedesktop.DBus.ObjectManager"
 	propertiesInterface    = "org.freedesktop.DBus.Properties"
@@ -35,11 +37,11 @@ const (
 
 // Error names, as UDisks2 names its errors.
 const (
-	ErrorFailed          = "org.storaged.Storaged.Error.Failed"
-	ErrorNotFound        = "org.storaged.Storaged.Error.NotFound"
-	ErrorTimedout        = "org.storaged.Storaged.Error.Timedout"
-	ErrorNotAuthorized   = "org.storaged.Storaged.Error.NotAuthorized"
-	ErrorInvalidArgument = "org.storaged.Storaged.Error.InvalidArgument"
+	ErrorFailed          = busapi.ErrorFailed
+	ErrorNotFound        = busapi.ErrorNotFound
+	ErrorTimedout        = busapi.ErrorTimedout
+	ErrorNotAuthorized   = busapi.ErrorNotAuthorized
+	ErrorInvalidArgument = busapi.ErrorInvalidArgument
 )
 
 // Path is the object path of a state object.

@@ -7,7 +7,9 @@ import (
 )
 
 // Sink receives every change the model finds, in order. Apply is called with
-// the model locked: it must not call back into the model.
+// the model locked: it must not call back into the model, nor wait for
+// anything outside the process (a bus, a disk, the network): it hands such
+// work to a goroutine of its own.
 type Sink interface {
 	Apply(changes []Change)
 }

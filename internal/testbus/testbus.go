@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +21,40 @@ import (
 // fails where it must run (testbed.Missing).
 func Start(t testing.TB) string {
 	t.Helper()
+	addr, _ := start(t, t.TempDir(), "--session")
+	return addr
+}
+
+// StartProcess is Start that also returns the dbus-daemon's pid, for tests
+// that play a hung bus (see Freeze).
+func StartProcess(t testing.TB) (addr string, pid int) {
+	t.Helper()
 	return start(t, t.TempDir(), "--session")
+}
+
+// Freeze stops the bus process pid (SIGSTOP): it keeps its sockets open and
+// reads nothing, as a hung dbus-daemon does. The returned function, also
+// called when the test ends, lets it run again (SIGCONT). pid must be a bus
+// this test started: SIGSTOP to pid 0 or below would stop a process group,
+// the test's own included.
+func Freeze(t testing.TB, pid int) (thaw func()) {
+	t.Helper()
+	if pid <= 0 {
+		t.Fatalf("refusing to stop pid %d: not a process of its own", pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("stopping the bus (pid %d): %v", pid, err)
+	}
+	var once sync.Once
+	thaw = func() {
+		once.Do(func() {
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Errorf("continuing the bus (pid %d): %v", pid, err)
+			}
+		})
+	}
+	t.Cleanup(thaw)
+	return thaw
 }
 
 // StartOpen is Start for a bus that every local user may connect to and
@@ -59,10 +93,11 @@ func StartOpenExcept(t testing.TB, deny ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return start(t, dir, "--config-file="+conf)
+	addr, _ := start(t, dir, "--config-file="+conf)
+	return addr
 }
 
-func start(t testing.TB, dir, kind string) string {
+func start(t testing.TB, dir, kind string) (addr string, pid int) {
 	t.Helper()
 	bin := daemonBinary(t)
 	// Other users reach the socket of an open bus.
@@ -77,7 +112,8 @@ func start(t testing.TB, dir, kind string) string {
 // stopped when the test ends.
 func StartConfig(t testing.TB, configFile string) string {
 	t.Helper()
-	return run(t, daemonBinary(t), "--config-file="+configFile, "--nofork", "--print-address=1")
+	addr, _ := run(t, daemonBinary(t), "--config-file="+configFile, "--nofork", "--print-address=1")
+	return addr
 }
 
 // daemonBinary finds dbus-daemon; without it the test is skipped, or fails
@@ -92,8 +128,8 @@ func daemonBinary(t testing.TB) string {
 }
 
 // run starts dbus-daemon with args, which must include --print-address=1,
-// and returns the address it prints.
-func run(t testing.TB, bin string, args ...string) string {
+// and returns the address it prints and its pid.
+func run(t testing.TB, bin string, args ...string) (addr string, pid int) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
@@ -106,7 +142,7 @@ func run(t testing.TB, bin string, args ...string) string {
 		t.Fatalf("starting dbus-daemon: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = cmd.Process.Kill() // stopped or not
 		_ = cmd.Wait()
 	})
 	lines := make(chan string, 1)
@@ -119,11 +155,11 @@ func run(t testing.TB, bin string, args ...string) string {
 		if addr == "" {
 			t.Fatalf("dbus-daemon printed no address: %s", stderr.String())
 		}
-		return addr
+		return addr, cmd.Process.Pid
 	case <-time.After(10 * time.Second):
 		t.Fatalf("dbus-daemon did not start within 10s: %s", stderr.String())
 	}
-	return ""
+	return "", 0
 }
 
 // Buffer collects what a process or a logger writes while the test reads
