@@ -47,7 +47,18 @@ func TestSecretsStayHidden(t *testing.T) {
 	n.Gluster(t, "volume", "create", "sec", n.Addr+":"+h.cluster.BrickDir(1, "sec"), "force")
 	n.Gluster(t, "volume", "start", "sec")
 	n.Gluster(t, "volume", "set", "sec", "auth.allow", "127.0.0.1")
-	h.waitFor("the volume up", 30*time.Second, func() bool { return h.prop(volPath("sec"), exporter.VolumeInterface, "Health") == "up" })
+	h.waitFor("the volume up and its option set", 30*time.Second, func() bool {
+		opts, _ := h.prop(volPath("sec"), exporter.VolumeInterface, "Options").(map[string]string)
+		return h.prop(volPath("sec"), exporter.VolumeInterface, "Health") == "up" && opts["auth.allow"] != ""
+	})
+	h.waitFor("VOLUME_SET journaled", 30*time.Second, func() bool {
+		for _, e := range h.getEvents(0) {
+			if e.Name == "VOLUME_SET" {
+				return true
+			}
+		}
+		return false
+	})
 	secrets := volumeSecrets(t, n.Workdir, "sec")
 
 	bus := fmt.Sprintf("%v", h.objects())
