@@ -24,7 +24,7 @@ func TestFloodOfUnknownNames(t *testing.T) {
 		cfg.RemoteBrickStatus = false
 		cfg.GlusterdSocket = "" // every read a gluster run, to count them
 		cfg.EventsPort, cfg.EventsAddrs = port, []string{"127.0.0.1"}
-		cfg.EventsRate, cfg.EventsBurst = 0, 0 // the defaults: 1000/s, 5000
+		cfg.EventsRate, cfg.EventsBurst = 1000, 5000 // serve's defaults
 		runs = recordGluster(t, cfg)
 	})
 	n1 := h.cluster.Nodes[0]
