@@ -106,7 +106,7 @@ func (w *worker) run(ctx context.Context, start uint64) {
 
 	readFailures := 0
 	for ctx.Err() == nil {
-		evs, err := j.Range(cur, opts.PageSize)
+		evs, err := j.Range(cur, max(opts.PageSize, w.cfg.Load().hook.Batch))
 		if err != nil {
 			if errors.Is(err, journal.ErrClosed) {
 				return
@@ -139,15 +139,32 @@ func (w *worker) run(ctx context.Context, start uint64) {
 		if gap := evs[0].Seq - cur - 1; gap > 0 {
 			w.lost(gap)
 		}
-		for i := range evs {
-			ev := &evs[i]
+		for len(evs) > 0 {
+			// The next POST: the events up to the next one the filters
+			// select (one event per POST), or up to the batch size's worth
+			// of selected ones.
 			wc := w.cfg.Load()
-			if wc.match.match(ev) && !w.deliver(ctx, ev) {
-				return
+			size := max(wc.hook.Batch, 1)
+			send := make([]*journal.Event, 0, size)
+			n := 0
+			for n < len(evs) && len(send) < size {
+				if wc.match.match(&evs[n]) {
+					send = append(send, &evs[n])
+				}
+				n++
 			}
-			cur = ev.Seq
+			if len(send) > 0 {
+				switch w.deliver(ctx, send) {
+				case stopped:
+					return
+				case regroup:
+					continue
+				}
+			}
+			cur = evs[n-1].Seq
 			w.setCursor(cur)
 			save(false)
+			evs = evs[n:]
 		}
 	}
 }
