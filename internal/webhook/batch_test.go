@@ -383,3 +383,31 @@ func TestBatchSetting(t *testing.T) {
 		t.Errorf("config %+v", cfg)
 	}
 }
+
+// TestBatchSendTest: the sample event goes to a webhook that batches as a
+// batch of one, so that the test exercises the receiver's real parsing.
+func TestBatchSendTest(t *testing.T) {
+	var mu sync.Mutex
+	var body []byte
+	var header http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		body, _ = io.ReadAll(req.Body)
+		header = req.Header.Clone()
+	}))
+	defer srv.Close()
+	status, err := Test(context.Background(), Webhook{URL: srv.URL, Batch: 5}, "", 0)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("Test: %d, %v", status, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var evs []map[string]any
+	if err := json.Unmarshal(body, &evs); err != nil || len(evs) != 1 || evs[0]["event"] != SampleEventName {
+		t.Errorf("body %s: %v", body, err)
+	}
+	if header.Get(HeaderSequence) != "" || header.Get(HeaderSource) != "test" {
+		t.Errorf("headers %v", header)
+	}
+}
