@@ -104,10 +104,10 @@ type eventsdResult struct {
 func runEventsd(args []string) error {
 	fs := flag.NewFlagSet("eventsd", flag.ExitOnError)
 	port := fs.Int("port", 0, "glustereventsd's port")
-	pid := fs.Int("pid", 0, "glustereventsd's process id (its webhook process is its child)")
+	pid := fs.Int("pid", 0, "the daemon's process id (glustereventsd's webhook process is its child)")
 	receiverURL := fs.String("receiver", "", "the receiver's stats URL")
 	receiverPid := fs.Int("receiver-pid", 0, "the receiver's process id")
-	logFile := fs.String("log", "", "glustereventsd's events log")
+	logFile := fs.String("log", "", "glustereventsd's events log (none for glusterbus)")
 	captured := fs.String("captured", "internal/nativeevents/testdata/captured.jsonl", "captured datagrams")
 	payloads := fs.String("payloads", "internal/nativeevents/testdata/payloads.jsonl", "glustereventsd's payloads for them")
 	rate := fs.Float64("rate", 10000, "datagrams per second")
@@ -115,6 +115,7 @@ func runEventsd(args []string) error {
 	drain := fs.Duration("drain", 60*time.Second, "how long to wait for deliveries after the last datagram")
 	quiet := fs.Duration("quiet", 5*time.Second, "stop waiting once nothing was delivered for this long")
 	out := fs.String("out", "", "result file (JSON)")
+	label := fs.String("label", "glustereventsd", "the daemon's name in the progress lines")
 	fs.Parse(args)
 
 	mix, err := loadMix(*captured, *payloads)
@@ -154,7 +155,7 @@ func runEventsd(args []string) error {
 	logged0 := countLines(*logFile)
 	_, drops0 := socketStats(*port)
 	res := eventsdResult{Shapes: len(mix), Target: *rate, DrainLimit: drain.Seconds()}
-	logf("glustereventsd: %.0f events/s for %v", *rate, *duration)
+	logf("%s: %.0f events/s for %v", *label, *rate, *duration)
 	m := startMeter(map[string]int{"daemon": *pid, "receiver": *receiverPid, "driver": os.Getpid()})
 	res.Send = snd.paced(*rate, *duration)
 	sendEnd := time.Now()
@@ -185,9 +186,9 @@ func runEventsd(args []string) error {
 	res.DrainSeconds = max(0, last.Sub(sendEnd).Seconds())
 	res.DeliveredRate = float64(res.Delivered) / later(last, sendEnd).Sub(res.Send.Start).Seconds()
 	res.LossPercent = 100 * float64(res.Send.Sent-res.Delivered) / float64(res.Send.Sent)
-	logf("  sent %d (%.0f/s, at most %d behind), socket drops %d, logged %d, delivered %d while sending and %d in all (last %.1fs after sending; still coming: %v), %d duplicates, %d bad; glustereventsd %.0f%% CPU, %.0f MiB; receiver %.0f%%; machine %.0f%% busy",
+	logf("  sent %d (%.0f/s, at most %d behind), socket drops %d, logged %d, delivered %d while sending and %d in all (last %.1fs after sending; still coming: %v), %d duplicates, %d bad; %s %.0f%% CPU, %.0f MiB; receiver %.0f%%; machine %.0f%% busy",
 		res.Send.Sent, res.Send.Rate, res.Send.MaxLate, res.SocketDrops, res.Logged, res.InWindow, res.Delivered, res.DrainSeconds, res.StillComing,
-		s.Duplicates-before.Duplicates, s.Bad-before.Bad, res.Daemon.CPUPercent, res.Daemon.PeakRSSMiB, res.Webhook.CPUPercent, res.SystemBusy)
+		s.Duplicates-before.Duplicates, s.Bad-before.Bad, *label, res.Daemon.CPUPercent, res.Daemon.PeakRSSMiB, res.Webhook.CPUPercent, res.SystemBusy)
 	return writeJSON(*out, res)
 }
 

@@ -1,14 +1,14 @@
 // Command ingestbench drives bench/ingest/run.sh: it sends GlusterFS native
 // event datagrams at a paced rate over loopback UDP, to `glusterbus serve`
 // (counting the Event signals and checking GetEvents) or to glustereventsd
-// (counting what its webhook receives), measures the daemons' CPU and
+// or glusterbus (counting what their webhook receives), measures the daemons' CPU and
 // memory, and writes the results.
 //
 //	ingestbench freeport
 //	ingestbench receiver -addr-file F
 //	ingestbench glusterbus -bus ADDR -port P -pid PID -bus-pid PID -out F
 //	ingestbench eventsd -port P -pid PID -receiver URL -receiver-pid PID -log F -out F
-//	ingestbench report -glusterbus F -eventsd F -doc docs/benchmarks.md -command CMD
+//	ingestbench report -glusterbus F -eventsd F [-glusterbus-webhook F] -doc docs/benchmarks.md -command CMD
 package main
 
 import (

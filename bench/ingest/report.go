@@ -17,6 +17,7 @@ func runReport(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	busFile := fs.String("glusterbus", "", "result of the glusterbus command")
 	eventsdFile := fs.String("eventsd", "", "result of the eventsd command")
+	webhookFile := fs.String("glusterbus-webhook", "", "result of the eventsd command run against glusterbus with a webhook (optional)")
 	doc := fs.String("doc", "", "the benchmarks document whose section to write (empty: print only)")
 	command := fs.String("command", "", "the command that ran the benchmark")
 	started := fs.String("started", "", "when the run started (RFC 3339)")
@@ -67,6 +68,36 @@ func runReport(args []string) error {
 	row("whole machine busy", fmt.Sprintf("%.0f %%", s.SystemBusy), fmt.Sprintf("%.0f %%", ev.SystemBusy), "")
 	table := t.String()
 
+	var wh strings.Builder
+	var gw eventsdResult
+	if *webhookFile != "" {
+		if err := readJSON(*webhookFile, &gw); err != nil {
+			return err
+		}
+		row = func(cells ...string) { fmt.Fprintf(&wh, "| %s |\n", strings.Join(cells, " | ")) }
+		row("", "glusterbus", "glustereventsd", "glusterbus ÷ glustereventsd")
+		row("---", "---:", "---:", "---:")
+		row("offered", fmt.Sprintf("%.0f/s for %.0f s", gw.Target, gw.Send.Seconds), fmt.Sprintf("%.0f/s for %.0f s", ev.Target, ev.Send.Seconds), "")
+		row("datagrams sent", fmt.Sprint(gw.Send.Sent), fmt.Sprint(ev.Send.Sent), "")
+		row("delivered (webhook POST, distinct events)", fmt.Sprint(gw.Delivered), fmt.Sprint(ev.Delivered), "")
+		row("delivered while the datagrams were being sent", fmt.Sprint(gw.InWindow), fmt.Sprint(ev.InWindow), "")
+		row("**delivered events/s**", fmt.Sprintf("**%.0f**", gw.DeliveredRate), fmt.Sprintf("**%.0f**", ev.DeliveredRate), "**"+ratio(gw.DeliveredRate, ev.DeliveredRate)+"**")
+		row("**loss**", fmt.Sprintf("**%.2f %%**", gw.LossPercent), fmt.Sprintf("**%.2f %%**", ev.LossPercent), "")
+		row("duplicates", fmt.Sprint(gw.Receiver.Duplicates), fmt.Sprint(ev.Receiver.Duplicates), "")
+		row("dropped by the daemon's UDP socket (kernel)", fmt.Sprint(gw.SocketDrops), fmt.Sprint(ev.SocketDrops), "")
+		row("last delivery after the last datagram", fmt.Sprintf("%.1f s%s", gw.DrainSeconds, map[bool]string{true: " (still delivering at the cut-off)"}[gw.StillComing]),
+			fmt.Sprintf("%.1f s%s", ev.DrainSeconds, map[bool]string{true: " (still delivering at the cut-off)"}[ev.StillComing]), "")
+		row("daemon CPU (% of one core)", fmt.Sprintf("%.0f %%", gw.Daemon.CPUPercent), fmt.Sprintf("%.0f %% (with its webhook process)", ev.Daemon.CPUPercent), "")
+		row("daemon CPU time per event delivered", fmt.Sprintf("%.0f µs", 1e6*gw.Daemon.CPUSeconds/float64(max(1, gw.Delivered))),
+			fmt.Sprintf("%.0f µs", 1e6*ev.Daemon.CPUSeconds/float64(max(1, ev.Delivered))), "")
+		row("daemon peak RSS (of which anonymous)", fmt.Sprintf("%.0f MiB (%.0f MiB)", gw.Daemon.PeakRSSMiB, gw.Daemon.PeakAnonMiB),
+			fmt.Sprintf("%.0f MiB (%.0f MiB)", ev.Daemon.PeakRSSMiB, ev.Daemon.PeakAnonMiB), "")
+		row("webhook receiver CPU", fmt.Sprintf("%.0f %%", gw.Webhook.CPUPercent), fmt.Sprintf("%.0f %%", ev.Webhook.CPUPercent), "")
+		row("sender: achieved rate, most datagrams behind schedule", fmt.Sprintf("%.0f/s, %d", gw.Send.Rate, gw.Send.MaxLate), fmt.Sprintf("%.0f/s, %d", ev.Send.Rate, ev.Send.MaxLate), "")
+		row("whole machine busy", fmt.Sprintf("%.0f %%", gw.SystemBusy), fmt.Sprintf("%.0f %%", ev.SystemBusy), "")
+	}
+	webhookTable := wh.String()
+
 	var r strings.Builder
 	row = func(cells ...string) { fmt.Fprintf(&r, "| %s |\n", strings.Join(cells, " | ")) }
 	row("offered/s", "achieved/s", "sent", "socket drops", "journaled", "signalled", "journal caught up after", "last signal after", "most signals queued for the client",
@@ -90,6 +121,10 @@ func runReport(args []string) error {
 
 	fmt.Println()
 	fmt.Print(table)
+	if webhookTable != "" {
+		fmt.Println()
+		fmt.Print(webhookTable)
+	}
 	fmt.Println()
 	fmt.Print(ramp)
 	fmt.Printf("\npeak sustained by glusterbus: %.0f events/s (%s)\n", bus.Peak, bus.PeakLimit)
@@ -132,6 +167,14 @@ func runReport(args []string) error {
 	}
 	fmt.Fprintf(&d, "glustereventsd wrote %d of the %d datagrams to its events log (read and published to its webhook process), %d were dropped by its sockets, "+
 		"and the receiver got %d of them while the datagrams were being sent.\n\n", ev.Logged, ev.Send.Sent, ev.SocketDrops, ev.InWindow)
+	if webhookTable != "" {
+		fmt.Fprintf(&d, "### Webhook delivery, like for like\n\n"+
+			"The same load and the same receiver, with glusterbus delivering to it as its one webhook instead of signalling on D-Bus: "+
+			"another `glusterbus serve` as above (its own dbus-daemon, nobody listening to the signals), whose webhooks file holds the receiver "+
+			"(`{\"token\": \"\", \"secret\": \"\"}`, no `\"glusterbus\"` settings: one POST per event, glustereventsd's body), measured as glustereventsd is "+
+			"(the same drain limit; CPU of the daemon with the `false` commands its refreshes run). Each daemon ran alone; load average before the whole run: %s.\n\n%s\n",
+			loadavg(*loadBefore), webhookTable)
+	}
 	fmt.Fprintf(&d, "### glusterbus: peak sustainable rate\n\n"+
 		"From the %.0f s run, steps of %.0f s at rates ×1.4 higher each (or lower, if the run failed) until a step fails (or holds), then one step halfway between the best rate that held and the lowest that failed; a step that fails is repeated once, and holds if the repeat holds. "+
 		"A step is sustained if every datagram is signalled, the last signal comes within 1 s of the last datagram and the sender achieves 95 %% of the rate; the peak is the highest achieved rate of a step that held. "+

@@ -11,6 +11,9 @@
 #       that loses, lags or that the sender cannot keep up with;
 #   (c) the same load to the installed glustereventsd, with a local webhook
 #       receiver counting its POSTs; its CPU and RSS;
+#   (d) the same load to another `glusterbus serve` with the same kind of
+#       receiver as its one webhook (one POST per event, as glustereventsd):
+#       the like-for-like row of webhook delivery;
 # then prints the side-by-side table and writes it, with the machine, the
 # date and the command, into the "Native event ingest" section of
 # docs/benchmarks.md (DOC= to write elsewhere, DOC= empty to skip).
@@ -155,7 +158,32 @@ timeout 240 "$bench" eventsd -port "$ev_port" -pid "$ev_pid" -receiver "${url%/l
 stop "$ev_pid" "$recv_pid"
 groups=()
 
-"$bench" report -glusterbus "$tmp/glusterbus.json" -eventsd "$tmp/eventsd.json" -doc "$DOC" \
+# (d): glusterbus delivering to the same kind of receiver.
+gw=$tmp/gw
+mkdir -p "$gw/gd/events" "$gw/state"
+start "$bench" receiver -addr-file "$gw/receiver.url"
+recv_pid=$started_pid
+wait_file "$gw/receiver.url"
+url=$(cat "$gw/receiver.url")
+printf '{"%s": {"token": "", "secret": ""}}\n' "$url" >"$gw/gd/events/webhooks.json"
+start dbus-daemon --session --nofork --nopidfile --address="unix:path=$gw/bus.sock"
+bus_pid=$started_pid
+wait_file "$gw/bus.sock"
+gw_port=$("$bench" freeport)
+start "$tmp/glusterbus" serve --bus "unix:path=$gw/bus.sock" --gluster false \
+	--glusterd-workdir "$gw/gd" --state-dir "$gw/state" --config "$gw/none.conf" \
+	--events-port "$gw_port" --events-rate -1 --journal-max-events 50000000 \
+	2>"$gw/glusterbus.log"
+gw_pid=$started_pid
+timeout 240 "$bench" eventsd -label "glusterbus webhook" -port "$gw_port" -pid "$gw_pid" \
+	-receiver "${url%/listen}/stats" -receiver-pid "$recv_pid" -rate "$RATE" -duration "$DURATION" \
+	-out "$tmp/gbwebhook.json"
+stop "$gw_pid" "$recv_pid" "$bus_pid"
+groups=()
+grep -E 'level=(WARN|ERROR)' "$gw/glusterbus.log" | grep -v 'msg="reading gluster state failed"' |
+	grep -v 'msg="initial read of the cluster failed' | head -5 >&2 || true
+
+"$bench" report -glusterbus "$tmp/glusterbus.json" -eventsd "$tmp/eventsd.json" -glusterbus-webhook "$tmp/gbwebhook.json" -doc "$DOC" \
 	-command "$command" -started "$started" \
 	-eventsd-version "$(dpkg-query -W -f '${Version}' glusterfs-server 2>/dev/null || echo unknown)" \
 	-python-version "$(python3 -c 'import platform; print(platform.python_version())')" \

@@ -40,7 +40,14 @@ type Webhook struct {
 	NoVerify bool          // do not verify the https certificate
 	CAFile   string        // PEM roots to trust instead of the system's
 	Timeout  time.Duration // per POST; 0 means the Deliverer's default
+
+	// Batch, when above 0, POSTs a JSON array of up to Batch events instead
+	// of one event per POST.
+	Batch int
 }
+
+// MaxBatch is the largest batch a webhook may ask for.
+const MaxBatch = 1000
 
 // Invalid is a webhook of the file that cannot be used.
 type Invalid struct {
@@ -85,6 +92,7 @@ type extension struct {
 	NoVerify bool     `json:"no_verify,omitempty"`
 	CAFile   string   `json:"ca_file,omitempty"`
 	Timeout  float64  `json:"timeout,omitempty"` // seconds
+	Batch    int      `json:"batch,omitempty"`
 }
 
 // Load reads a webhooks file. A missing file is an empty Config. Errors
@@ -158,6 +166,7 @@ func decodeWebhook(u string, raw json.RawMessage) (Webhook, error) {
 		w.Events, w.Volumes, w.Sources = x.Events, x.Volumes, x.Sources
 		w.NoVerify, w.CAFile = x.NoVerify, x.CAFile
 		w.Timeout = time.Duration(x.Timeout * float64(time.Second))
+		w.Batch = x.Batch
 	}
 	return w, validate(&w)
 }
@@ -214,6 +223,9 @@ func decodeExtension(raw json.RawMessage) (extension, error) {
 	if x.Timeout < 0 || math.IsInf(x.Timeout, 0) || x.Timeout > 3600 {
 		return x, errors.New("timeout must be between 0 and 3600 seconds")
 	}
+	if x.Batch < 0 || x.Batch > MaxBatch {
+		return x, fmt.Errorf("batch must be between 0 and %d events", MaxBatch)
+	}
 	return x, nil
 }
 
@@ -239,6 +251,9 @@ func validate(w *Webhook) error {
 	}
 	if w.Timeout < 0 || w.Timeout > time.Hour {
 		return fmt.Errorf("%w: %s: timeout must be between 0 and 3600 seconds", ErrInvalid, redactURL(w.URL))
+	}
+	if w.Batch < 0 || w.Batch > MaxBatch {
+		return fmt.Errorf("%w: %s: batch must be between 0 and %d events", ErrInvalid, redactURL(w.URL), MaxBatch)
 	}
 	return nil
 }

@@ -36,7 +36,8 @@
 //	    "sources":   ["native"],
 //	    "no_verify": false,
 //	    "ca_file":   "/etc/pki/hooks-ca.pem",
-//	    "timeout":   5
+//	    "timeout":   5,
+//	    "batch":     100
 //	  }
 //	}
 //
@@ -60,6 +61,8 @@
 //     webhook instead of the system's roots (for a private CA or a
 //     self-signed receiver, instead of no_verify).
 //   - timeout: seconds one POST may take, response included (default 10).
+//   - batch: 1 to MaxBatch POSTs a JSON array of up to that many events
+//     (see Batches); 0 or absent, one event per POST as glustereventsd.
 //
 // Unknown keys inside "glusterbus" are errors, so that a typo does not
 // silently widen a filter.
@@ -107,11 +110,12 @@
 //
 // A Deliverer runs one goroutine per webhook. Each reads the journal in
 // bounded pages from its durable cursor (journal cursor "webhook:<url>"),
-// POSTs the events its filters select in sequence order, one at a time, and
-// stores the cursor after every CursorEvery events, every CursorInterval,
+// POSTs the events its filters select in sequence order, one POST at a time
+// (one event per POST, or a batch), and stores the cursor after every
+// CursorEvery events, every CursorInterval,
 // whenever it has caught up and when it stops. Delivery is therefore at
 // least once: after a crash, the events since the cursor was last stored (at
-// most CursorEvery, plus the one in flight) are sent again, none skipped;
+// most CursorEvery, plus the POST in flight) are sent again, none skipped;
 // an event whose answer did not come within the timeout is sent again too.
 // X-Glusterbus-Sequence lets a receiver drop such duplicates. A slow or dead
 // receiver delays no other: each webhook has its own goroutine and
@@ -137,6 +141,19 @@
 // statuses (3xx, since redirects are not followed, and 4xx) count the event
 // as failed and move on to the next. Events the journal's retention removed
 // before they could be sent are counted as lost.
+//
+// # Batches
+//
+// A webhook with "batch" set gets, per POST, a JSON array of the bodies of
+// up to that many of its events, in journal order: what the journal holds
+// after the last POST, nothing waiting to fill the batch.
+// X-Glusterbus-Sequence lists their sequence numbers in the array's order,
+// X-Glusterbus-Source their sources; a secret's JWT is the first event's. A
+// batch succeeds or fails as a whole: a retry sends the same array again,
+// a refusal counts each of its events as failed. Delivery stays at least
+// once and in order, so a receiver that failed half-way through a batch
+// gets that half again. Changing "batch" while a batch is retried regroups
+// its events.
 //
 // # Body and headers
 //

@@ -34,6 +34,7 @@ type Change struct {
 	NoVerify                 *bool
 	CAFile                   *string
 	Timeout                  *time.Duration
+	Batch                    *int // 0 turns batching off
 
 	ClearToken, ClearSecret bool // set the token or secret to ""
 }
@@ -135,6 +136,7 @@ func (c *Change) settings() []member {
 	put("no_verify", c.NoVerify != nil, extension{NoVerify: deref(c.NoVerify)})
 	put("ca_file", c.CAFile != nil, extension{CAFile: deref(c.CAFile)})
 	put("timeout", c.Timeout != nil, extension{Timeout: deref(c.Timeout).Seconds()})
+	put("batch", c.Batch != nil, extension{Batch: deref(c.Batch)})
 	return out
 }
 
@@ -147,7 +149,7 @@ func deref[T any](p *T) T {
 }
 
 // settingKeys is the order in which the "glusterbus" settings are written.
-var settingKeys = []string{"events", "volumes", "sources", "no_verify", "ca_file", "timeout"}
+var settingKeys = []string{"events", "volumes", "sources", "no_verify", "ca_file", "timeout", "batch"}
 
 // setSetting replaces the member of settings named m.key by m, removes it
 // if m has no value, or adds m before the first known setting that is
@@ -198,6 +200,7 @@ func encodeWebhook(w Webhook) json.RawMessage {
 	x := extension{
 		Events: w.Events, Volumes: w.Volumes, Sources: w.Sources,
 		NoVerify: w.NoVerify, CAFile: w.CAFile, Timeout: w.Timeout.Seconds(),
+		Batch: w.Batch,
 	}
 	return webhookObject(nil, w.Token, w.Secret, extensionMembers(&x))
 }
@@ -249,6 +252,9 @@ func extensionMembers(x *extension) []member {
 	}
 	if x.Timeout != 0 {
 		out = append(out, member{"timeout", strconv.AppendFloat(nil, x.Timeout, 'f', -1, 64)})
+	}
+	if x.Batch != 0 {
+		out = append(out, member{"batch", strconv.AppendInt(nil, int64(x.Batch), 10)})
 	}
 	return out
 }

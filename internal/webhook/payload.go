@@ -174,17 +174,50 @@ func authorization(w *Webhook, event string, ts int64, now time.Time) (string, e
 	return "", nil
 }
 
-// post is one event to send.
+// post is one body to send: one event, or a batch.
 type post struct {
 	body   []byte
-	event  string // name, the JWT's sub
-	ts     int64  // the JWT's iat
-	seq    uint64 // 0: no sequence header
+	event  string   // name, the JWT's sub
+	ts     int64    // the JWT's iat
+	seqs   []uint64 // the events' sequence numbers; none: no sequence header
 	source string
 }
 
 func postOf(ev journal.Event) post {
-	return post{body: Body(ev), event: ev.Name, ts: ev.Time.Unix(), seq: ev.Seq, source: ev.Source}
+	p := post{body: Body(ev), event: ev.Name, ts: ev.Time.Unix(), source: ev.Source}
+	if ev.Seq != 0 {
+		p.seqs = []uint64{ev.Seq}
+	}
+	return p
+}
+
+// BatchBody returns the body POSTed to a webhook with "batch" set: the
+// events' Body, in order, as a JSON array ("[" body ", " body ... "]", as
+// Python's json.dumps writes a list).
+func BatchBody(evs []*journal.Event) []byte {
+	b := []byte{'['}
+	for i, ev := range evs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, Body(*ev)...)
+	}
+	return append(b, ']')
+}
+
+// batchPostOf is the post of a batch. Its JWT is the first event's (sub and
+// iat); its source header names every source in it, comma separated.
+func batchPostOf(evs []*journal.Event) post {
+	p := post{body: BatchBody(evs), event: evs[0].Name, ts: evs[0].Time.Unix(), seqs: make([]uint64, len(evs))}
+	var sources []string
+	for i, ev := range evs {
+		p.seqs[i] = ev.Seq
+		if !slices.Contains(sources, ev.Source) {
+			sources = append(sources, ev.Source)
+		}
+	}
+	p.source = strings.Join(sources, ",")
+	return p
 }
 
 // newRequest builds the POST of p to w.
@@ -204,9 +237,21 @@ func newRequest(ctx context.Context, w *Webhook, p *post, now time.Time) (*http.
 	if auth != "" {
 		h.Set("Authorization", auth)
 	}
-	if p.seq != 0 {
-		h.Set(HeaderSequence, strconv.FormatUint(p.seq, 10))
+	if len(p.seqs) > 0 {
+		h.Set(HeaderSequence, joinSeqs(p.seqs))
 	}
 	h.Set(HeaderSource, p.source)
 	return req, auth, nil
+}
+
+// joinSeqs writes sequence numbers as an HTTP list: "5", or "5,6,9".
+func joinSeqs(seqs []uint64) string {
+	b := make([]byte, 0, 8*len(seqs))
+	for i, s := range seqs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, s, 10)
+	}
+	return string(b)
 }

@@ -60,8 +60,8 @@ func (d *Deliverer) test(ctx context.Context, w Webhook) (int, error) {
 }
 
 // Test posts the sample event to w (gluster-eventsapi webhook-test, for a
-// URL that need not be configured) and returns the HTTP status; see
-// SendTest.
+// URL that need not be configured), as an array of one if w batches, and
+// returns the HTTP status; see SendTest.
 func Test(ctx context.Context, w Webhook, nodeID string, timeout time.Duration) (int, error) {
 	if err := validate(&w); err != nil {
 		return 0, err
@@ -75,7 +75,13 @@ func Test(ctx context.Context, w Webhook, nodeID string, timeout time.Duration) 
 		timeout = DefaultTimeout
 	}
 	wc := &workerConfig{hook: w, client: c, timeout: timeout}
-	p := postOf(SampleEvent(nodeID, time.Now()))
+	ev := SampleEvent(nodeID, time.Now())
+	p := postOf(ev)
+	if w.Batch > 0 {
+		// A receiver that takes batches gets the sample as one.
+		p = batchPostOf([]*journal.Event{&ev})
+		p.seqs = nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	status, _, _, auth, err := do(ctx, wc, &p)
