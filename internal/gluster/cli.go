@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -28,6 +29,9 @@ type CLI struct {
 
 	infoAll   memo[Volume]
 	statusAll memo[BrickStatus]
+
+	wdMu sync.Mutex
+	wd   string // glusterd's working directory, once read
 }
 
 // VolumeInfo returns the volumes (all of them when volume is "" or "all").
