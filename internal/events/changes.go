@@ -39,6 +39,15 @@ const (
 	PeerDisconnect      = "PEER_DISCONNECT"
 	GlusterdUp          = "GLUSTERD_UP"
 	GlusterdDown        = "GLUSTERD_DOWN"
+
+	VolumeRebalanceStart      = "VOLUME_REBALANCE_START"
+	VolumeRebalanceStop       = "VOLUME_REBALANCE_STOP"
+	VolumeRebalanceFailed     = "VOLUME_REBALANCE_FAILED"
+	VolumeRebalanceComplete   = "VOLUME_REBALANCE_COMPLETE"
+	VolumeRemoveBrickStart    = "VOLUME_REMOVE_BRICK_START"
+	VolumeRemoveBrickStop     = "VOLUME_REMOVE_BRICK_STOP"
+	VolumeRemoveBrickFailed   = "VOLUME_REMOVE_BRICK_FAILED"
+	VolumeRemoveBrickComplete = "VOLUME_REMOVE_BRICK_COMPLETE" // GlusterFS has none
 )
 
 // OptionPrefix prefixes option keys in VOLUME_SET fields, as in the native
@@ -108,7 +117,64 @@ func volumeEvents(c *state.Change, emit emitFunc) {
 			old, _ := find(c.Old, "Health")
 			emit(c, VolumeHealthChanged, name, journal.Field{Key: "old", Value: asString(old)}, journal.Field{Key: "new", Value: asString(v)})
 		}
+		if v, ok := find(c.Props, "Tasks"); ok {
+			old, _ := find(c.Old, "Tasks")
+			taskEvents(c, name, asTasks(old), asTasks(v), emit)
+		}
 	}
+}
+
+// taskEvents: a task seen running for the first time started; one whose
+// status became final (or first seen final: its run was missed) completed,
+// failed or was stopped. A task that disappears (a remove-brick committed)
+// says nothing more.
+func taskEvents(c *state.Change, name journal.Field, old, cur []state.Task, emit emitFunc) {
+	before := map[string]string{}
+	for _, t := range old {
+		before[t.ID] = t.Status
+	}
+	for _, t := range cur {
+		prev, known := before[t.ID]
+		if known && prev == t.Status {
+			continue
+		}
+		event := taskEventName(t.Type, t.Status)
+		if event == "" {
+			continue
+		}
+		fields := []journal.Field{name, {Key: "id", Value: t.ID}, {Key: "type", Value: t.Type}, {Key: "status", Value: t.Status}}
+		for _, k := range slices.Sorted(maps.Keys(t.Figures)) {
+			fields = append(fields, journal.Field{Key: k, Value: t.Figures[k]})
+		}
+		emit(c, event, fields...)
+	}
+}
+
+// taskEventName names the event of a task reaching a status, "" for none.
+func taskEventName(typ, status string) string {
+	remove := typ == "Remove brick"
+	pick := func(rebalance, removeBrick string) string {
+		if remove {
+			return removeBrick
+		}
+		return rebalance
+	}
+	switch status {
+	case "in progress", "fix-layout in progress":
+		return pick(VolumeRebalanceStart, VolumeRemoveBrickStart)
+	case "completed", "fix-layout completed":
+		return pick(VolumeRebalanceComplete, VolumeRemoveBrickComplete)
+	case "failed", "fix-layout failed":
+		return pick(VolumeRebalanceFailed, VolumeRemoveBrickFailed)
+	case "stopped", "fix-layout stopped":
+		return pick(VolumeRebalanceStop, VolumeRemoveBrickStop)
+	}
+	return ""
+}
+
+func asTasks(v any) []state.Task {
+	t, _ := v.([]state.Task)
+	return t
 }
 
 // optionEvents: one VOLUME_SET with every option set or changed, one

@@ -402,3 +402,43 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestTaskEvents(t *testing.T) {
+	m := state.NewModel()
+	m.SetAll(state.NewSnapshot())
+	v := vol("Started", nil, true)
+	m.SetVolume("gv0", v)
+	step := func(tasks ...state.Task) []string {
+		next := *v
+		next.Tasks = tasks
+		return names(FromChanges(m.SetVolume("gv0", &next), "node-1", pathOf))
+	}
+	reb := func(id, status string) state.Task {
+		return state.Task{ID: id, Type: "Rebalance", Status: status, Figures: map[string]string{"files": "0"}}
+	}
+	for _, tc := range []struct {
+		tasks []state.Task
+		want  []string
+	}{
+		{[]state.Task{reb("r1", "in progress")}, []string{VolumeRebalanceStart}},
+		{[]state.Task{reb("r1", "in progress")}, nil},
+		{[]state.Task{{ID: "r1", Type: "Rebalance", Status: "completed", Figures: map[string]string{"files": "12"}}}, []string{VolumeRebalanceComplete}},
+		{[]state.Task{reb("r2", "failed")}, []string{VolumeRebalanceFailed}}, // its run was missed
+		{[]state.Task{{ID: "b1", Type: "Remove brick", Status: "in progress"}}, []string{VolumeRemoveBrickStart}},
+		{[]state.Task{{ID: "b1", Type: "Remove brick", Status: "stopped"}}, []string{VolumeRemoveBrickStop}},
+		{[]state.Task{{ID: "b2", Type: "Remove brick", Status: "completed"}}, []string{VolumeRemoveBrickComplete}},
+		{nil, nil}, // committed: the task is gone
+	} {
+		if got := step(tc.tasks...); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("tasks %+v: events %v, want %v", tc.tasks, got, tc.want)
+		}
+	}
+	// The fields name the task and carry its figures.
+	next := *v
+	next.Tasks = []state.Task{{ID: "r9", Type: "Rebalance", Status: "completed", Figures: map[string]string{"files": "3", "size": "10"}}}
+	evs := FromChanges(m.SetVolume("gv0", &next), "node-1", pathOf)
+	want := fields("name", "gv0", "id", "r9", "type", "Rebalance", "status", "completed", "files", "3", "size", "10")
+	if len(evs) != 1 || !reflect.DeepEqual(evs[0].Fields, want) {
+		t.Errorf("fields = %+v, want %+v", evs, want)
+	}
+}

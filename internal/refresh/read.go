@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/gluster"
@@ -270,7 +271,49 @@ func (r *Refresher) readLocalRuntime(ctx context.Context) *runtimes {
 	}
 	rt.local, rt.self = true, ls.UUID
 	rt.add(ls.Bricks)
+	running := false
+	for _, name := range ls.Volumes {
+		rt.localVolumes[name] = true
+	}
+	for i := range ls.Tasks {
+		t := &ls.Tasks[i]
+		rt.tasks[t.Volume] = append(rt.tasks[t.Volume], stateTask(t, ls.UUID))
+		running = running || t.Running()
+	}
+	r.pollTasks(running)
 	return rt
+}
+
+// stateTask is what the bus shows of a task.
+func stateTask(t *gluster.Task, node string) state.Task {
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	figures := map[string]string{
+		"node": node, "files": u(t.Files), "size": t.Data, "lookups": u(t.Lookups),
+		"failures": u(t.Failures), "skipped": u(t.Skipped), "time_left": u(t.TimeLeft),
+	}
+	if t.HaveDetail {
+		figures["size"] = u(t.DataBytes)
+		figures["runtime"] = strconv.FormatFloat(t.RunTimeSecs, 'f', -1, 64)
+	}
+	return state.Task{ID: t.ID, Type: t.Type, Status: t.Status, Figures: figures}
+}
+
+// pollTasks reads this node's state again after TaskPollInterval while a
+// task runs, so that its end is shown even where no event or hook tells it.
+func (r *Refresher) pollTasks(running bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !running || r.taskPoll != nil {
+		return
+	}
+	r.taskPoll = time.AfterFunc(r.opt.TaskPollInterval, func() {
+		r.mu.Lock()
+		r.taskPoll = nil
+		r.mu.Unlock()
+		if r.ctx.Err() == nil {
+			r.start(keyLocal, 0)
+		}
+	})
 }
 
 // readLocal reads this node's bricks into the volumes that have them.
@@ -282,6 +325,14 @@ func (r *Refresher) readLocal(ctx context.Context) error {
 	names := map[string]bool{}
 	for _, b := range rt.bricks {
 		names[b.Volume] = true
+	}
+	for name := range rt.tasks {
+		names[name] = true
+	}
+	for name := range rt.localVolumes {
+		if v, ok := r.model.Volume(name); ok && len(v.Tasks) > 0 {
+			names[name] = true // its task is gone (a remove-brick committed)
+		}
 	}
 	r.mu.Lock() // see readVolume
 	defer r.mu.Unlock()
@@ -325,10 +376,15 @@ type runtimes struct {
 	local   bool   // this node's bricks were read (get-state)
 	self    string // this node's UUID, as get-state gave it
 	forget  bool   // bricks not read now become unknown
+	// localVolumes are the volumes get-state listed, whose tasks it told
+	// (none: no task).
+	localVolumes map[string]bool
+	tasks        map[string][]state.Task // by volume
 }
 
 func newRuntimes() *runtimes {
-	return &runtimes{bricks: map[string]gluster.BrickStatus{}, volumes: map[string]bool{}}
+	return &runtimes{bricks: map[string]gluster.BrickStatus{}, volumes: map[string]bool{},
+		localVolumes: map[string]bool{}, tasks: map[string][]state.Task{}}
 }
 
 // add records bricks read; a brick read by `volume status` keeps what it
@@ -549,7 +605,7 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 		BrickCount: v.BrickCount, DistCount: v.DistCount, ReplicaCount: v.ReplicaCount,
 		ArbiterCount: v.ArbiterCount, DisperseCount: v.DisperseCount, RedundancyCount: v.RedundancyCount,
 		SnapshotCount: v.SnapshotCount, Options: maps.Clone(v.Options),
-		Bricks: make([]state.Brick, len(v.Bricks)),
+		Bricks: make([]state.Brick, len(v.Bricks)), Tasks: prev.Tasks,
 	}
 	justStarted := v.Status == "Started" && prev.Status != "Started"
 	// A volume found started by the daemon's first read may have run for
@@ -606,6 +662,9 @@ func (r *Refresher) inStartGrace(name string) bool {
 func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) bool) *state.Volume {
 	out := *v
 	out.Bricks = slices.Clone(v.Bricks)
+	if rt.localVolumes[v.Name] {
+		out.Tasks = rt.tasks[v.Name]
+	}
 	grace := r.inStartGrace(v.Name)
 	for i := range out.Bricks {
 		b := &out.Bricks[i]

@@ -64,6 +64,10 @@ type Options struct {
 	// running is taken as still starting, not offline; default 10s.
 	StartGrace time.Duration
 	Logger     *slog.Logger
+	// TaskPollInterval is how often this node's state is read again while
+	// a rebalance or remove-brick task runs (get-state, lock-free); default
+	// 10s.
+	TaskPollInterval time.Duration
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// GlusterdUnit, if set, reports glusterd.service's load and active state.
@@ -113,6 +117,8 @@ type Refresher struct {
 	// next full read; unknownPending, that one is scheduled.
 	unknownNext    time.Time
 	unknownPending bool
+	// taskPoll reads this node's state again while a task runs.
+	taskPoll *time.Timer
 }
 
 // New returns a Refresher; ctx bounds every read it makes.
@@ -125,6 +131,9 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 	}
 	if opt.StartGrace <= 0 {
 		opt.StartGrace = 10 * time.Second
+	}
+	if opt.TaskPollInterval <= 0 {
+		opt.TaskPollInterval = 10 * time.Second
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -197,6 +206,9 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 		r.mu.Lock()
 		for _, tm := range r.timers {
 			tm.Stop()
+		}
+		if r.taskPoll != nil {
+			r.taskPoll.Stop()
 		}
 		r.mu.Unlock()
 	}()

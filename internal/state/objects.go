@@ -34,7 +34,8 @@ type Ref struct {
 }
 
 // Property is one named value of an object. Values are string, bool, uint32,
-// int64, uint64, []string, map[string]string, Ref, []Ref or []WebhookState.
+// int64, uint64, []string, map[string]string, Ref, []Ref, []WebhookState or
+// []Task.
 type Property struct {
 	Name  string
 	Value any
@@ -146,6 +147,7 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 		{"Bricks", bricks},
 		{"OnlineBrickCount", v.OnlineBrickCount()},
 		{"Health", v.Health()},
+		{"Tasks", nonNilTasks(v.Tasks)},
 	}})
 	for i := range v.Bricks {
 		b := &v.Bricks[i]
@@ -184,4 +186,11 @@ func nonNilWebhooks(w []WebhookState) []WebhookState {
 		return []WebhookState{}
 	}
 	return w
+}
+
+func nonNilTasks(t []Task) []Task {
+	if t == nil {
+		return []Task{}
+	}
+	return t
 }

@@ -60,6 +60,18 @@ type Volume struct {
 	SnapshotCount   uint32
 	Options         map[string]string
 	Bricks          []Brick
+	// Tasks are the volume's rebalance or remove-brick tasks as this node
+	// knows them.
+	Tasks []Task
+}
+
+// Task is a rebalance or remove-brick task of a volume. Its fields are in
+// the order of the Volume.Tasks property, a(sssa{ss}).
+type Task struct {
+	ID      string
+	Type    string            // "Rebalance", "Remove brick"
+	Status  string            // as gluster names it: "in progress", "completed", ...
+	Figures map[string]string // files, size, lookups, failures, skipped, runtime, time_left, node
 }
 
 // Brick is one brick of a volume. The runtime fields (RuntimeKnown and

@@ -1,0 +1,98 @@
+package refresh
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/state"
+	"github.com/glusterbus/glusterbus/internal/testbed"
+)
+
+// clusterPatience bounds waits on a real cluster, which may be slow on a
+// loaded machine: a condition, never a timing assertion.
+const clusterPatience = 5 * time.Minute
+
+// realEnv is a Refresher in the default mode (no volume lock) over node 1
+// of a real cluster.
+func realEnv(t *testing.T, c *testbed.Cluster, opt Options) (*Refresher, *state.Model) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	model := state.NewModel()
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	cli := &gluster.CLI{Command: c.Nodes[0].CLI(), Timeout: 2 * time.Minute}
+	r := New(ctx, cli, model, opt)
+	if err := r.All(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return r, model
+}
+
+func waitCluster(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(clusterPatience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func writeFiles(t *testing.T, dir string, n int) {
+	t.Helper()
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), []byte("some data\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A rebalance on a real distribute volume shows as a task that goes from
+// in progress to completed, told by get-state alone.
+func TestTasksOnRealCluster(t *testing.T) {
+	testbed.Require(t)
+	c := testbed.Start(t, 2)
+	n1 := c.Nodes[0]
+	brick := func(node int, name string) string { return c.Nodes[node-1].Addr + ":" + c.BrickDir(node, name) }
+	n1.Gluster(t, "volume", "create", "dist", brick(1, "d1"), "force")
+	n1.Gluster(t, "volume", "start", "dist")
+	writeFiles(t, c.Mount(t, 1, "dist"), 300)
+	n1.Gluster(t, "volume", "add-brick", "dist", brick(2, "d2"), brick(1, "d3"), "force")
+
+	r, model := realEnv(t, c, Options{TaskPollInterval: 200 * time.Millisecond})
+	tasks := func() []state.Task { v, _ := model.Volume("dist"); return v.Tasks }
+	if got := tasks(); len(got) != 0 {
+		t.Fatalf("tasks before any rebalance: %+v", got)
+	}
+	n1.Gluster(t, "volume", "rebalance", "dist", "start")
+	r.TriggerVolume("dist") // as the hook or the native event would
+	waitCluster(t, "the rebalance to complete", func() bool {
+		got := tasks()
+		return len(got) == 1 && got[0].Status == "completed"
+	})
+	got := tasks()[0]
+	if got.Type != "Rebalance" || len(got.ID) != 36 || got.Figures["node"] != model.Glusterd().UUID ||
+		got.Figures["lookups"] == "0" || got.Figures["runtime"] == "" {
+		t.Errorf("task %+v", got)
+	}
+
+	// A remove-brick is a task of its own; its commit ends it.
+	n1.Gluster(t, "volume", "remove-brick", "dist", brick(1, "d3"), "start")
+	r.TriggerVolume("dist")
+	waitCluster(t, "the remove-brick to complete", func() bool {
+		got := tasks()
+		return len(got) == 1 && got[0].Type == "Remove brick" && got[0].Status == "completed"
+	})
+	n1.Gluster(t, "volume", "remove-brick", "dist", brick(1, "d3"), "commit")
+	r.TriggerVolume("dist")
+	waitCluster(t, "the task to go after the commit", func() bool { return len(tasks()) == 0 })
+}
