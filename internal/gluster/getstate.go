@@ -26,6 +26,9 @@ type LocalState struct {
 	Bricks []BrickStatus
 	// Volumes names every volume the dump lists.
 	Volumes []string
+	// Healed are the volumes with replica or disperse sets: those that
+	// self-heal.
+	Healed map[string]bool
 	// Tasks are the rebalance and remove-brick tasks this node's glusterd
 	// knows, one per volume at most (glusterd keeps only the last).
 	Tasks []Task
@@ -187,6 +190,7 @@ func ParseGetState(data []byte) (*LocalState, error) {
 		order    []string                    // brick keys in file order
 		local    = map[string]bool{}         // brick keys with a status
 		tasks    = map[string]*Task{}        // "Volume1" -> its task
+		healed   = map[string]bool{}         // "Volume1" -> replicated or dispersed
 		volOrder []string
 	)
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -219,6 +223,10 @@ func ParseGetState(data []byte) (*LocalState, error) {
 			if rest == "name" {
 				volumes[vol] = value
 				volOrder = append(volOrder, vol)
+				continue
+			}
+			if (rest == "replica_count" || rest == "disperse_count") && atou32(value) > 1 {
+				healed[vol] = true
 				continue
 			}
 			if field, ok := strings.CutPrefix(rest, "rebalance."); ok || rest == "time_left" {
@@ -277,8 +285,12 @@ func ParseGetState(data []byte) (*LocalState, error) {
 		}
 		st.Bricks = append(st.Bricks, *b)
 	}
+	st.Healed = map[string]bool{}
 	for _, vol := range volOrder {
 		st.Volumes = append(st.Volumes, volumes[vol])
+		if healed[vol] {
+			st.Healed[volumes[vol]] = true
+		}
 		t := tasks[vol]
 		if t == nil || t.Status == "" || t.Status == "not started" || t.ID == "" || t.ID == zeroUUID {
 			continue

@@ -145,6 +145,9 @@ func TestParseGetStateTasks(t *testing.T) {
 	if err != nil || len(st.Tasks) != 0 || len(st.Volumes) != 3 {
 		t.Errorf("no task: %+v, %v", st, err)
 	}
+	if len(st.Healed) != 1 || !st.Healed["rv"] {
+		t.Errorf("volumes that self-heal: %v, want rv only", st.Healed)
+	}
 	// node_state.info of another task says nothing of this one.
 	other := Task{ID: "9950c195-d1bb-4aa3-85a9-843773abf16e"}
 	AddNodeState(&other, read("node-state-10.3-remove-brick-completed.info"))

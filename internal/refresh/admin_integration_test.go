@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,4 +97,61 @@ func TestTasksOnRealCluster(t *testing.T) {
 	n1.Gluster(t, "volume", "remove-brick", "dist", brick(1, "d3"), "commit")
 	r.TriggerVolume("dist")
 	waitCluster(t, "the task to go after the commit", func() bool { return len(tasks()) == 0 })
+}
+
+// Entries written while a brick of a replica volume is down show as
+// pending self-heal on the bricks that got them, counted without any
+// glusterd lock, and go back to 0 once the brick returns and heal runs.
+func TestHealCountsOnRealCluster(t *testing.T) {
+	testbed.Require(t)
+	c := testbed.Start(t, 1)
+	n1 := c.Nodes[0]
+	dirs := []string{c.BrickDir(1, "r-a"), c.BrickDir(1, "r-b"), c.BrickDir(1, "r-c")}
+	n1.Gluster(t, "volume", "create", "rep", "replica", "3",
+		n1.Addr+":"+dirs[0], n1.Addr+":"+dirs[1], n1.Addr+":"+dirs[2], "force")
+	n1.Gluster(t, "volume", "start", "rep")
+	n1.Gluster(t, "volume", "create", "plain", n1.Addr+":"+c.BrickDir(1, "p"), "force")
+	mnt := c.Mount(t, 1, "rep")
+
+	r, model := realEnv(t, c, Options{HealPollInterval: 200 * time.Millisecond})
+	vol := func() state.Volume { v, _ := model.Volume("rep"); return v }
+	if v := vol(); v.HealPendingEntries != 0 || v.HealInfoTime.IsZero() {
+		t.Fatalf("before: pending %d, read at %v", v.HealPendingEntries, v.HealInfoTime)
+	}
+	if v, _ := model.Volume("plain"); !v.HealInfoTime.IsZero() {
+		t.Errorf("a volume that does not self-heal has heal counts read at %v", v.HealInfoTime)
+	}
+
+	pid := c.BrickPID(t, "rep", 1, dirs[2])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitCluster(t, "the brick to die", func() bool { return syscall.Kill(pid, 0) != nil })
+	if err := os.Mkdir(filepath.Join(mnt, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, filepath.Join(mnt, "d"), 5)
+	r.TriggerRuntime("rep") // as BRICK_DISCONNECTED would
+	waitCluster(t, "entries pending self-heal", func() bool { return vol().HealPendingEntries > 0 })
+	v := vol()
+	byPath := map[string]uint64{}
+	for _, b := range v.Bricks {
+		byPath[b.Path] = b.HealPendingEntries
+	}
+	if byPath[dirs[0]] == 0 || byPath[dirs[1]] == 0 || byPath[dirs[2]] != 0 ||
+		v.HealPendingEntries != byPath[dirs[0]]+byPath[dirs[1]] {
+		t.Errorf("pending: volume %d, bricks %v", v.HealPendingEntries, byPath)
+	}
+	// The count is the self-heal daemon's, which asks the bricks' index.
+	out := n1.Gluster(t, "volume", "heal", "rep", "statistics", "heal-count")
+	if want := fmt.Sprintf("Number of entries: %d", byPath[dirs[0]]); strings.Count(out, want) != 2 {
+		t.Errorf("daemon: volume %d, bricks %v; gluster (under the volume lock) tells otherwise:\n%s", v.HealPendingEntries, byPath, out)
+	}
+
+	n1.Gluster(t, "volume", "start", "rep", "force")
+	n1.Gluster(t, "volume", "heal", "rep")
+	waitCluster(t, "self-heal to finish", func() bool {
+		v := vol()
+		return v.HealPendingEntries == 0 && v.Bricks[0].HealPendingEntries == 0 && v.Bricks[1].HealPendingEntries == 0
+	})
 }

@@ -280,8 +280,36 @@ func (r *Refresher) readLocalRuntime(ctx context.Context) *runtimes {
 		rt.tasks[t.Volume] = append(rt.tasks[t.Volume], stateTask(t, ls.UUID))
 		running = running || t.Running()
 	}
-	r.pollTasks(running)
+	pending := r.countHeals(ctx, ls, rt)
+	switch {
+	case running:
+		r.pollLocal(r.opt.TaskPollInterval)
+	case pending:
+		r.pollLocal(r.opt.HealPollInterval)
+	}
 	return rt
+}
+
+// countHeals counts the self-heal entries of this node's bricks of the
+// volumes that self-heal, and says whether any has some. A brick whose
+// count fails keeps its last count.
+func (r *Refresher) countHeals(ctx context.Context, ls *gluster.LocalState, rt *runtimes) bool {
+	pending := false
+	for _, b := range ls.Bricks {
+		if !ls.Healed[b.Volume] {
+			continue
+		}
+		n, err := r.src.PendingHeals(ctx, b.Path)
+		if err != nil {
+			r.log.Warn("counting self-heal entries failed", "brick", b.Host+":"+b.Path, "err", err)
+			continue
+		}
+		rt.heal[b.Host+":"+b.Path] = n
+		rt.healVolumes[b.Volume] = true
+		pending = pending || n > 0
+	}
+	rt.healAt = r.opt.Now()
+	return pending
 }
 
 // stateTask is what the bus shows of a task.
@@ -298,15 +326,16 @@ func stateTask(t *gluster.Task, node string) state.Task {
 	return state.Task{ID: t.ID, Type: t.Type, Status: t.Status, Figures: figures}
 }
 
-// pollTasks reads this node's state again after TaskPollInterval while a
-// task runs, so that its end is shown even where no event or hook tells it.
-func (r *Refresher) pollTasks(running bool) {
+// pollLocal reads this node's state again after a while: a task runs, or
+// entries wait for self-heal, and their end is to be shown even where no
+// event or hook tells it.
+func (r *Refresher) pollLocal(after time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !running || r.taskPoll != nil {
+	if r.taskPoll != nil {
 		return
 	}
-	r.taskPoll = time.AfterFunc(r.opt.TaskPollInterval, func() {
+	r.taskPoll = time.AfterFunc(after, func() {
 		r.mu.Lock()
 		r.taskPoll = nil
 		r.mu.Unlock()
@@ -327,6 +356,9 @@ func (r *Refresher) readLocal(ctx context.Context) error {
 		names[b.Volume] = true
 	}
 	for name := range rt.tasks {
+		names[name] = true
+	}
+	for name := range rt.healVolumes {
 		names[name] = true
 	}
 	for name := range rt.localVolumes {
@@ -380,11 +412,17 @@ type runtimes struct {
 	// (none: no task).
 	localVolumes map[string]bool
 	tasks        map[string][]state.Task // by volume
+	// heal: brick name -> self-heal entries counted; healVolumes, the
+	// volumes whose bricks were counted, at healAt.
+	heal        map[string]uint64
+	healVolumes map[string]bool
+	healAt      time.Time
 }
 
 func newRuntimes() *runtimes {
 	return &runtimes{bricks: map[string]gluster.BrickStatus{}, volumes: map[string]bool{},
-		localVolumes: map[string]bool{}, tasks: map[string][]state.Task{}}
+		localVolumes: map[string]bool{}, tasks: map[string][]state.Task{},
+		heal: map[string]uint64{}, healVolumes: map[string]bool{}}
 }
 
 // add records bricks read; a brick read by `volume status` keeps what it
@@ -606,6 +644,8 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 		ArbiterCount: v.ArbiterCount, DisperseCount: v.DisperseCount, RedundancyCount: v.RedundancyCount,
 		SnapshotCount: v.SnapshotCount, Options: maps.Clone(v.Options),
 		Bricks: make([]state.Brick, len(v.Bricks)), Tasks: prev.Tasks,
+		HealPendingEntries: prev.HealPendingEntries, SplitBrainEntries: prev.SplitBrainEntries,
+		PossiblyHealingEntries: prev.PossiblyHealingEntries, HealInfoTime: prev.HealInfoTime,
 	}
 	justStarted := v.Status == "Started" && prev.Status != "Started"
 	// A volume found started by the daemon's first read may have run for
@@ -685,11 +725,21 @@ func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) 
 				b.SetUnknown()
 			}
 		}
+		if n, ok := rt.heal[b.Name()]; ok {
+			b.HealPendingEntries = n
+		}
 		if b.RuntimeUnknown && out.Status == "Started" {
 			if at, ok := r.hints[b.Name()]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
 				b.RuntimeUnknown, b.Online = false, true
 			}
 		}
+	}
+	if rt.healVolumes[v.Name] {
+		var sum uint64
+		for i := range out.Bricks {
+			sum += out.Bricks[i].HealPendingEntries
+		}
+		out.HealPendingEntries, out.HealInfoTime = sum, rt.healAt
 	}
 	return &out
 }
@@ -757,4 +807,5 @@ func copyRuntime(dst, src *state.Brick) {
 	dst.RuntimeUnknown, dst.Online, dst.Pid, dst.Port = src.RuntimeUnknown, src.Online, src.Pid, src.Port
 	dst.SizeTotal, dst.SizeFree, dst.InodesTotal, dst.InodesFree = src.SizeTotal, src.SizeFree, src.InodesTotal, src.InodesFree
 	dst.Device, dst.FsName, dst.MountOptions = src.Device, src.FsName, src.MountOptions
+	dst.HealPendingEntries, dst.SplitBrainEntries = src.HealPendingEntries, src.SplitBrainEntries
 }

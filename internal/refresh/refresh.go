@@ -46,6 +46,9 @@ type Source interface {
 	VolumeInfo(ctx context.Context, volume string) ([]gluster.Volume, error)
 	VolumeStatusDetail(ctx context.Context, volume string) ([]gluster.BrickStatus, error)
 	LocalState(ctx context.Context) (*gluster.LocalState, error)
+	// PendingHeals counts the self-heal entries a brick of this node
+	// records (a directory read on the brick, no glusterd call).
+	PendingHeals(ctx context.Context, brickPath string) (uint64, error)
 	Peers(ctx context.Context) ([]gluster.Peer, error)
 	LocalUUID(ctx context.Context) (string, error)
 	OpVersion(ctx context.Context) (uint32, error)
@@ -68,6 +71,10 @@ type Options struct {
 	// a rebalance or remove-brick task runs (get-state, lock-free); default
 	// 10s.
 	TaskPollInterval time.Duration
+	// HealPollInterval is how often this node's state and heal counts are
+	// read again while one of its bricks has entries waiting for
+	// self-heal; default 30s.
+	HealPollInterval time.Duration
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// GlusterdUnit, if set, reports glusterd.service's load and active state.
@@ -117,7 +124,8 @@ type Refresher struct {
 	// next full read; unknownPending, that one is scheduled.
 	unknownNext    time.Time
 	unknownPending bool
-	// taskPoll reads this node's state again while a task runs.
+	// taskPoll reads this node's state again while a task runs or entries
+	// wait for self-heal.
 	taskPoll *time.Timer
 }
 
@@ -134,6 +142,9 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 	}
 	if opt.TaskPollInterval <= 0 {
 		opt.TaskPollInterval = 10 * time.Second
+	}
+	if opt.HealPollInterval <= 0 {
+		opt.HealPollInterval = 30 * time.Second
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()

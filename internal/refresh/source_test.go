@@ -367,3 +367,6 @@ func (f *fakeSource) LocalState(ctx context.Context) (*gluster.LocalState, error
 		return st, nil
 	})
 }
+
+// PendingHeals: no brick of the captures has entries waiting for self-heal.
+func (f *fakeSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }

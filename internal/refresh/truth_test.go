@@ -359,3 +359,6 @@ func TestUnknownNamesCostOneFullRead(t *testing.T) {
 		}
 	}
 }
+
+// PendingHeals: no brick of the captures has entries waiting for self-heal.
+func (s *scriptSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }

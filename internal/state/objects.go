@@ -3,6 +3,7 @@ package state
 import (
 	"maps"
 	"slices"
+	"time"
 )
 
 // Kind says what an object is.
@@ -148,6 +149,10 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 		{"OnlineBrickCount", v.OnlineBrickCount()},
 		{"Health", v.Health()},
 		{"Tasks", nonNilTasks(v.Tasks)},
+		{"HealPendingEntries", v.HealPendingEntries},
+		{"SplitBrainEntries", v.SplitBrainEntries},
+		{"PossiblyHealingEntries", v.PossiblyHealingEntries},
+		{"HealInfoTime", unixMicro(v.HealInfoTime)},
 	}})
 	for i := range v.Bricks {
 		b := &v.Bricks[i]
@@ -169,6 +174,8 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 			{"Device", b.Device},
 			{"FsName", b.FsName},
 			{"MountOptions", b.MountOptions},
+			{"HealPendingEntries", b.HealPendingEntries},
+			{"SplitBrainEntries", b.SplitBrainEntries},
 		}})
 	}
 	return objs
@@ -193,4 +200,12 @@ func nonNilTasks(t []Task) []Task {
 		return []Task{}
 	}
 	return t
+}
+
+// unixMicro is t in unix microseconds, 0 for the zero time.
+func unixMicro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
 }

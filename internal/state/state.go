@@ -63,6 +63,13 @@ type Volume struct {
 	// Tasks are the volume's rebalance or remove-brick tasks as this node
 	// knows them.
 	Tasks []Task
+	// Self-heal: the entries of this node's bricks (see Brick) summed, the
+	// split-brain and possibly-healing counts of the last `heal info` read,
+	// and when the counts were read (zero: never).
+	HealPendingEntries     uint64
+	SplitBrainEntries      uint64
+	PossiblyHealingEntries uint64
+	HealInfoTime           time.Time
 }
 
 // Task is a rebalance or remove-brick task of a volume. Its fields are in
@@ -94,6 +101,10 @@ type Brick struct {
 	InodesFree          uint64
 	Device, FsName      string
 	MountOptions        string
+	// Self-heal entries recorded on the brick (this node's bricks of
+	// replica or disperse volumes only).
+	HealPendingEntries uint64
+	SplitBrainEntries  uint64
 }
 
 // Brick states, as the Brick.State property shows them.
