@@ -149,7 +149,8 @@ func TestHealCountsOnRealCluster(t *testing.T) {
 	}
 
 	n1.Gluster(t, "volume", "start", "rep", "force")
-	n1.Gluster(t, "volume", "heal", "rep")
+	// The heal command fails until the brick has come back up.
+	waitCluster(t, "a heal to launch", func() bool { _, err := n1.RunGluster("volume", "heal", "rep"); return err == nil })
 	waitCluster(t, "self-heal to finish", func() bool {
 		v := vol()
 		return v.HealPendingEntries == 0 && v.Bricks[0].HealPendingEntries == 0 && v.Bricks[1].HealPendingEntries == 0
