@@ -156,7 +156,12 @@ func (c *CLI) exec(ctx context.Context, args []string, script bool) ([]byte, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	return run(ctx, argv, op)
+}
 
+// run runs argv until ctx ends, as exec describes; op names the command in
+// errors.
+func run(ctx context.Context, argv []string, op string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
