@@ -48,6 +48,11 @@ const (
 	VolumeRemoveBrickStop     = "VOLUME_REMOVE_BRICK_STOP"
 	VolumeRemoveBrickFailed   = "VOLUME_REMOVE_BRICK_FAILED"
 	VolumeRemoveBrickComplete = "VOLUME_REMOVE_BRICK_COMPLETE" // GlusterFS has none
+
+	AFRSplitBrain            = "AFR_SPLIT_BRAIN" // the split-brain count went from 0 to N
+	VolumeSplitBrainResolved = "VOLUME_SPLIT_BRAIN_RESOLVED"
+	VolumeHealPending        = "VOLUME_HEAL_PENDING" // entries began to wait for self-heal
+	VolumeHealDone           = "VOLUME_HEAL_DONE"
 )
 
 // OptionPrefix prefixes option keys in VOLUME_SET fields, as in the native
@@ -117,10 +122,31 @@ func volumeEvents(c *state.Change, emit emitFunc) {
 			old, _ := find(c.Old, "Health")
 			emit(c, VolumeHealthChanged, name, journal.Field{Key: "old", Value: asString(old)}, journal.Field{Key: "new", Value: asString(v)})
 		}
+		countEvents(c, name, "SplitBrainEntries", AFRSplitBrain, VolumeSplitBrainResolved, emit)
+		countEvents(c, name, "HealPendingEntries", VolumeHealPending, VolumeHealDone, emit)
 		if v, ok := find(c.Props, "Tasks"); ok {
 			old, _ := find(c.Old, "Tasks")
 			taskEvents(c, name, asTasks(old), asTasks(v), emit)
 		}
+	}
+}
+
+// countEvents: up when the count leaves 0, down when it comes back to 0;
+// changes between other values are PropertiesChanged only.
+func countEvents(c *state.Change, name journal.Field, prop, up, down string, emit emitFunc) {
+	v, ok := find(c.Props, prop)
+	if !ok {
+		return
+	}
+	old, _ := find(c.Old, prop)
+	cur, _ := v.(uint64)
+	prev, _ := old.(uint64)
+	entries := journal.Field{Key: "entries", Value: strconv.FormatUint(cur, 10)}
+	switch {
+	case prev == 0 && cur > 0:
+		emit(c, up, name, entries)
+	case prev > 0 && cur == 0:
+		emit(c, down, name, entries)
 	}
 }
 

@@ -442,3 +442,30 @@ func TestTaskEvents(t *testing.T) {
 		t.Errorf("fields = %+v, want %+v", evs, want)
 	}
 }
+
+func TestHealEvents(t *testing.T) {
+	m := state.NewModel()
+	m.SetAll(state.NewSnapshot())
+	v := vol("Started", nil, true, true)
+	m.SetVolume("gv0", v)
+	step := func(pending, split uint64) []string {
+		next := *v
+		next.HealPendingEntries, next.SplitBrainEntries = pending, split
+		return names(FromChanges(m.SetVolume("gv0", &next), "node-1", pathOf))
+	}
+	for _, tc := range []struct {
+		pending, split uint64
+		want           []string
+	}{
+		{0, 0, nil},
+		{8, 0, []string{VolumeHealPending}},
+		{12, 0, nil},
+		{12, 1, []string{AFRSplitBrain}},
+		{3, 2, nil},
+		{0, 0, []string{VolumeSplitBrainResolved, VolumeHealDone}},
+	} {
+		if got := step(tc.pending, tc.split); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("pending %d split %d: events %v, want %v", tc.pending, tc.split, got, tc.want)
+		}
+	}
+}

@@ -156,3 +156,52 @@ func TestHealCountsOnRealCluster(t *testing.T) {
 		return v.HealPendingEntries == 0 && v.Bricks[0].HealPendingEntries == 0 && v.Bricks[1].HealPendingEntries == 0
 	})
 }
+
+// A file in split-brain (written while each brick of a replica 2 volume was
+// down in turn, with quorum and self-heal off) is counted by `heal info
+// summary` when asked, as an AFR_SPLIT_BRAIN event asks.
+func TestSplitBrainOnRealCluster(t *testing.T) {
+	testbed.Require(t)
+	c := testbed.Start(t, 1)
+	n1 := c.Nodes[0]
+	dirs := []string{c.BrickDir(1, "s-a"), c.BrickDir(1, "s-b")}
+	n1.Gluster(t, "volume", "create", "sb", "replica", "2", n1.Addr+":"+dirs[0], n1.Addr+":"+dirs[1], "force")
+	for _, kv := range [][2]string{{"cluster.quorum-type", "none"}, {"cluster.self-heal-daemon", "off"},
+		{"cluster.data-self-heal", "off"}, {"cluster.metadata-self-heal", "off"}, {"cluster.entry-self-heal", "off"}} {
+		n1.Gluster(t, "volume", "set", "sb", kv[0], kv[1])
+	}
+	n1.Gluster(t, "volume", "start", "sb")
+	mnt := c.Mount(t, 1, "sb")
+	file := filepath.Join(mnt, "f")
+	if err := os.WriteFile(file, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range dirs {
+		pid := c.BrickPID(t, "sb", 1, d)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitCluster(t, "the brick to die", func() bool { return syscall.Kill(pid, 0) != nil })
+		// The client may not have reconnected to the brick started last.
+		waitCluster(t, "a write with one brick down", func() bool {
+			return os.WriteFile(file, []byte(fmt.Sprintf("written while brick %d was down", i)), 0o644) == nil
+		})
+		n1.Gluster(t, "volume", "start", "sb", "force")
+		c.BrickPID(t, "sb", 1, d)
+	}
+
+	r, model := realEnv(t, c, Options{HealInfoTimeout: time.Minute})
+	vol := func() state.Volume { v, _ := model.Volume("sb"); return v }
+	if v := vol(); v.SplitBrainEntries != 0 {
+		t.Fatalf("split-brain counted before any heal info: %d", v.SplitBrainEntries)
+	}
+	r.TriggerHealInfo("sb")
+	r.TriggerHealInfo("sb") // coalesces with the first
+	waitCluster(t, "the split-brain count", func() bool { return vol().SplitBrainEntries > 0 })
+	v := vol()
+	if v.SplitBrainEntries != 2 || v.Bricks[0].SplitBrainEntries != 1 || v.Bricks[1].SplitBrainEntries != 1 ||
+		v.HealInfoTime.IsZero() {
+		t.Errorf("split-brain: volume %d, bricks %d %d, read at %v",
+			v.SplitBrainEntries, v.Bricks[0].SplitBrainEntries, v.Bricks[1].SplitBrainEntries, v.HealInfoTime)
+	}
+}

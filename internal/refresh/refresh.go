@@ -49,6 +49,9 @@ type Source interface {
 	// PendingHeals counts the self-heal entries a brick of this node
 	// records (a directory read on the brick, no glusterd call).
 	PendingHeals(ctx context.Context, brickPath string) (uint64, error)
+	// HealSummary runs glfsheal's heal info summary of a volume: no
+	// glusterd lock, but O(entries).
+	HealSummary(ctx context.Context, volume string) ([]gluster.HealBrick, error)
 	Peers(ctx context.Context) ([]gluster.Peer, error)
 	LocalUUID(ctx context.Context) (string, error)
 	OpVersion(ctx context.Context) (uint32, error)
@@ -75,6 +78,13 @@ type Options struct {
 	// read again while one of its bricks has entries waiting for
 	// self-heal; default 30s.
 	HealPollInterval time.Duration
+	// HealInfoTimeout bounds one `heal info summary` (glfsheal), which
+	// walks every entry; default 2m.
+	HealInfoTimeout time.Duration
+	// SplitBrainRecheck is how long after a `heal info summary` that found
+	// entries in split-brain it is run again, to see them resolved;
+	// default 5m.
+	SplitBrainRecheck time.Duration
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// GlusterdUnit, if set, reports glusterd.service's load and active state.
@@ -127,6 +137,9 @@ type Refresher struct {
 	// taskPoll reads this node's state again while a task runs or entries
 	// wait for self-heal.
 	taskPoll *time.Timer
+	// healInfo: volume -> a `heal info summary` runs (false), or runs and
+	// another was asked for meanwhile (true).
+	healInfo map[string]bool
 }
 
 // New returns a Refresher; ctx bounds every read it makes.
@@ -145,6 +158,12 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 	}
 	if opt.HealPollInterval <= 0 {
 		opt.HealPollInterval = 30 * time.Second
+	}
+	if opt.HealInfoTimeout <= 0 {
+		opt.HealInfoTimeout = 2 * time.Minute
+	}
+	if opt.SplitBrainRecheck <= 0 {
+		opt.SplitBrainRecheck = 5 * time.Minute
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -166,6 +185,7 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 		statusEnded: make(chan struct{}),
 		startedAt:   map[string]time.Time{},
 		hints:       map[string]time.Time{},
+		healInfo:    map[string]bool{},
 	}
 }
 

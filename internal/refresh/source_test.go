@@ -370,3 +370,8 @@ func (f *fakeSource) LocalState(ctx context.Context) (*gluster.LocalState, error
 
 // PendingHeals: no brick of the captures has entries waiting for self-heal.
 func (f *fakeSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }
+
+// HealSummary: no brick of the captures has entries in split-brain.
+func (f *fakeSource) HealSummary(context.Context, string) ([]gluster.HealBrick, error) {
+	return nil, nil
+}

@@ -362,3 +362,8 @@ func TestUnknownNamesCostOneFullRead(t *testing.T) {
 
 // PendingHeals: no brick of the captures has entries waiting for self-heal.
 func (s *scriptSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }
+
+// HealSummary: no brick of the captures has entries in split-brain.
+func (s *scriptSource) HealSummary(context.Context, string) ([]gluster.HealBrick, error) {
+	return nil, nil
+}
