@@ -371,7 +371,23 @@ func (f *fakeSource) LocalState(ctx context.Context) (*gluster.LocalState, error
 // PendingHeals: no brick of the captures has entries waiting for self-heal.
 func (f *fakeSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }
 
-// HealSummary: no brick of the captures has entries in split-brain.
-func (f *fakeSource) HealSummary(context.Context, string) ([]gluster.HealBrick, error) {
-	return nil, nil
+func healCall(vol string) string { return "HealSummary(" + vol + ")" }
+
+// HealSummary tells one entry in split-brain on every brick of the volume,
+// and one possibly healing.
+func (f *fakeSource) HealSummary(ctx context.Context, volume string) ([]gluster.HealBrick, error) {
+	return call(f, ctx, healCall(volume), func() ([]gluster.HealBrick, error) {
+		vols, err := f.volumeInfo(volume)
+		if err != nil {
+			return nil, err
+		}
+		var out []gluster.HealBrick
+		for _, v := range vols {
+			for _, b := range v.Bricks {
+				out = append(out, gluster.HealBrick{Host: b.Host, Path: b.Path, HostUUID: b.HostUUID, Connected: true,
+					Total: 2, SplitBrain: 1, PossiblyHealing: 1})
+			}
+		}
+		return out, nil
+	})
 }
