@@ -151,6 +151,9 @@ func nativeHandler(w *events.Writer, ref *refresh.Refresher, model *state.Model,
 		if vol, ok := ev.SplitBrainVolume(); ok {
 			ref.TriggerHealInfo(vol)
 		}
+		if ev.IsSnapshot() {
+			ref.TriggerSnapshots()
+		}
 		if vol, brick, connected, ok := brickEvent(ev); ok {
 			ref.NoteBrick(vol, brick, connected)
 			return

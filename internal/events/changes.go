@@ -53,6 +53,11 @@ const (
 	VolumeSplitBrainResolved = "VOLUME_SPLIT_BRAIN_RESOLVED"
 	VolumeHealPending        = "VOLUME_HEAL_PENDING" // entries began to wait for self-heal
 	VolumeHealDone           = "VOLUME_HEAL_DONE"
+
+	SnapshotCreated     = "SNAPSHOT_CREATED"
+	SnapshotDeleted     = "SNAPSHOT_DELETED"
+	SnapshotActivated   = "SNAPSHOT_ACTIVATED"
+	SnapshotDeactivated = "SNAPSHOT_DEACTIVATED"
 )
 
 // OptionPrefix prefixes option keys in VOLUME_SET fields, as in the native
@@ -87,6 +92,8 @@ func FromChanges(changes []state.Change, node string, pathOf func(state.Ref) str
 			brickEvents(c, addedVolumes, removedVolumes, emit)
 		case state.KindPeer:
 			peerEvents(c, emit)
+		case state.KindSnapshot:
+			snapshotEvents(c, emit)
 		case state.KindGlusterd:
 			if v, ok := find(c.Props, "Running"); ok && c.Type == state.Modified {
 				emit(c, map[bool]string{true: GlusterdUp, false: GlusterdDown}[v.(bool)])
@@ -250,6 +257,31 @@ func brickEvents(c *state.Change, addedVolumes, removedVolumes map[string]bool, 
 				emit(c, BrickOnline, brick...)
 			case state.BrickStateOffline:
 				emit(c, BrickOffline, brick...)
+			}
+		}
+	}
+}
+
+// snapshotEvents uses the field names of GlusterFS's own snapshot events.
+func snapshotEvents(c *state.Change, emit emitFunc) {
+	props := c.Cur
+	if c.Type == state.Removed {
+		props = c.Old
+	}
+	fields := []journal.Field{{Key: "snapshot_name", Value: c.Ref.Key}, str(props, "volume_name", "OriginVolume"),
+		str(props, "snapshot_uuid", "Id")}
+	switch c.Type {
+	case state.Added:
+		emit(c, SnapshotCreated, fields...)
+	case state.Removed:
+		emit(c, SnapshotDeleted, fields...)
+	case state.Modified:
+		if v, ok := find(c.Props, "Status"); ok {
+			switch v {
+			case "Started":
+				emit(c, SnapshotActivated, fields...)
+			case "Stopped":
+				emit(c, SnapshotDeactivated, fields...)
 			}
 		}
 	}

@@ -469,3 +469,33 @@ func TestHealEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotEvents(t *testing.T) {
+	m := state.NewModel()
+	m.SetAll(state.NewSnapshot())
+	step := func(snaps ...state.VolumeSnapshot) []journal.Event {
+		next := map[string]*state.VolumeSnapshot{}
+		for _, s := range snaps {
+			next[s.Name] = &s
+		}
+		return FromChanges(m.SetSnapshots(next), "node-1", pathOf)
+	}
+	s1 := state.VolumeSnapshot{Name: "s1", ID: "u1", OriginVolume: "gv0", Status: "Stopped", CreateTime: "2026-12-05 02:00:01"}
+	evs := step(s1)
+	want := fields("snapshot_name", "s1", "volume_name", "gv0", "snapshot_uuid", "u1")
+	if !reflect.DeepEqual(names(evs), []string{SnapshotCreated}) || !reflect.DeepEqual(evs[0].Fields, want) ||
+		evs[0].Object != "/snapshot/s1" {
+		t.Errorf("create: %+v", evs)
+	}
+	s1.Status = "Started"
+	if got := names(step(s1)); !reflect.DeepEqual(got, []string{SnapshotActivated}) {
+		t.Errorf("activate: %v", got)
+	}
+	s1.Status = "Stopped"
+	if got := names(step(s1)); !reflect.DeepEqual(got, []string{SnapshotDeactivated}) {
+		t.Errorf("deactivate: %v", got)
+	}
+	if got := names(step()); !reflect.DeepEqual(got, []string{SnapshotDeleted}) {
+		t.Errorf("delete: %v", got)
+	}
+}

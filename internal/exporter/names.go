@@ -16,16 +16,18 @@ const (
 	ManagerPath = RootPath + "/Manager"
 	GlusterPath = RootPath + "/glusterfs"
 
-	GlusterdPath = GlusterPath + "/daemons/glusterd"
-	VolumePrefix = GlusterPath + "/volume/"
-	BrickPrefix  = GlusterPath + "/brick/"
-	PeerPrefix   = GlusterPath + "/peer/"
+	GlusterdPath   = GlusterPath + "/daemons/glusterd"
+	VolumePrefix   = GlusterPath + "/volume/"
+	BrickPrefix    = GlusterPath + "/brick/"
+	PeerPrefix     = GlusterPath + "/peer/"
+	SnapshotPrefix = GlusterPath + "/snapshot/"
 
 	ManagerInterface  = "org.storaged.Storaged.Manager.GlusterFS"
 	GlusterdInterface = "org.storaged.Storaged.GlusterFS.Glusterd"
 	VolumeInterface   = "org.storaged.Storaged.GlusterFS.Volume"
 	BrickInterface    = "org.storaged.Storaged.GlusterFS.Brick"
 	PeerInterface     = "org.storaged.Storaged.GlusterFS.Peer"
+	SnapshotInterface = "org.storaged.Storaged.GlusterFS.Snapshot"
 
 	objectManagerInterface = "org.freedesktop.DBus.ObjectManager"
 	propertiesInterface    = "org.freedesktop.DBus.Properties"
@@ -55,6 +57,8 @@ func Path(ref state.Ref) dbus.ObjectPath {
 		return BrickPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
 	case state.KindPeer:
 		return PeerPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
+	case state.KindSnapshot:
+		return SnapshotPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
 	}
 	panic("exporter: unknown object kind " + ref.Kind.String())
 }
@@ -71,7 +75,7 @@ func VolumeName(p dbus.ObjectPath) (string, bool) {
 
 // Interface is the D-Bus interface of a state object.
 func Interface(k state.Kind) string {
-	return [...]string{ManagerInterface, GlusterdInterface, PeerInterface, VolumeInterface, BrickInterface}[k]
+	return [...]string{ManagerInterface, GlusterdInterface, PeerInterface, VolumeInterface, BrickInterface, SnapshotInterface}[k]
 }
 
 // toDBus converts a state property value to the Go value godbus sends.

@@ -103,6 +103,11 @@ func (e Event) SplitBrainVolume() (string, bool) {
 	return vol, kind == TriggerVolume
 }
 
+// IsSnapshot says whether the event is one of GlusterFS's SNAPSHOT_* events
+// (created, activated, restored, deleted, cloned, ...): the snapshots are
+// worth reading again.
+func (e Event) IsSnapshot() bool { return strings.HasPrefix(e.Name, "SNAPSHOT_") }
+
 // volumeTrigger names the volume from key, falling back on the spellings
 // other events use.
 func (e Event) volumeTrigger(key string) (TriggerKind, string) {

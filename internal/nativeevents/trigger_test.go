@@ -135,3 +135,12 @@ func TestSplitBrainVolume(t *testing.T) {
 		}
 	}
 }
+
+func TestIsSnapshot(t *testing.T) {
+	if ev := mustParse(t, "1795553118 35 snapshot_name=s1;volume_name=v;snapshot_uuid=u"); !ev.IsSnapshot() {
+		t.Errorf("%s is not a snapshot event", ev.Name)
+	}
+	if ev := mustParse(t, "1795553155 5 name=v"); ev.IsSnapshot() {
+		t.Errorf("%s is a snapshot event", ev.Name)
+	}
+}

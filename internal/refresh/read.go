@@ -38,6 +38,7 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		return err
 	}
 	rt := r.readLocalRuntime(ctx)
+	snaps, snapsRead := r.snapshots(ctx)
 	if !wasRunning {
 		r.mu.Lock()
 		r.forceRuntime = true
@@ -64,6 +65,13 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	// snapshot is in, so that no targeted read lands in between unseen.
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if snapsRead {
+		snap.Snapshots = snaps
+	} else {
+		for name, s := range r.model.Snapshots() {
+			snap.Snapshots[name] = &s
+		}
+	}
 	for i := range vols {
 		v := &vols[i]
 		prev, _ := r.model.Volume(v.Name)
@@ -517,6 +525,9 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	r.touched[name] = r.opt.Now()
 	r.mu.Unlock()
 
+	if cfg != nil && cfg.SnapshotCount != prev.SnapshotCount {
+		r.start(keySnaps, 0) // a snapshot made, deleted or restored
+	}
 	if cfg != nil && started {
 		// This node's bricks, lock-free: what the trigger was about may have
 		// changed them without changing the configuration (a start force
@@ -808,4 +819,41 @@ func copyRuntime(dst, src *state.Brick) {
 	dst.SizeTotal, dst.SizeFree, dst.InodesTotal, dst.InodesFree = src.SizeTotal, src.SizeFree, src.InodesTotal, src.InodesFree
 	dst.Device, dst.FsName, dst.MountOptions = src.Device, src.FsName, src.MountOptions
 	dst.HealPendingEntries, dst.SplitBrainEntries = src.HealPendingEntries, src.SplitBrainEntries
+}
+
+// TriggerSnapshots re-reads the volume snapshots without waiting (after a
+// SNAPSHOT_* native event).
+func (r *Refresher) TriggerSnapshots() { r.start(keySnaps, 0) }
+
+// readSnapshots reads the volume snapshots into the model; a failed read
+// leaves them as they were.
+func (r *Refresher) readSnapshots(ctx context.Context) error {
+	snaps, ok := r.snapshots(ctx)
+	if !ok {
+		return nil
+	}
+	r.mu.Lock() // see readVolume
+	defer r.mu.Unlock()
+	r.model.SetSnapshots(snaps)
+	return nil
+}
+
+// snapshots reads the volume snapshots; ok is false when the read failed
+// and what is known must stay. A node without LVM tools has none.
+func (r *Refresher) snapshots(ctx context.Context) (map[string]*state.VolumeSnapshot, bool) {
+	list, err := cli(r, ctx, r.src.Snapshots)
+	if errors.Is(err, gluster.ErrSnapshotsUnavailable) {
+		r.log.Debug("no snapshots: gluster disabled them on this node", "err", err)
+		return map[string]*state.VolumeSnapshot{}, true
+	}
+	if err != nil {
+		r.log.Warn("reading snapshots failed; the last known stay", "err", err)
+		return nil, false
+	}
+	out := make(map[string]*state.VolumeSnapshot, len(list))
+	for _, s := range list {
+		out[s.Name] = &state.VolumeSnapshot{Name: s.Name, ID: s.ID, OriginVolume: s.OriginVolume,
+			CreateTime: s.CreateTime, Status: s.Status, Description: s.Description}
+	}
+	return out, true
 }

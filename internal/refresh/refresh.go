@@ -52,6 +52,8 @@ type Source interface {
 	// HealSummary runs glfsheal's heal info summary of a volume: no
 	// glusterd lock, but O(entries).
 	HealSummary(ctx context.Context, volume string) ([]gluster.HealBrick, error)
+	// Snapshots reads every volume snapshot (`snapshot info`, lock-free).
+	Snapshots(ctx context.Context) ([]gluster.Snapshot, error)
 	Peers(ctx context.Context) ([]gluster.Peer, error)
 	LocalUUID(ctx context.Context) (string, error)
 	OpVersion(ctx context.Context) (uint32, error)

@@ -46,17 +46,18 @@ const (
 type fakeSource struct {
 	t *testing.T
 
-	mu       sync.Mutex
-	info     string            // volume info all
-	status   string            // volume status all detail
-	peers    string            // peer status
-	override map[string]string // volume -> its own `volume status VOL detail` capture
-	calls    map[string]int
-	errs     map[string][]error // call -> errors for its next calls
-	anyErr   error              // every call fails with it
-	holds    map[string]*hold
-	running  int
-	maxRun   int
+	mu        sync.Mutex
+	info      string            // volume info all
+	status    string            // volume status all detail
+	peers     string            // peer status
+	override  map[string]string // volume -> its own `volume status VOL detail` capture
+	snapshots string            // `snapshot info` capture; "": no LVM tools
+	calls     map[string]int
+	errs      map[string][]error // call -> errors for its next calls
+	anyErr    error              // every call fails with it
+	holds     map[string]*hold
+	running   int
+	maxRun    int
 }
 
 // hold makes the calls of one name wait: each call announces itself on
@@ -390,4 +391,26 @@ func (f *fakeSource) HealSummary(ctx context.Context, volume string) ([]gluster.
 		}
 		return out, nil
 	})
+}
+
+const snapshotsCall = "Snapshots()"
+
+// Snapshots serves the snapshot capture set by setSnapshots; without one,
+// the node has no LVM tools, as the captures' node had none.
+func (f *fakeSource) Snapshots(ctx context.Context) ([]gluster.Snapshot, error) {
+	return call(f, ctx, snapshotsCall, func() ([]gluster.Snapshot, error) {
+		f.mu.Lock()
+		file := f.snapshots
+		f.mu.Unlock()
+		if file == "" {
+			return nil, gluster.ErrSnapshotsUnavailable
+		}
+		return gluster.ParseSnapshotInfo(f.read(file))
+	})
+}
+
+func (f *fakeSource) setSnapshots(file string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.snapshots = file
 }

@@ -367,3 +367,8 @@ func (s *scriptSource) PendingHeals(context.Context, string) (uint64, error) { r
 func (s *scriptSource) HealSummary(context.Context, string) ([]gluster.HealBrick, error) {
 	return nil, nil
 }
+
+// Snapshots: the captures' node has no LVM tools.
+func (s *scriptSource) Snapshots(context.Context) ([]gluster.Snapshot, error) {
+	return nil, gluster.ErrSnapshotsUnavailable
+}

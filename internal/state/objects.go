@@ -16,9 +16,10 @@ const (
 	KindPeer
 	KindVolume
 	KindBrick
+	KindSnapshot
 )
 
-var kindNames = [...]string{"manager", "glusterd", "peer", "volume", "brick"}
+var kindNames = [...]string{"manager", "glusterd", "peer", "volume", "brick", "snapshot"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -28,7 +29,8 @@ func (k Kind) String() string {
 }
 
 // Ref identifies an object: the manager and glusterd have one each (Key ""),
-// a volume is keyed by name, a brick by "host:path", a peer by UUID.
+// a volume is keyed by name, a brick by "host:path", a peer by UUID, a
+// snapshot by name.
 type Ref struct {
 	Kind Kind
 	Key  string
@@ -70,7 +72,26 @@ func (s *Snapshot) Objects() []Object {
 	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
 		objs = appendVolumeObjects(objs, s.Volumes[name])
 	}
+	return appendSnapshotObjects(objs, s.Snapshots)
+}
+
+func appendSnapshotObjects(objs []Object, snaps map[string]*VolumeSnapshot) []Object {
+	for _, name := range slices.Sorted(maps.Keys(snaps)) {
+		objs = append(objs, snapshotObject(snaps[name]))
+	}
 	return objs
+}
+
+func snapshotObject(s *VolumeSnapshot) Object {
+	return Object{Ref{KindSnapshot, s.Name}, []Property{
+		{"Name", s.Name},
+		{"Id", s.ID},
+		{"Volume", Ref{KindVolume, s.OriginVolume}},
+		{"OriginVolume", s.OriginVolume},
+		{"CreateTime", s.CreateTime},
+		{"Status", s.Status},
+		{"Description", s.Description},
+	}}
 }
 
 func managerObject(s *Snapshot) Object {

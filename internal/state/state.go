@@ -11,9 +11,11 @@ import "time"
 
 // Snapshot is the cluster as read at one moment.
 type Snapshot struct {
-	Volumes  map[string]*Volume // by volume name
-	Peers    map[string]*Peer   // by peer UUID; the local node is not a peer
-	Glusterd Glusterd
+	Volumes map[string]*Volume // by volume name
+	Peers   map[string]*Peer   // by peer UUID; the local node is not a peer
+	// Snapshots are the volume snapshots, by snapshot name.
+	Snapshots map[string]*VolumeSnapshot
+	Glusterd  Glusterd
 	// Service is the daemon's own condition, shown on the manager. It is
 	// not read from the cluster: full refreshes keep it as it is.
 	Service Service
@@ -42,7 +44,16 @@ type WebhookState struct {
 
 // NewSnapshot returns an empty snapshot.
 func NewSnapshot() *Snapshot {
-	return &Snapshot{Volumes: map[string]*Volume{}, Peers: map[string]*Peer{}}
+	return &Snapshot{Volumes: map[string]*Volume{}, Peers: map[string]*Peer{}, Snapshots: map[string]*VolumeSnapshot{}}
+}
+
+// VolumeSnapshot is one GlusterFS snapshot of a volume.
+type VolumeSnapshot struct {
+	Name, ID     string
+	OriginVolume string
+	CreateTime   string // as glusterd prints it
+	Status       string // Started (activated) or Stopped
+	Description  string
 }
 
 // Volume is one GlusterFS volume with its bricks in volume order.
