@@ -314,8 +314,18 @@ func TestAdminCommandsNeverLocked(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))) // a person's pause
 	}
-	if runs := counted.runs(t, "volume status"); len(runs) != 0 {
-		t.Fatalf("the daemon ran %d commands that take a volume's lock, e.g. %s", len(runs), runs[0])
+	// Every read that takes a volume's lock: brick status and tasks, task
+	// progress, heal counts from the self-heal daemon, quota, snapshot status.
+	for _, locking := range []string{"volume status", "rebalance", "statistics", "quota", "snapshot status"} {
+		if runs := counted.runs(t, locking); len(runs) != 0 {
+			t.Fatalf("the daemon ran %d commands that take a volume's lock, e.g. %s", len(runs), runs[0])
+		}
+	}
+	// The lock-free reads that tell tasks, heal counts and snapshots ran.
+	for _, read := range []string{"get-state", "snapshot info"} {
+		if len(counted.runs(t, read)) == 0 {
+			t.Errorf("the daemon never ran %s", read)
+		}
 	}
 }
 
