@@ -38,7 +38,14 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		return err
 	}
 	rt := r.readLocalRuntime(ctx)
-	snaps, snapsRead := r.snapshots(ctx)
+	// Every snapshot counts in its volume's snapCount (a volume with
+	// snapshots cannot be deleted): with none, `snapshot info` has nothing
+	// to tell.
+	var snaps map[string]*state.VolumeSnapshot
+	snapsRead := true
+	if slices.ContainsFunc(vols, func(v gluster.Volume) bool { return v.SnapshotCount > 0 }) {
+		snaps, snapsRead = r.snapshots(ctx)
+	}
 	if !wasRunning {
 		r.mu.Lock()
 		r.forceRuntime = true
@@ -66,7 +73,9 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if snapsRead {
-		snap.Snapshots = snaps
+		if snaps != nil {
+			snap.Snapshots = snaps
+		}
 	} else {
 		for name, s := range r.model.Snapshots() {
 			snap.Snapshots[name] = &s
@@ -340,9 +349,13 @@ func stateTask(t *gluster.Task, node string) state.Task {
 func (r *Refresher) pollLocal(after time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	due := r.opt.Now().Add(after)
 	if r.taskPoll != nil {
-		return
+		if !due.Before(r.taskPollDue) || !r.taskPoll.Stop() {
+			return // one as soon, or firing now
+		}
 	}
+	r.taskPollDue = due
 	r.taskPoll = time.AfterFunc(after, func() {
 		r.mu.Lock()
 		r.taskPoll = nil

@@ -138,7 +138,8 @@ type Refresher struct {
 	unknownPending bool
 	// taskPoll reads this node's state again while a task runs or entries
 	// wait for self-heal.
-	taskPoll *time.Timer
+	taskPoll    *time.Timer
+	taskPollDue time.Time
 	// healInfo: volume -> a `heal info summary` runs (false), or runs and
 	// another was asked for meanwhile (true).
 	healInfo map[string]bool

@@ -5,13 +5,17 @@ import (
 	"testing"
 )
 
-// Snapshots are read when asked and at every full read; a failed read keeps
-// them, and a node without LVM tools has none.
+// Snapshots are read when asked; a failed read keeps them, a node without
+// LVM tools has none, and a full read asks for them only where some volume
+// counts snapshots.
 func TestSnapshots(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.all()
 	if n := len(e.model.Snapshots()); n != 0 {
 		t.Fatalf("%d snapshots on a node without LVM tools", n)
+	}
+	if n := e.src.count(snapshotsCall); n != 0 {
+		t.Errorf("snapshot info ran %d times in a full read of volumes without snapshots", n)
 	}
 	e.src.setSnapshots("r10-snapshot-info.xml")
 	e.r.TriggerSnapshots()
@@ -23,16 +27,16 @@ func TestSnapshots(t *testing.T) {
 	}
 
 	e.src.fail(snapshotsCall, errors.New("gluster snapshot info: killed after timeout"))
-	e.all()
-	if n := len(e.model.Snapshots()); n != 2 {
-		t.Errorf("%d snapshots after a full read whose snapshot read failed, want 2", n)
+	if err := e.r.readSnapshots(e.ctx); err != nil {
+		t.Fatal(err)
 	}
-	e.all()
 	if n := len(e.model.Snapshots()); n != 2 {
-		t.Errorf("%d snapshots after a full read, want 2", n)
+		t.Errorf("%d snapshots after a failed read, want 2", n)
 	}
 	e.src.setSnapshots("r10-snapshot-info-none.xml")
-	e.all()
+	if err := e.r.readSnapshots(e.ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(e.model.Snapshots()); n != 0 {
 		t.Errorf("%d snapshots after all were deleted", n)
 	}
