@@ -58,3 +58,14 @@ func TestHealInfo(t *testing.T) {
 		}
 	}
 }
+
+// A poll of this node's state due sooner (a task started) replaces one due
+// later (entries waiting for self-heal).
+func TestPollLocalSoonerWins(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.all()
+	before := e.src.count(localStateCall)
+	e.r.pollLocal(time.Hour)
+	e.r.pollLocal(time.Millisecond)
+	waitFor(t, "the sooner poll", func() bool { return e.src.count(localStateCall) > before })
+}
