@@ -321,11 +321,10 @@ func TestAdminCommandsNeverLocked(t *testing.T) {
 			t.Fatalf("the daemon ran %d commands that take a volume's lock, e.g. %s", len(runs), runs[0])
 		}
 	}
-	// The lock-free reads that tell tasks, heal counts and snapshots ran.
-	for _, read := range []string{"get-state", "snapshot info"} {
-		if len(counted.runs(t, read)) == 0 {
-			t.Errorf("the daemon never ran %s", read)
-		}
+	// The lock-free read that tells this node's bricks, tasks and heal
+	// counts ran (snapshot info does not: no volume has a snapshot).
+	if len(counted.runs(t, "get-state")) == 0 {
+		t.Error("the daemon never ran get-state")
 	}
 }
 
