@@ -25,6 +25,16 @@ func TestParseHealSummary(t *testing.T) {
 			t.Errorf("brick %+v", b)
 		}
 	}
+	// A brick that is down is listed, not connected, with no counts.
+	down, err := os.ReadFile("testdata/heal-info-summary-brick-down.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bricks, err = ParseHealSummary(down)
+	if err != nil || len(bricks) != 3 || !bricks[0].Connected || bricks[0].Pending != 1 ||
+		bricks[2].Connected || bricks[2].HostUUID != "" || !strings.HasSuffix(bricks[2].Path, "/s-c") {
+		t.Errorf("brick down: %+v, %v", bricks, err)
+	}
 	failed, err := os.ReadFile("testdata/error-heal-info-no-volfile.xml")
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +48,8 @@ func TestParseHealSummary(t *testing.T) {
 }
 
 func FuzzParseHealSummary(f *testing.F) {
-	for _, name := range []string{"testdata/heal-info-summary-split-brain.xml", "testdata/error-heal-info-no-volfile.xml"} {
+	for _, name := range []string{"testdata/heal-info-summary-split-brain.xml", "testdata/heal-info-summary-brick-down.xml",
+		"testdata/error-heal-info-no-volfile.xml"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
