@@ -12,16 +12,18 @@ const (
 	ManagerPath = RootPath + "/Manager"
 	GlusterPath = RootPath + "/glusterfs"
 
-	GlusterdPath = GlusterPath + "/daemons/glusterd"
-	VolumePrefix = GlusterPath + "/volume/"
-	BrickPrefix  = GlusterPath + "/brick/"
-	PeerPrefix   = GlusterPath + "/peer/"
+	GlusterdPath   = GlusterPath + "/daemons/glusterd"
+	VolumePrefix   = GlusterPath + "/volume/"
+	BrickPrefix    = GlusterPath + "/brick/"
+	PeerPrefix     = GlusterPath + "/peer/"
+	SnapshotPrefix = GlusterPath + "/snapshot/"
 
 	ManagerInterface  = "org.storaged.Storaged.Manager.GlusterFS"
 	GlusterdInterface = "org.storaged.Storaged.GlusterFS.Glusterd"
 	VolumeInterface   = "org.storaged.Storaged.GlusterFS.Volume"
 	BrickInterface    = "org.storaged.Storaged.GlusterFS.Brick"
 	PeerInterface     = "org.storaged.Storaged.GlusterFS.Peer"
+	SnapshotInterface = "org.storaged.Storaged.GlusterFS.Snapshot"
 )
 
 // Error names, as UDisks2 names its errors.

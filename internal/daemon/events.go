@@ -148,6 +148,12 @@ func brickEvent(ev nativeevents.Event) (volume, brick string, connected, ok bool
 func nativeHandler(w *events.Writer, ref *refresh.Refresher, model *state.Model, log *slog.Logger) func(nativeevents.Event, netip.Addr) {
 	return func(ev nativeevents.Event, from netip.Addr) {
 		w.Offer(events.FromNative(ev, model.Glusterd().UUID, objectPath))
+		if vol, ok := ev.SplitBrainVolume(); ok {
+			ref.TriggerHealInfo(vol)
+		}
+		if ev.IsSnapshot() {
+			ref.TriggerSnapshots()
+		}
 		if vol, brick, connected, ok := brickEvent(ev); ok {
 			ref.NoteBrick(vol, brick, connected)
 			return

@@ -39,6 +39,25 @@ const (
 	PeerDisconnect      = "PEER_DISCONNECT"
 	GlusterdUp          = "GLUSTERD_UP"
 	GlusterdDown        = "GLUSTERD_DOWN"
+
+	VolumeRebalanceStart      = "VOLUME_REBALANCE_START"
+	VolumeRebalanceStop       = "VOLUME_REBALANCE_STOP"
+	VolumeRebalanceFailed     = "VOLUME_REBALANCE_FAILED"
+	VolumeRebalanceComplete   = "VOLUME_REBALANCE_COMPLETE"
+	VolumeRemoveBrickStart    = "VOLUME_REMOVE_BRICK_START"
+	VolumeRemoveBrickStop     = "VOLUME_REMOVE_BRICK_STOP"
+	VolumeRemoveBrickFailed   = "VOLUME_REMOVE_BRICK_FAILED"
+	VolumeRemoveBrickComplete = "VOLUME_REMOVE_BRICK_COMPLETE" // GlusterFS has none
+
+	AFRSplitBrain            = "AFR_SPLIT_BRAIN" // the split-brain count went from 0 to N
+	VolumeSplitBrainResolved = "VOLUME_SPLIT_BRAIN_RESOLVED"
+	VolumeHealPending        = "VOLUME_HEAL_PENDING" // entries began to wait for self-heal
+	VolumeHealDone           = "VOLUME_HEAL_DONE"
+
+	SnapshotCreated     = "SNAPSHOT_CREATED"
+	SnapshotDeleted     = "SNAPSHOT_DELETED"
+	SnapshotActivated   = "SNAPSHOT_ACTIVATED"
+	SnapshotDeactivated = "SNAPSHOT_DEACTIVATED"
 )
 
 // OptionPrefix prefixes option keys in VOLUME_SET fields, as in the native
@@ -73,6 +92,8 @@ func FromChanges(changes []state.Change, node string, pathOf func(state.Ref) str
 			brickEvents(c, addedVolumes, removedVolumes, emit)
 		case state.KindPeer:
 			peerEvents(c, emit)
+		case state.KindSnapshot:
+			snapshotEvents(c, emit)
 		case state.KindGlusterd:
 			if v, ok := find(c.Props, "Running"); ok && c.Type == state.Modified {
 				emit(c, map[bool]string{true: GlusterdUp, false: GlusterdDown}[v.(bool)])
@@ -108,7 +129,85 @@ func volumeEvents(c *state.Change, emit emitFunc) {
 			old, _ := find(c.Old, "Health")
 			emit(c, VolumeHealthChanged, name, journal.Field{Key: "old", Value: asString(old)}, journal.Field{Key: "new", Value: asString(v)})
 		}
+		countEvents(c, name, "SplitBrainEntries", AFRSplitBrain, VolumeSplitBrainResolved, emit)
+		countEvents(c, name, "HealPendingEntries", VolumeHealPending, VolumeHealDone, emit)
+		if v, ok := find(c.Props, "Tasks"); ok {
+			old, _ := find(c.Old, "Tasks")
+			taskEvents(c, name, asTasks(old), asTasks(v), emit)
+		}
 	}
+}
+
+// countEvents: up when the count leaves 0, down when it comes back to 0;
+// changes between other values are PropertiesChanged only.
+func countEvents(c *state.Change, name journal.Field, prop, up, down string, emit emitFunc) {
+	v, ok := find(c.Props, prop)
+	if !ok {
+		return
+	}
+	old, _ := find(c.Old, prop)
+	cur, _ := v.(uint64)
+	prev, _ := old.(uint64)
+	entries := journal.Field{Key: "entries", Value: strconv.FormatUint(cur, 10)}
+	switch {
+	case prev == 0 && cur > 0:
+		emit(c, up, name, entries)
+	case prev > 0 && cur == 0:
+		emit(c, down, name, entries)
+	}
+}
+
+// taskEvents: a task seen running for the first time started; one whose
+// status became final (or first seen final: its run was missed) completed,
+// failed or was stopped. A task that disappears (a remove-brick committed)
+// says nothing more.
+func taskEvents(c *state.Change, name journal.Field, old, cur []state.Task, emit emitFunc) {
+	before := map[string]string{}
+	for _, t := range old {
+		before[t.ID] = t.Status
+	}
+	for _, t := range cur {
+		prev, known := before[t.ID]
+		if known && prev == t.Status {
+			continue
+		}
+		event := taskEventName(t.Type, t.Status)
+		if event == "" {
+			continue
+		}
+		fields := []journal.Field{name, {Key: "id", Value: t.ID}, {Key: "type", Value: t.Type}, {Key: "status", Value: t.Status}}
+		for _, k := range slices.Sorted(maps.Keys(t.Figures)) {
+			fields = append(fields, journal.Field{Key: k, Value: t.Figures[k]})
+		}
+		emit(c, event, fields...)
+	}
+}
+
+// taskEventName names the event of a task reaching a status, "" for none.
+func taskEventName(typ, status string) string {
+	remove := typ == "Remove brick"
+	pick := func(rebalance, removeBrick string) string {
+		if remove {
+			return removeBrick
+		}
+		return rebalance
+	}
+	switch status {
+	case "in progress", "fix-layout in progress":
+		return pick(VolumeRebalanceStart, VolumeRemoveBrickStart)
+	case "completed", "fix-layout completed":
+		return pick(VolumeRebalanceComplete, VolumeRemoveBrickComplete)
+	case "failed", "fix-layout failed":
+		return pick(VolumeRebalanceFailed, VolumeRemoveBrickFailed)
+	case "stopped", "fix-layout stopped":
+		return pick(VolumeRebalanceStop, VolumeRemoveBrickStop)
+	}
+	return ""
+}
+
+func asTasks(v any) []state.Task {
+	t, _ := v.([]state.Task)
+	return t
 }
 
 // optionEvents: one VOLUME_SET with every option set or changed, one
@@ -158,6 +257,31 @@ func brickEvents(c *state.Change, addedVolumes, removedVolumes map[string]bool, 
 				emit(c, BrickOnline, brick...)
 			case state.BrickStateOffline:
 				emit(c, BrickOffline, brick...)
+			}
+		}
+	}
+}
+
+// snapshotEvents uses the field names of GlusterFS's own snapshot events.
+func snapshotEvents(c *state.Change, emit emitFunc) {
+	props := c.Cur
+	if c.Type == state.Removed {
+		props = c.Old
+	}
+	fields := []journal.Field{{Key: "snapshot_name", Value: c.Ref.Key}, str(props, "volume_name", "OriginVolume"),
+		str(props, "snapshot_uuid", "Id")}
+	switch c.Type {
+	case state.Added:
+		emit(c, SnapshotCreated, fields...)
+	case state.Removed:
+		emit(c, SnapshotDeleted, fields...)
+	case state.Modified:
+		if v, ok := find(c.Props, "Status"); ok {
+			switch v {
+			case "Started":
+				emit(c, SnapshotActivated, fields...)
+			case "Stopped":
+				emit(c, SnapshotDeactivated, fields...)
 			}
 		}
 	}

@@ -455,3 +455,100 @@ func TestPublishCatchesUpAtTheEnd(t *testing.T) {
 		t.Fatalf("published %d of 2500", n)
 	}
 }
+
+func TestTaskEvents(t *testing.T) {
+	m := state.NewModel()
+	m.SetAll(state.NewSnapshot())
+	v := vol("Started", nil, true)
+	m.SetVolume("gv0", v)
+	step := func(tasks ...state.Task) []string {
+		next := *v
+		next.Tasks = tasks
+		return names(FromChanges(m.SetVolume("gv0", &next), "node-1", pathOf))
+	}
+	reb := func(id, status string) state.Task {
+		return state.Task{ID: id, Type: "Rebalance", Status: status, Figures: map[string]string{"files": "0"}}
+	}
+	for _, tc := range []struct {
+		tasks []state.Task
+		want  []string
+	}{
+		{[]state.Task{reb("r1", "in progress")}, []string{VolumeRebalanceStart}},
+		{[]state.Task{reb("r1", "in progress")}, nil},
+		{[]state.Task{{ID: "r1", Type: "Rebalance", Status: "completed", Figures: map[string]string{"files": "12"}}}, []string{VolumeRebalanceComplete}},
+		{[]state.Task{reb("r2", "failed")}, []string{VolumeRebalanceFailed}}, // its run was missed
+		{[]state.Task{{ID: "b1", Type: "Remove brick", Status: "in progress"}}, []string{VolumeRemoveBrickStart}},
+		{[]state.Task{{ID: "b1", Type: "Remove brick", Status: "stopped"}}, []string{VolumeRemoveBrickStop}},
+		{[]state.Task{{ID: "b2", Type: "Remove brick", Status: "completed"}}, []string{VolumeRemoveBrickComplete}},
+		{nil, nil}, // committed: the task is gone
+	} {
+		if got := step(tc.tasks...); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("tasks %+v: events %v, want %v", tc.tasks, got, tc.want)
+		}
+	}
+	// The fields name the task and carry its figures.
+	next := *v
+	next.Tasks = []state.Task{{ID: "r9", Type: "Rebalance", Status: "completed", Figures: map[string]string{"files": "3", "size": "10"}}}
+	evs := FromChanges(m.SetVolume("gv0", &next), "node-1", pathOf)
+	want := fields("name", "gv0", "id", "r9", "type", "Rebalance", "status", "completed", "files", "3", "size", "10")
+	if len(evs) != 1 || !reflect.DeepEqual(evs[0].Fields, want) {
+		t.Errorf("fields = %+v, want %+v", evs, want)
+	}
+}
+
+func TestHealEvents(t *testing.T) {
+	m := state.NewModel()
+	m.SetAll(state.NewSnapshot())
+	v := vol("Started", nil, true, true)
+	m.SetVolume("gv0", v)
+	step := func(pending, split uint64) []string {
+		next := *v
+		next.HealPendingEntries, next.SplitBrainEntries = pending, split
+		return names(FromChanges(m.SetVolume("gv0", &next), "node-1", pathOf))
+	}
+	for _, tc := range []struct {
+		pending, split uint64
+		want           []string
+	}{
+		{0, 0, nil},
+		{8, 0, []string{VolumeHealPending}},
+		{12, 0, nil},
+		{12, 1, []string{AFRSplitBrain}},
+		{3, 2, nil},
+		{0, 0, []string{VolumeSplitBrainResolved, VolumeHealDone}},
+	} {
+		if got := step(tc.pending, tc.split); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("pending %d split %d: events %v, want %v", tc.pending, tc.split, got, tc.want)
+		}
+	}
+}
+
+func TestSnapshotEvents(t *testing.T) {
+	m := state.NewModel()
+	m.SetAll(state.NewSnapshot())
+	step := func(snaps ...state.VolumeSnapshot) []journal.Event {
+		next := map[string]*state.VolumeSnapshot{}
+		for _, s := range snaps {
+			next[s.Name] = &s
+		}
+		return FromChanges(m.SetSnapshots(next), "node-1", pathOf)
+	}
+	s1 := state.VolumeSnapshot{Name: "s1", ID: "u1", OriginVolume: "gv0", Status: "Stopped", CreateTime: "2026-12-05 02:00:01"}
+	evs := step(s1)
+	want := fields("snapshot_name", "s1", "volume_name", "gv0", "snapshot_uuid", "u1")
+	if !reflect.DeepEqual(names(evs), []string{SnapshotCreated}) || !reflect.DeepEqual(evs[0].Fields, want) ||
+		evs[0].Object != "/snapshot/s1" {
+		t.Errorf("create: %+v", evs)
+	}
+	s1.Status = "Started"
+	if got := names(step(s1)); !reflect.DeepEqual(got, []string{SnapshotActivated}) {
+		t.Errorf("activate: %v", got)
+	}
+	s1.Status = "Stopped"
+	if got := names(step(s1)); !reflect.DeepEqual(got, []string{SnapshotDeactivated}) {
+		t.Errorf("deactivate: %v", got)
+	}
+	if got := names(step()); !reflect.DeepEqual(got, []string{SnapshotDeleted}) {
+		t.Errorf("delete: %v", got)
+	}
+}

@@ -193,7 +193,10 @@ func TestMatchesContract(t *testing.T) {
 	f := newFixture(t)
 	snap := state.NewSnapshot()
 	snap.Volumes["v"] = volume("v", true, false)
+	snap.Volumes["v"].Tasks = []state.Task{{ID: "t1", Type: "Rebalance", Status: "completed", Figures: map[string]string{"files": "3"}}}
+	snap.Volumes["v"].HealInfoTime = time.Unix(1, 0)
 	snap.Peers["u2"] = &state.Peer{UUID: "u2"}
+	snap.Snapshots["s1"] = &state.VolumeSnapshot{Name: "s1", ID: "u1", OriginVolume: "v", Status: "Started"}
 	f.model.SetAll(snap)
 	ifaces := api.MustInterfaces()
 	// Values are sent with api/'s signatures; each Go value must have that
@@ -235,7 +238,7 @@ func TestMatchesContract(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{ManagerInterface, GlusterdInterface, VolumeInterface, BrickInterface, PeerInterface} {
+	for _, name := range []string{ManagerInterface, GlusterdInterface, VolumeInterface, BrickInterface, PeerInterface, SnapshotInterface} {
 		if !seen[name] {
 			t.Errorf("no object exports %s", name)
 		}

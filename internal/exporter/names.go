@@ -18,16 +18,18 @@ const (
 	ManagerPath = busapi.ManagerPath
 	GlusterPath = busapi.GlusterPath
 
-	GlusterdPath = busapi.GlusterdPath
-	VolumePrefix = busapi.VolumePrefix
-	BrickPrefix  = busapi.BrickPrefix
-	PeerPrefix   = busapi.PeerPrefix
+	GlusterdPath   = busapi.GlusterdPath
+	VolumePrefix   = busapi.VolumePrefix
+	BrickPrefix    = busapi.BrickPrefix
+	PeerPrefix     = busapi.PeerPrefix
+	SnapshotPrefix = busapi.SnapshotPrefix
 
 	ManagerInterface  = busapi.ManagerInterface
 	GlusterdInterface = busapi.GlusterdInterface
 	VolumeInterface   = busapi.VolumeInterface
 	BrickInterface    = busapi.BrickInterface
 	PeerInterface     = busapi.PeerInterface
+	SnapshotInterface = busapi.SnapshotInterface
 
 	objectManagerInterface = "org.freedesktop.DBus.ObjectManager"
 	propertiesInterface    = "org.freedesktop.DBus.Properties"
@@ -57,6 +59,8 @@ func Path(ref state.Ref) dbus.ObjectPath {
 		return BrickPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
 	case state.KindPeer:
 		return PeerPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
+	case state.KindSnapshot:
+		return SnapshotPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
 	}
 	panic("exporter: unknown object kind " + ref.Kind.String())
 }
@@ -73,7 +77,7 @@ func VolumeName(p dbus.ObjectPath) (string, bool) {
 
 // Interface is the D-Bus interface of a state object.
 func Interface(k state.Kind) string {
-	return [...]string{ManagerInterface, GlusterdInterface, PeerInterface, VolumeInterface, BrickInterface}[k]
+	return [...]string{ManagerInterface, GlusterdInterface, PeerInterface, VolumeInterface, BrickInterface, SnapshotInterface}[k]
 }
 
 // toDBus converts a state property value to the Go value godbus sends.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -28,6 +29,9 @@ type CLI struct {
 
 	infoAll   memo[Volume]
 	statusAll memo[BrickStatus]
+
+	wdMu sync.Mutex
+	wd   string // glusterd's working directory, once read
 }
 
 // VolumeInfo returns the volumes (all of them when volume is "" or "all").
@@ -152,7 +156,12 @@ func (c *CLI) exec(ctx context.Context, args []string, script bool) ([]byte, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	return run(ctx, argv, op)
+}
 
+// run runs argv until ctx ends, as exec describes; op names the command in
+// errors.
+func run(ctx context.Context, argv []string, op string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

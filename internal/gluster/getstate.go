@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -23,15 +24,90 @@ type LocalState struct {
 	// glusterd knows of them; other nodes' bricks carry none and are left
 	// out.
 	Bricks []BrickStatus
+	// Volumes names every volume the dump lists.
+	Volumes []string
+	// Healed are the volumes with replica or disperse sets: those that
+	// self-heal.
+	Healed map[string]bool
+	// Tasks are the rebalance and remove-brick tasks this node's glusterd
+	// knows, one per volume at most (glusterd keeps only the last).
+	Tasks []Task
+}
+
+// Task types, as `volume status ... tasks` names them.
+const (
+	TaskRebalance   = "Rebalance"
+	TaskRemoveBrick = "Remove brick"
+)
+
+// Task is a volume's rebalance or remove-brick task as this node's glusterd
+// knows it: each node runs its own rebalance process, so the status and the
+// figures are this node's. glusterd learns the figures from the process only
+// when it ends (or when someone runs `rebalance status`, which takes the
+// volume lock): while the task runs they stay as they were.
+type Task struct {
+	Volume string
+	ID     string
+	// Type is TaskRebalance or TaskRemoveBrick, from glusterd's
+	// node_state.info; "" when that could not be read.
+	Type string
+	// Status is named as `volume status ... tasks` names it: "in progress",
+	// "completed", "stopped", "failed", "fix-layout in progress", ...
+	Status   string
+	Files    uint64 // files moved
+	Data     string // data moved, as glusterd prints it ("9.0MB")
+	Lookups  uint64 // files looked at
+	Failures uint64
+	Skipped  uint64
+	TimeLeft uint64 // seconds, glusterd's estimate
+	// From node_state.info, when read: data moved in bytes and run time.
+	DataBytes   uint64
+	RunTimeSecs float64
+	HaveDetail  bool // DataBytes and RunTimeSecs were read
+}
+
+// Running says whether the task's process still runs.
+func (t *Task) Running() bool { return strings.HasSuffix(t.Status, "in progress") }
+
+// taskStatusNames maps get-state's rebalance status names to the names the
+// CLI shows (cli_vol_task_status_str in cli-rpc-ops.c).
+var taskStatusNames = map[string]string{
+	"not_started":         "not started",
+	"started":             "in progress",
+	"stopped":             "stopped",
+	"completed":           "completed",
+	"failed":              "failed",
+	"layout_fix_started":  "fix-layout in progress",
+	"layout_fix_stopped":  "fix-layout stopped",
+	"layout_fix_complete": "fix-layout completed",
+	"layout_fix_failed":   "fix-layout failed",
 }
 
 // LocalState reads this node's state with `get-state`, which writes a file
 // that is read and removed here.
 func (c *CLI) LocalState(ctx context.Context) (*LocalState, error) {
-	return DumpLocalState(func(dir, file string) error {
+	st, err := DumpLocalState(func(dir, file string) error {
 		_, err := c.exec(ctx, []string{"get-state", "glusterd", "odir", dir, "file", file, "detail"}, true)
 		return err
 	})
+	if err == nil && len(st.Tasks) > 0 {
+		if wd, err := c.workdir(ctx); err == nil {
+			AddTaskDetails(st, wd)
+		}
+	}
+	return st, err
+}
+
+// AddTaskDetails fills in each task's type, data moved and run time from
+// glusterd's vols/<volume>/node_state.info under its working directory wd,
+// where it can be read.
+func AddTaskDetails(st *LocalState, wd string) {
+	for i := range st.Tasks {
+		t := &st.Tasks[i]
+		if data, err := os.ReadFile(filepath.Join(wd, "vols", t.Volume, "node_state.info")); err == nil {
+			AddNodeState(t, data)
+		}
+	}
 }
 
 // DumpLocalState has dump make glusterd write its detailed state as file in
@@ -61,6 +137,53 @@ func DumpLocalState(dump func(dir, file string) error) (*LocalState, error) {
 	return st, nil
 }
 
+// workdir is glusterd's working directory, asked once.
+func (c *CLI) workdir(ctx context.Context) (string, error) {
+	c.wdMu.Lock()
+	defer c.wdMu.Unlock()
+	if c.wd != "" {
+		return c.wd, nil
+	}
+	wd, err := c.Workdir(ctx)
+	if err == nil {
+		c.wd = wd
+	}
+	return wd, err
+}
+
+// glusterd's operation codes for a rebalance task's origin (enum glusterd_op
+// in glusterd.h; new codes are only ever added at its end).
+const (
+	opRemoveBrick = "9"
+	opRebalance   = "19"
+)
+
+// AddNodeState completes a task from glusterd's vols/<volume>/node_state.info
+// ("key=value" lines): its type, the data moved in bytes and the run time.
+// A file about another task (a different rebalance-id) is ignored.
+func AddNodeState(t *Task, data []byte) {
+	kv := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			kv[k] = v
+		}
+	}
+	if kv["rebalance-id"] != t.ID {
+		return
+	}
+	switch kv["rebalance_op"] {
+	case opRebalance:
+		t.Type = TaskRebalance
+	case opRemoveBrick:
+		t.Type = TaskRemoveBrick
+	}
+	size, errSize := strconv.ParseUint(kv["size"], 10, 64)
+	run, errRun := strconv.ParseFloat(kv["run-time"], 64)
+	if errSize == nil && errRun == nil && run >= 0 {
+		t.DataBytes, t.RunTimeSecs, t.HaveDetail = size, run, true
+	}
+}
+
 // addInodes fills a local brick's inode figures, which get-state lacks,
 // from its file system.
 func addInodes(b *BrickStatus) {
@@ -84,6 +207,9 @@ func ParseGetState(data []byte) (*LocalState, error) {
 		bricks   = map[string]*BrickStatus{} // "Volume1.Brick2" -> brick
 		order    []string                    // brick keys in file order
 		local    = map[string]bool{}         // brick keys with a status
+		tasks    = map[string]*Task{}        // "Volume1" -> its task
+		healed   = map[string]bool{}         // "Volume1" -> replicated or dispersed
+		volOrder []string
 	)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
@@ -114,6 +240,20 @@ func ParseGetState(data []byte) (*LocalState, error) {
 			}
 			if rest == "name" {
 				volumes[vol] = value
+				volOrder = append(volOrder, vol)
+				continue
+			}
+			if (rest == "replica_count" || rest == "disperse_count") && atou32(value) > 1 {
+				healed[vol] = true
+				continue
+			}
+			if field, ok := strings.CutPrefix(rest, "rebalance."); ok || rest == "time_left" {
+				t := tasks[vol]
+				if t == nil {
+					t = &Task{}
+					tasks[vol] = t
+				}
+				parseTaskField(t, field, rest, value)
 				continue
 			}
 			brick, field, ok := strings.Cut(rest, ".")
@@ -163,5 +303,47 @@ func ParseGetState(data []byte) (*LocalState, error) {
 		}
 		st.Bricks = append(st.Bricks, *b)
 	}
+	st.Healed = map[string]bool{}
+	for _, vol := range volOrder {
+		st.Volumes = append(st.Volumes, volumes[vol])
+		if healed[vol] {
+			st.Healed[volumes[vol]] = true
+		}
+		t := tasks[vol]
+		if t == nil || t.Status == "" || t.Status == "not started" || t.ID == "" || t.ID == zeroUUID {
+			continue
+		}
+		t.Volume = volumes[vol]
+		st.Tasks = append(st.Tasks, *t)
+	}
 	return &st, nil
+}
+
+const zeroUUID = "00000000-0000-0000-0000-000000000000"
+
+// parseTaskField reads one of a volume's "rebalance.<field>" or "time_left"
+// lines into its task.
+func parseTaskField(t *Task, field, key, value string) {
+	switch {
+	case key == "time_left":
+		t.TimeLeft = atou64(value)
+	case field == "id":
+		t.ID = value
+	case field == "status":
+		if name, ok := taskStatusNames[value]; ok {
+			t.Status = name
+		} else {
+			t.Status = value // a newer release's status: shown as it is
+		}
+	case field == "files":
+		t.Files = atou64(value)
+	case field == "data":
+		t.Data = value
+	case field == "lookedup":
+		t.Lookups = atou64(value)
+	case field == "failures":
+		t.Failures = atou64(value)
+	case field == "skipped":
+		t.Skipped = atou64(value)
+	}
 }

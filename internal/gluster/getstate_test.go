@@ -62,7 +62,8 @@ func TestParseGetStateRejectsOtherText(t *testing.T) {
 }
 
 func FuzzParseGetState(f *testing.F) {
-	for _, name := range []string{"testdata/get-state-10.3-detail.txt", "testdata/get-state-10.3-brick-killed.txt"} {
+	for _, name := range []string{"testdata/get-state-10.3-detail.txt", "testdata/get-state-10.3-brick-killed.txt",
+		"testdata/get-state-10.3-rebalance-running.txt", "testdata/get-state-10.3-remove-brick-completed.txt"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
@@ -79,5 +80,78 @@ func FuzzParseGetState(f *testing.F) {
 				t.Fatalf("brick %+v", b)
 			}
 		}
+		for _, task := range st.Tasks {
+			if task.Volume == "" || task.ID == "" || task.ID == zeroUUID || task.Status == "" || task.Status == "not started" {
+				t.Fatalf("task %+v", task)
+			}
+		}
 	})
+}
+
+func FuzzAddNodeState(f *testing.F) {
+	for _, name := range []string{"testdata/node-state-10.3-rebalance-running.info", "testdata/node-state-10.3-remove-brick-completed.info"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		task := Task{ID: "4c243348-f25c-4b61-9f00-282253a6f565"}
+		AddNodeState(&task, data)
+		if task.Type != "" && task.Type != TaskRebalance && task.Type != TaskRemoveBrick {
+			t.Fatalf("type %q", task.Type)
+		}
+	})
+}
+
+func TestParseGetStateTasks(t *testing.T) {
+	read := func(name string) []byte {
+		data, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	for _, tc := range []struct {
+		dump, nodeState string
+		want            Task
+	}{
+		{"get-state-10.3-rebalance-running.txt", "node-state-10.3-rebalance-running.info", Task{
+			Volume: "dist", ID: "9950c195-d1bb-4aa3-85a9-843773abf16e", Type: TaskRebalance, Status: "in progress",
+			Data: "0Bytes", HaveDetail: true}},
+		{"get-state-10.3-rebalance-completed.txt", "node-state-10.3-rebalance-completed.info", Task{
+			Volume: "dist", ID: "9950c195-d1bb-4aa3-85a9-843773abf16e", Type: TaskRebalance, Status: "completed",
+			Files: 2305, Data: "9.0MB", Lookups: 3000, DataBytes: 9441280, RunTimeSecs: 93, HaveDetail: true}},
+		{"get-state-10.3-remove-brick-completed.txt", "node-state-10.3-remove-brick-completed.info", Task{
+			Volume: "dist", ID: "4c243348-f25c-4b61-9f00-282253a6f565", Type: TaskRemoveBrick, Status: "completed",
+			Files: 773, Data: "3.0MB", Lookups: 1468, DataBytes: 3166208, RunTimeSecs: 27, HaveDetail: true}},
+	} {
+		st, err := ParseGetState(read(tc.dump))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Tasks) != 1 || len(st.Volumes) != 1 || st.Volumes[0] != "dist" {
+			t.Fatalf("%s: tasks %+v, volumes %v", tc.dump, st.Tasks, st.Volumes)
+		}
+		got := st.Tasks[0]
+		AddNodeState(&got, read(tc.nodeState))
+		if got != tc.want {
+			t.Errorf("%s: task\n %+v, want\n %+v", tc.dump, got, tc.want)
+		}
+	}
+	// No task: glusterd shows a zero id and not_started.
+	st, err := ParseGetState(read("get-state-10.3-detail.txt"))
+	if err != nil || len(st.Tasks) != 0 || len(st.Volumes) != 3 {
+		t.Errorf("no task: %+v, %v", st, err)
+	}
+	if len(st.Healed) != 1 || !st.Healed["rv"] {
+		t.Errorf("volumes that self-heal: %v, want rv only", st.Healed)
+	}
+	// node_state.info of another task says nothing of this one.
+	other := Task{ID: "9950c195-d1bb-4aa3-85a9-843773abf16e"}
+	AddNodeState(&other, read("node-state-10.3-remove-brick-completed.info"))
+	if other.Type != "" || other.HaveDetail {
+		t.Errorf("another task's node_state.info was taken: %+v", other)
+	}
 }

@@ -54,7 +54,37 @@ func (s *Source) VolumeStatusDetail(ctx context.Context, volume string) ([]glust
 
 // LocalState implements refresh.Source with get-state, which takes no lock.
 func (s *Source) LocalState(ctx context.Context) (*gluster.LocalState, error) {
-	return via(s, ctx, "get-state", func(ctx context.Context) (*gluster.LocalState, error) { return s.RPC.LocalState(ctx) }, s.CLI.LocalState)
+	return via(s, ctx, "get-state", s.rpcLocalState, s.CLI.LocalState)
+}
+
+// rpcLocalState is get-state over the socket, with the tasks' details from
+// glusterd's working directory as the CLI's path adds them.
+func (s *Source) rpcLocalState(ctx context.Context) (*gluster.LocalState, error) {
+	st, err := s.RPC.LocalState(ctx)
+	if err == nil && len(st.Tasks) > 0 {
+		if wd, err := s.RPC.Workdir(ctx); err == nil {
+			gluster.AddTaskDetails(st, wd)
+		}
+	}
+	return st, err
+}
+
+// PendingHeals implements refresh.Source: a count of a local brick's heal
+// index, no glusterd call at all.
+func (s *Source) PendingHeals(ctx context.Context, brickPath string) (uint64, error) {
+	return s.CLI.PendingHeals(ctx, brickPath)
+}
+
+// HealSummary implements refresh.Source through glfsheal, a client of the
+// volume rather than of glusterd's CLI program.
+func (s *Source) HealSummary(ctx context.Context, volume string) ([]gluster.HealBrick, error) {
+	return s.CLI.HealSummary(ctx, volume)
+}
+
+// Snapshots implements refresh.Source through the CLI's `snapshot info`,
+// which takes no lock; reading it over the socket is not done yet.
+func (s *Source) Snapshots(ctx context.Context) ([]gluster.Snapshot, error) {
+	return s.CLI.Snapshots(ctx)
 }
 
 // Peers implements refresh.Source.

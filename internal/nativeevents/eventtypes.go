@@ -217,6 +217,7 @@ const (
 	evECMinBricksUp           = 90
 	evAFRQuorumMet            = 106
 	evAFRQuorumFail           = 107
+	evAFRSplitBrain           = 110
 	evVolumeAddBrick          = 123
 	evVolumeRemoveBrickStart  = 125
 	evVolumeRemoveBrickCommit = 127

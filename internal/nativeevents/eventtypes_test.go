@@ -133,7 +133,7 @@ func TestEventConstants(t *testing.T) {
 		"BRICK_DISCONNECTED": evBrickDisconnected, "BRICK_CONNECTED": evBrickConnected,
 		"QUORUM_LOST": evQuorumLost, "QUORUM_REGAINED": evQuorumRegained,
 		"EC_MIN_BRICKS_NOT_UP": evECMinBricksNotUp, "EC_MIN_BRICKS_UP": evECMinBricksUp,
-		"AFR_QUORUM_MET": evAFRQuorumMet, "AFR_QUORUM_FAIL": evAFRQuorumFail,
+		"AFR_QUORUM_MET": evAFRQuorumMet, "AFR_QUORUM_FAIL": evAFRQuorumFail, "AFR_SPLIT_BRAIN": evAFRSplitBrain,
 		"VOLUME_ADD_BRICK": evVolumeAddBrick, "VOLUME_REMOVE_BRICK_START": evVolumeRemoveBrickStart,
 		"VOLUME_REMOVE_BRICK_COMMIT": evVolumeRemoveBrickCommit, "VOLUME_REMOVE_BRICK_STOP": evVolumeRemoveBrickStop,
 		"VOLUME_REMOVE_BRICK_FORCE": evVolumeRemoveBrickForce, "VOLUME_REBALANCE_START": evVolumeRebalanceStart,

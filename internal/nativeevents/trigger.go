@@ -91,6 +91,23 @@ func (e Event) Trigger() (kind TriggerKind, volume string) {
 	return TriggerNone, ""
 }
 
+// SplitBrainVolume names the volume of an AFR_SPLIT_BRAIN event (a client
+// found a file in split-brain; subvol "<vol>-replicate-<n>"): its
+// split-brain count is worth reading. Clients send it to their volfile
+// server only, so it reaches one node's daemon.
+func (e Event) SplitBrainVolume() (string, bool) {
+	if e.Number != evAFRSplitBrain {
+		return "", false
+	}
+	kind, vol := e.subvolTrigger(replicateSubvol)
+	return vol, kind == TriggerVolume
+}
+
+// IsSnapshot says whether the event is one of GlusterFS's SNAPSHOT_* events
+// (created, activated, restored, deleted, cloned, ...): the snapshots are
+// worth reading again.
+func (e Event) IsSnapshot() bool { return strings.HasPrefix(e.Name, "SNAPSHOT_") }
+
 // volumeTrigger names the volume from key, falling back on the spellings
 // other events use.
 func (e Event) volumeTrigger(key string) (TriggerKind, string) {

@@ -119,3 +119,28 @@ func TestTriggerAllOnlyWithoutVolume(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitBrainVolume(t *testing.T) {
+	for _, tc := range []struct {
+		datagram, volume string
+		ok               bool
+	}{
+		{"1 110 client-pid=-6;subvol=sb-replicate-0;type=gfid;file=<gfid:00000000-0000-0000-0000-000000000001>/f>;count=2", "sb", true},
+		{"1 110 client-pid=-6;type=data", "", false},
+		{"1 106 client-pid=-6; subvol=sb-replicate-0", "", false},
+	} {
+		vol, ok := mustParse(t, tc.datagram).SplitBrainVolume()
+		if vol != tc.volume || ok != tc.ok {
+			t.Errorf("%q: SplitBrainVolume() = %q %v, want %q %v", tc.datagram, vol, ok, tc.volume, tc.ok)
+		}
+	}
+}
+
+func TestIsSnapshot(t *testing.T) {
+	if ev := mustParse(t, "1795553118 35 snapshot_name=s1;volume_name=v;snapshot_uuid=u"); !ev.IsSnapshot() {
+		t.Errorf("%s is not a snapshot event", ev.Name)
+	}
+	if ev := mustParse(t, "1795553155 5 name=v"); ev.IsSnapshot() {
+		t.Errorf("%s is a snapshot event", ev.Name)
+	}
+}

@@ -18,6 +18,7 @@ const (
 	keyAll    = "all"
 	keyPeers  = "peers"
 	keyLocal  = "local" // this node's bricks, from get-state
+	keySnaps  = "snapshots"
 	volPrefix = "volume:"
 )
 
@@ -84,6 +85,8 @@ func (r *Refresher) read(ctx context.Context, key string, w want) error {
 		return r.readPeers(ctx)
 	case keyLocal:
 		return r.readLocal(ctx)
+	case keySnaps:
+		return r.readSnapshots(ctx)
 	}
 	return r.readVolume(ctx, strings.TrimPrefix(key, volPrefix), w)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/glusterbus/glusterbus/internal/gluster"
@@ -37,6 +38,14 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		return err
 	}
 	rt := r.readLocalRuntime(ctx)
+	// Every snapshot counts in its volume's snapCount (a volume with
+	// snapshots cannot be deleted): with none, `snapshot info` has nothing
+	// to tell.
+	var snaps map[string]*state.VolumeSnapshot
+	snapsRead := true
+	if slices.ContainsFunc(vols, func(v gluster.Volume) bool { return v.SnapshotCount > 0 }) {
+		snaps, snapsRead = r.snapshots(ctx)
+	}
 	if !wasRunning {
 		r.mu.Lock()
 		r.forceRuntime = true
@@ -64,6 +73,15 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	defer r.confirmStopped()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if snapsRead {
+		if snaps != nil {
+			snap.Snapshots = snaps
+		}
+	} else {
+		for name, s := range r.model.Snapshots() {
+			snap.Snapshots[name] = &s
+		}
+	}
 	for i := range vols {
 		v := &vols[i]
 		prev, _ := r.model.Volume(v.Name)
@@ -271,7 +289,82 @@ func (r *Refresher) readLocalRuntime(ctx context.Context) *runtimes {
 	}
 	rt.local, rt.self = true, ls.UUID
 	rt.add(ls.Bricks)
+	running := false
+	for _, name := range ls.Volumes {
+		rt.localVolumes[name] = true
+	}
+	for i := range ls.Tasks {
+		t := &ls.Tasks[i]
+		rt.tasks[t.Volume] = append(rt.tasks[t.Volume], stateTask(t, ls.UUID))
+		running = running || t.Running()
+	}
+	pending := r.countHeals(ctx, ls, rt)
+	switch {
+	case running:
+		r.pollLocal(r.opt.TaskPollInterval)
+	case pending:
+		r.pollLocal(r.opt.HealPollInterval)
+	}
 	return rt
+}
+
+// countHeals counts the self-heal entries of this node's bricks of the
+// volumes that self-heal, and says whether any has some. A brick whose
+// count fails keeps its last count.
+func (r *Refresher) countHeals(ctx context.Context, ls *gluster.LocalState, rt *runtimes) bool {
+	pending := false
+	for _, b := range ls.Bricks {
+		if !ls.Healed[b.Volume] {
+			continue
+		}
+		n, err := r.src.PendingHeals(ctx, b.Path)
+		if err != nil {
+			r.log.Warn("counting self-heal entries failed", "brick", b.Host+":"+b.Path, "err", err)
+			continue
+		}
+		rt.heal[b.Host+":"+b.Path] = n
+		rt.healVolumes[b.Volume] = true
+		pending = pending || n > 0
+	}
+	rt.healAt = r.opt.Now()
+	return pending
+}
+
+// stateTask is what the bus shows of a task.
+func stateTask(t *gluster.Task, node string) state.Task {
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	figures := map[string]string{
+		"node": node, "files": u(t.Files), "size": t.Data, "lookups": u(t.Lookups),
+		"failures": u(t.Failures), "skipped": u(t.Skipped), "time_left": u(t.TimeLeft),
+	}
+	if t.HaveDetail {
+		figures["size"] = u(t.DataBytes)
+		figures["runtime"] = strconv.FormatFloat(t.RunTimeSecs, 'f', -1, 64)
+	}
+	return state.Task{ID: t.ID, Type: t.Type, Status: t.Status, Figures: figures}
+}
+
+// pollLocal reads this node's state again after a while: a task runs, or
+// entries wait for self-heal, and their end is to be shown even where no
+// event or hook tells it.
+func (r *Refresher) pollLocal(after time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	due := r.opt.Now().Add(after)
+	if r.taskPoll != nil {
+		if !due.Before(r.taskPollDue) || !r.taskPoll.Stop() {
+			return // one as soon, or firing now
+		}
+	}
+	r.taskPollDue = due
+	r.taskPoll = time.AfterFunc(after, func() {
+		r.mu.Lock()
+		r.taskPoll = nil
+		r.mu.Unlock()
+		if r.ctx.Err() == nil {
+			r.start(keyLocal, 0)
+		}
+	})
 }
 
 // readLocal reads this node's bricks into the volumes that have them.
@@ -283,6 +376,17 @@ func (r *Refresher) readLocal(ctx context.Context) error {
 	names := map[string]bool{}
 	for _, b := range rt.bricks {
 		names[b.Volume] = true
+	}
+	for name := range rt.tasks {
+		names[name] = true
+	}
+	for name := range rt.healVolumes {
+		names[name] = true
+	}
+	for name := range rt.localVolumes {
+		if v, ok := r.model.Volume(name); ok && len(v.Tasks) > 0 {
+			names[name] = true // its task is gone (a remove-brick committed)
+		}
 	}
 	defer r.confirmStopped()
 	r.mu.Lock() // see readVolume
@@ -348,10 +452,21 @@ type runtimes struct {
 	// confirmed: the read was made to confirm that bricks stopped, after
 	// the volume's configuration was read again.
 	confirmed bool
+	// localVolumes are the volumes get-state listed, whose tasks it told
+	// (none: no task).
+	localVolumes map[string]bool
+	tasks        map[string][]state.Task // by volume
+	// heal: brick name -> self-heal entries counted; healVolumes, the
+	// volumes whose bricks were counted, at healAt.
+	heal        map[string]uint64
+	healVolumes map[string]bool
+	healAt      time.Time
 }
 
 func newRuntimes() *runtimes {
-	return &runtimes{bricks: map[string]gluster.BrickStatus{}, volumes: map[string]bool{}}
+	return &runtimes{bricks: map[string]gluster.BrickStatus{}, volumes: map[string]bool{},
+		localVolumes: map[string]bool{}, tasks: map[string][]state.Task{},
+		heal: map[string]uint64{}, healVolumes: map[string]bool{}}
 }
 
 // add records bricks read; a brick read by `volume status` keeps what it
@@ -451,6 +566,9 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	r.mu.Unlock()
 	r.confirmStopped()
 
+	if cfg != nil && cfg.SnapshotCount != prev.SnapshotCount {
+		r.start(keySnaps, 0) // a snapshot made, deleted or restored
+	}
 	if cfg != nil && started && !rt.confirmed {
 		// This node's bricks, lock-free: what the trigger was about may have
 		// changed them without changing the configuration (a start force
@@ -577,7 +695,9 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 		BrickCount: v.BrickCount, DistCount: v.DistCount, ReplicaCount: v.ReplicaCount,
 		ArbiterCount: v.ArbiterCount, DisperseCount: v.DisperseCount, RedundancyCount: v.RedundancyCount,
 		SnapshotCount: v.SnapshotCount, Options: maps.Clone(v.Options),
-		Bricks: make([]state.Brick, len(v.Bricks)),
+		Bricks: make([]state.Brick, len(v.Bricks)), Tasks: prev.Tasks,
+		HealPendingEntries: prev.HealPendingEntries, SplitBrainEntries: prev.SplitBrainEntries,
+		PossiblyHealingEntries: prev.PossiblyHealingEntries, HealInfoTime: prev.HealInfoTime,
 	}
 	justStarted := v.Status == "Started" && prev.Status != "Started"
 	// A volume found started by the daemon's first read may have run for
@@ -640,6 +760,9 @@ func (r *Refresher) inStartGrace(name string) bool {
 func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) bool) *state.Volume {
 	out := *v
 	out.Bricks = slices.Clone(v.Bricks)
+	if rt.localVolumes[v.Name] {
+		out.Tasks = rt.tasks[v.Name]
+	}
 	grace := r.inStartGrace(v.Name)
 	for i := range out.Bricks {
 		b := &out.Bricks[i]
@@ -671,11 +794,21 @@ func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) 
 		case rt.forget:
 			b.SetUnknown()
 		}
+		if n, ok := rt.heal[b.Name()]; ok {
+			b.HealPendingEntries = n
+		}
 		if b.RuntimeUnknown && out.Status == "Started" {
 			if at, ok := r.hints[b.Name()]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
 				b.RuntimeUnknown, b.Online = false, true
 			}
 		}
+	}
+	if rt.healVolumes[v.Name] {
+		var sum uint64
+		for i := range out.Bricks {
+			sum += out.Bricks[i].HealPendingEntries
+		}
+		out.HealPendingEntries, out.HealInfoTime = sum, rt.healAt
 	}
 	return &out
 }
@@ -743,4 +876,42 @@ func copyRuntime(dst, src *state.Brick) {
 	dst.RuntimeUnknown, dst.Online, dst.Pid, dst.Port = src.RuntimeUnknown, src.Online, src.Pid, src.Port
 	dst.SizeTotal, dst.SizeFree, dst.InodesTotal, dst.InodesFree = src.SizeTotal, src.SizeFree, src.InodesTotal, src.InodesFree
 	dst.Device, dst.FsName, dst.MountOptions = src.Device, src.FsName, src.MountOptions
+	dst.HealPendingEntries, dst.SplitBrainEntries = src.HealPendingEntries, src.SplitBrainEntries
+}
+
+// TriggerSnapshots re-reads the volume snapshots without waiting (after a
+// SNAPSHOT_* native event).
+func (r *Refresher) TriggerSnapshots() { r.start(keySnaps, 0) }
+
+// readSnapshots reads the volume snapshots into the model; a failed read
+// leaves them as they were.
+func (r *Refresher) readSnapshots(ctx context.Context) error {
+	snaps, ok := r.snapshots(ctx)
+	if !ok {
+		return nil
+	}
+	r.mu.Lock() // see readVolume
+	defer r.mu.Unlock()
+	r.model.SetSnapshots(snaps)
+	return nil
+}
+
+// snapshots reads the volume snapshots; ok is false when the read failed
+// and what is known must stay. A node without LVM tools has none.
+func (r *Refresher) snapshots(ctx context.Context) (map[string]*state.VolumeSnapshot, bool) {
+	list, err := cli(r, ctx, r.src.Snapshots)
+	if errors.Is(err, gluster.ErrSnapshotsUnavailable) {
+		r.log.Debug("no snapshots: gluster disabled them on this node", "err", err)
+		return map[string]*state.VolumeSnapshot{}, true
+	}
+	if err != nil {
+		r.log.Warn("reading snapshots failed; the last known stay", "err", err)
+		return nil, false
+	}
+	out := make(map[string]*state.VolumeSnapshot, len(list))
+	for _, s := range list {
+		out[s.Name] = &state.VolumeSnapshot{Name: s.Name, ID: s.ID, OriginVolume: s.OriginVolume,
+			CreateTime: s.CreateTime, Status: s.Status, Description: s.Description}
+	}
+	return out, true
 }

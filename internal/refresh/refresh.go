@@ -46,6 +46,14 @@ type Source interface {
 	VolumeInfo(ctx context.Context, volume string) ([]gluster.Volume, error)
 	VolumeStatusDetail(ctx context.Context, volume string) ([]gluster.BrickStatus, error)
 	LocalState(ctx context.Context) (*gluster.LocalState, error)
+	// PendingHeals counts the self-heal entries a brick of this node
+	// records (a directory read on the brick, no glusterd call).
+	PendingHeals(ctx context.Context, brickPath string) (uint64, error)
+	// HealSummary runs glfsheal's heal info summary of a volume: no
+	// glusterd lock, but O(entries).
+	HealSummary(ctx context.Context, volume string) ([]gluster.HealBrick, error)
+	// Snapshots reads every volume snapshot (`snapshot info`, lock-free).
+	Snapshots(ctx context.Context) ([]gluster.Snapshot, error)
 	Peers(ctx context.Context) ([]gluster.Peer, error)
 	LocalUUID(ctx context.Context) (string, error)
 	OpVersion(ctx context.Context) (uint32, error)
@@ -64,6 +72,21 @@ type Options struct {
 	// running is taken as still starting, not offline; default 10s.
 	StartGrace time.Duration
 	Logger     *slog.Logger
+	// TaskPollInterval is how often this node's state is read again while
+	// a rebalance or remove-brick task runs (get-state, lock-free); default
+	// 10s.
+	TaskPollInterval time.Duration
+	// HealPollInterval is how often this node's state and heal counts are
+	// read again while one of its bricks has entries waiting for
+	// self-heal; default 30s.
+	HealPollInterval time.Duration
+	// HealInfoTimeout bounds one `heal info summary` (glfsheal), which
+	// walks every entry; default 2m.
+	HealInfoTimeout time.Duration
+	// SplitBrainRecheck is how long after a `heal info summary` that found
+	// entries in split-brain it is run again, to see them resolved;
+	// default 5m.
+	SplitBrainRecheck time.Duration
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// GlusterdUnit, if set, reports glusterd.service's load and active state.
@@ -117,6 +140,13 @@ type Refresher struct {
 	// next full read; unknownPending, that one is scheduled.
 	unknownNext    time.Time
 	unknownPending bool
+	// taskPoll reads this node's state again while a task runs or entries
+	// wait for self-heal.
+	taskPoll    *time.Timer
+	taskPollDue time.Time
+	// healInfo: volume -> a `heal info summary` runs (false), or runs and
+	// another was asked for meanwhile (true).
+	healInfo map[string]bool
 }
 
 // New returns a Refresher; ctx bounds every read it makes.
@@ -129,6 +159,18 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 	}
 	if opt.StartGrace <= 0 {
 		opt.StartGrace = 10 * time.Second
+	}
+	if opt.TaskPollInterval <= 0 {
+		opt.TaskPollInterval = 10 * time.Second
+	}
+	if opt.HealPollInterval <= 0 {
+		opt.HealPollInterval = 30 * time.Second
+	}
+	if opt.HealInfoTimeout <= 0 {
+		opt.HealInfoTimeout = 2 * time.Minute
+	}
+	if opt.SplitBrainRecheck <= 0 {
+		opt.SplitBrainRecheck = 5 * time.Minute
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -151,6 +193,7 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 		startedAt:   map[string]time.Time{},
 		hints:       map[string]time.Time{},
 		unconfirmed: map[string]bool{},
+		healInfo:    map[string]bool{},
 	}
 }
 
@@ -202,6 +245,9 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 		r.mu.Lock()
 		for _, tm := range r.timers {
 			tm.Stop()
+		}
+		if r.taskPoll != nil {
+			r.taskPoll.Stop()
 		}
 		r.mu.Unlock()
 	}()

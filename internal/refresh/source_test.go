@@ -46,17 +46,18 @@ const (
 type fakeSource struct {
 	t *testing.T
 
-	mu       sync.Mutex
-	info     string            // volume info all
-	status   string            // volume status all detail
-	peers    string            // peer status
-	override map[string]string // volume -> its own `volume status VOL detail` capture
-	calls    map[string]int
-	errs     map[string][]error // call -> errors for its next calls
-	anyErr   error              // every call fails with it
-	holds    map[string]*hold
-	running  int
-	maxRun   int
+	mu        sync.Mutex
+	info      string            // volume info all
+	status    string            // volume status all detail
+	peers     string            // peer status
+	override  map[string]string // volume -> its own `volume status VOL detail` capture
+	snapshots string            // `snapshot info` capture; "": no LVM tools
+	calls     map[string]int
+	errs      map[string][]error // call -> errors for its next calls
+	anyErr    error              // every call fails with it
+	holds     map[string]*hold
+	running   int
+	maxRun    int
 }
 
 // hold makes the calls of one name wait: each call announces itself on
@@ -366,4 +367,50 @@ func (f *fakeSource) LocalState(ctx context.Context) (*gluster.LocalState, error
 		}
 		return st, nil
 	})
+}
+
+// PendingHeals: no brick of the captures has entries waiting for self-heal.
+func (f *fakeSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }
+
+func healCall(vol string) string { return "HealSummary(" + vol + ")" }
+
+// HealSummary tells one entry in split-brain on every brick of the volume,
+// and one possibly healing.
+func (f *fakeSource) HealSummary(ctx context.Context, volume string) ([]gluster.HealBrick, error) {
+	return call(f, ctx, healCall(volume), func() ([]gluster.HealBrick, error) {
+		vols, err := f.volumeInfo(volume)
+		if err != nil {
+			return nil, err
+		}
+		var out []gluster.HealBrick
+		for _, v := range vols {
+			for _, b := range v.Bricks {
+				out = append(out, gluster.HealBrick{Host: b.Host, Path: b.Path, HostUUID: b.HostUUID, Connected: true,
+					Total: 2, SplitBrain: 1, PossiblyHealing: 1})
+			}
+		}
+		return out, nil
+	})
+}
+
+const snapshotsCall = "Snapshots()"
+
+// Snapshots serves the snapshot capture set by setSnapshots; without one,
+// the node has no LVM tools, as the captures' node had none.
+func (f *fakeSource) Snapshots(ctx context.Context) ([]gluster.Snapshot, error) {
+	return call(f, ctx, snapshotsCall, func() ([]gluster.Snapshot, error) {
+		f.mu.Lock()
+		file := f.snapshots
+		f.mu.Unlock()
+		if file == "" {
+			return nil, gluster.ErrSnapshotsUnavailable
+		}
+		return gluster.ParseSnapshotInfo(f.read(file))
+	})
+}
+
+func (f *fakeSource) setSnapshots(file string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.snapshots = file
 }

@@ -431,3 +431,16 @@ func TestAddedBrickIsNoAlarm(t *testing.T) {
 		t.Errorf("adding a brick raised alarms: %v", a)
 	}
 }
+
+// PendingHeals: no brick of the captures has entries waiting for self-heal.
+func (s *scriptSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }
+
+// HealSummary: no brick of the captures has entries in split-brain.
+func (s *scriptSource) HealSummary(context.Context, string) ([]gluster.HealBrick, error) {
+	return nil, nil
+}
+
+// Snapshots: the captures' node has no LVM tools.
+func (s *scriptSource) Snapshots(context.Context) ([]gluster.Snapshot, error) {
+	return nil, gluster.ErrSnapshotsUnavailable
+}

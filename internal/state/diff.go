@@ -90,6 +90,11 @@ func Equal(a, b any) bool {
 	case []WebhookState:
 		b, ok := b.([]WebhookState)
 		return ok && slices.Equal(a, b)
+	case []Task:
+		b, ok := b.([]Task)
+		return ok && slices.EqualFunc(a, b, func(x, y Task) bool {
+			return x.ID == y.ID && x.Type == y.Type && x.Status == y.Status && maps.Equal(x.Figures, y.Figures)
+		})
 	default:
 		return a == b
 	}

@@ -101,6 +101,29 @@ func (m *Model) peerObjects() []Object {
 	return objs
 }
 
+// SetSnapshots replaces the set of volume snapshots.
+func (m *Model) SetSnapshots(snaps map[string]*VolumeSnapshot) []Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.start()
+	before := appendSnapshotObjects(nil, m.cur.Snapshots)
+	m.cur.Snapshots = snaps
+	changes := Diff(before, appendSnapshotObjects(nil, snaps))
+	m.publish(changes)
+	return changes
+}
+
+// Snapshots returns copies of the known volume snapshots by name.
+func (m *Model) Snapshots() map[string]VolumeSnapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]VolumeSnapshot, len(m.cur.Snapshots))
+	for name, s := range m.cur.Snapshots {
+		out[name] = *s
+	}
+	return out
+}
+
 // SetGlusterd replaces what is known of the local glusterd.
 func (m *Model) SetGlusterd(g Glusterd) []Change {
 	m.mu.Lock()

@@ -3,6 +3,7 @@ package state
 import (
 	"maps"
 	"slices"
+	"time"
 )
 
 // Kind says what an object is.
@@ -15,9 +16,10 @@ const (
 	KindPeer
 	KindVolume
 	KindBrick
+	KindSnapshot
 )
 
-var kindNames = [...]string{"manager", "glusterd", "peer", "volume", "brick"}
+var kindNames = [...]string{"manager", "glusterd", "peer", "volume", "brick", "snapshot"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -27,14 +29,16 @@ func (k Kind) String() string {
 }
 
 // Ref identifies an object: the manager and glusterd have one each (Key ""),
-// a volume is keyed by name, a brick by "host:path", a peer by UUID.
+// a volume is keyed by name, a brick by "host:path", a peer by UUID, a
+// snapshot by name.
 type Ref struct {
 	Kind Kind
 	Key  string
 }
 
 // Property is one named value of an object. Values are string, bool, uint32,
-// int64, uint64, []string, map[string]string, Ref, []Ref or []WebhookState.
+// int64, uint64, []string, map[string]string, Ref, []Ref, []WebhookState or
+// []Task.
 type Property struct {
 	Name  string
 	Value any
@@ -68,7 +72,26 @@ func (s *Snapshot) Objects() []Object {
 	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
 		objs = appendVolumeObjects(objs, s.Volumes[name])
 	}
+	return appendSnapshotObjects(objs, s.Snapshots)
+}
+
+func appendSnapshotObjects(objs []Object, snaps map[string]*VolumeSnapshot) []Object {
+	for _, name := range slices.Sorted(maps.Keys(snaps)) {
+		objs = append(objs, snapshotObject(snaps[name]))
+	}
 	return objs
+}
+
+func snapshotObject(s *VolumeSnapshot) Object {
+	return Object{Ref{KindSnapshot, s.Name}, []Property{
+		{"Name", s.Name},
+		{"Id", s.ID},
+		{"Volume", Ref{KindVolume, s.OriginVolume}},
+		{"OriginVolume", s.OriginVolume},
+		{"CreateTime", s.CreateTime},
+		{"Status", s.Status},
+		{"Description", s.Description},
+	}}
 }
 
 func managerObject(s *Snapshot) Object {
@@ -146,6 +169,11 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 		{"Bricks", bricks},
 		{"OnlineBrickCount", v.OnlineBrickCount()},
 		{"Health", v.Health()},
+		{"Tasks", nonNilTasks(v.Tasks)},
+		{"HealPendingEntries", v.HealPendingEntries},
+		{"SplitBrainEntries", v.SplitBrainEntries},
+		{"PossiblyHealingEntries", v.PossiblyHealingEntries},
+		{"HealInfoTime", unixMicro(v.HealInfoTime)},
 	}})
 	for i := range v.Bricks {
 		b := &v.Bricks[i]
@@ -167,6 +195,8 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 			{"Device", b.Device},
 			{"FsName", b.FsName},
 			{"MountOptions", b.MountOptions},
+			{"HealPendingEntries", b.HealPendingEntries},
+			{"SplitBrainEntries", b.SplitBrainEntries},
 		}})
 	}
 	return objs
@@ -184,4 +214,19 @@ func nonNilWebhooks(w []WebhookState) []WebhookState {
 		return []WebhookState{}
 	}
 	return w
+}
+
+func nonNilTasks(t []Task) []Task {
+	if t == nil {
+		return []Task{}
+	}
+	return t
+}
+
+// unixMicro is t in unix microseconds, 0 for the zero time.
+func unixMicro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
 }

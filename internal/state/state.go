@@ -11,9 +11,11 @@ import "time"
 
 // Snapshot is the cluster as read at one moment.
 type Snapshot struct {
-	Volumes  map[string]*Volume // by volume name
-	Peers    map[string]*Peer   // by peer UUID; the local node is not a peer
-	Glusterd Glusterd
+	Volumes map[string]*Volume // by volume name
+	Peers   map[string]*Peer   // by peer UUID; the local node is not a peer
+	// Snapshots are the volume snapshots, by snapshot name.
+	Snapshots map[string]*VolumeSnapshot
+	Glusterd  Glusterd
 	// Service is the daemon's own condition, shown on the manager. It is
 	// not read from the cluster: full refreshes keep it as it is.
 	Service Service
@@ -42,7 +44,16 @@ type WebhookState struct {
 
 // NewSnapshot returns an empty snapshot.
 func NewSnapshot() *Snapshot {
-	return &Snapshot{Volumes: map[string]*Volume{}, Peers: map[string]*Peer{}}
+	return &Snapshot{Volumes: map[string]*Volume{}, Peers: map[string]*Peer{}, Snapshots: map[string]*VolumeSnapshot{}}
+}
+
+// VolumeSnapshot is one GlusterFS snapshot of a volume.
+type VolumeSnapshot struct {
+	Name, ID     string
+	OriginVolume string
+	CreateTime   string // as glusterd prints it
+	Status       string // Started (activated) or Stopped
+	Description  string
 }
 
 // Volume is one GlusterFS volume with its bricks in volume order.
@@ -60,6 +71,25 @@ type Volume struct {
 	SnapshotCount   uint32
 	Options         map[string]string
 	Bricks          []Brick
+	// Tasks are the volume's rebalance or remove-brick tasks as this node
+	// knows them.
+	Tasks []Task
+	// Self-heal: the entries of this node's bricks (see Brick) summed, the
+	// split-brain and possibly-healing counts of the last `heal info` read,
+	// and when the counts were read (zero: never).
+	HealPendingEntries     uint64
+	SplitBrainEntries      uint64
+	PossiblyHealingEntries uint64
+	HealInfoTime           time.Time
+}
+
+// Task is a rebalance or remove-brick task of a volume. Its fields are in
+// the order of the Volume.Tasks property, a(sssa{ss}).
+type Task struct {
+	ID      string
+	Type    string            // "Rebalance", "Remove brick"
+	Status  string            // as gluster names it: "in progress", "completed", ...
+	Figures map[string]string // files, size, lookups, failures, skipped, runtime, time_left, node
 }
 
 // Brick is one brick of a volume. The runtime fields (RuntimeKnown and
@@ -82,6 +112,10 @@ type Brick struct {
 	InodesFree          uint64
 	Device, FsName      string
 	MountOptions        string
+	// Self-heal entries recorded on the brick (this node's bricks of
+	// replica or disperse volumes only).
+	HealPendingEntries uint64
+	SplitBrainEntries  uint64
 }
 
 // Brick states, as the Brick.State property shows them.
