@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glusterbus/glusterbus/internal/events"
 	"github.com/glusterbus/glusterbus/internal/journal"
 )
 
@@ -23,10 +24,6 @@ const (
 	// CursorName is the journal cursor of the last event the stream
 	// acknowledged.
 	CursorName = "nats"
-	// VersionField is the field of a volume's or brick's configuration
-	// event that holds glusterd's version of the volume's configuration
-	// (vols/<name>/info's version) when the change was journaled.
-	VersionField = "volume_version"
 )
 
 // Subject is the subject of an event of the given name in cluster's stream:
@@ -79,20 +76,14 @@ func MessageOf(ev journal.Event) Message {
 	return Message{Seq: ev.Seq, Name: ev.Name, Time: ev.Time, Node: ev.Node, Object: ev.Object, Fields: fields}
 }
 
-// configEvents are the state changes every daemon of the pool sees alike:
-// glusterd commits a volume's configuration on every node with the same
-// version. Other diff events (a brick's or a peer's reachability, a
-// volume's health, glusterd up or down) are one node's view.
-var configEvents = map[string]bool{
-	"VOLUME_CREATE": true, "VOLUME_DELETE": true, "VOLUME_START": true, "VOLUME_STOP": true,
-	"VOLUME_SET": true, "VOLUME_RESET": true, "BRICK_ADDED": true, "BRICK_REMOVED": true,
-	"PEER_ATTACH": true, "PEER_DETACH": true,
-}
-
 // ClusterScoped tells whether ev gets the same id on every node that
-// journals it.
+// journals it: a change of a volume's configuration, which glusterd commits
+// on every node with the same version. Other diff events (a brick's or a
+// peer's reachability, a volume's health, peers attached or detached,
+// glusterd up or down) are one node's view, and native events come to one
+// node.
 func ClusterScoped(ev journal.Event) bool {
-	return ev.Source == "diff" && configEvents[ev.Name]
+	return ev.Source == events.SourceDiff && events.IsConfigEvent(ev.Name)
 }
 
 // MsgID is the Nats-Msg-Id of ev in cluster's stream. A configuration change

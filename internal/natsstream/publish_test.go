@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/glusterbus/glusterbus/internal/events"
 	"github.com/glusterbus/glusterbus/internal/journal"
 )
 
@@ -53,7 +54,7 @@ func openJournal(t *testing.T) *journal.Journal {
 func setEvent(node, value string, version int) journal.Event {
 	return journal.Event{Node: node, Name: "VOLUME_SET", Source: "diff", Object: "/vol/v",
 		Fields: []journal.Field{{Key: "name", Value: "v"}, {Key: "option.user.x", Value: value},
-			{Key: VersionField, Value: strconv.Itoa(version)}}}
+			{Key: events.VolumeVersionField, Value: strconv.Itoa(version)}}}
 }
 
 func nativeEvent(node string, i int) journal.Event {
