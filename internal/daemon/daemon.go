@@ -79,6 +79,9 @@ type Config struct {
 	ConfigPath string
 	// LogLevel, if set, follows the configuration's log_level.
 	LogLevel *slog.LevelVar
+
+	// NATS publishes the journal to a cluster-wide stream.
+	NATS NATSConfig
 }
 
 // callTimeout bounds one D-Bus method call's work.
@@ -198,6 +201,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// State changes become events from the first successful read on: what
 	// exists at start was not created now.
 	recorder := events.NewRecorder(writer, model.Glusterd().UUID, objectPath)
+	recorder.SetVolumeVersion(events.InfoVersion(workdir))
+	defer startNATS(ctx, cfg, j, model, log)()
 	if initialErr == nil {
 		model.AddSink(recorder)
 	} else {
