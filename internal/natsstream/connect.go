@@ -20,11 +20,15 @@ type ConnectOptions struct {
 	// InProcess, if set, connects to a server running in this process
 	// (an embedded one) without a socket; URLs are then not used.
 	InProcess nats.InProcessConnProvider
-	Logger    *slog.Logger
+	// FailFast makes Connect fail when no server answers now (a command
+	// line tool), rather than keep trying (a daemon).
+	FailFast bool
+	Logger   *slog.Logger
 }
 
-// Connect returns a connection that keeps reconnecting for ever: it succeeds
-// even while no server answers yet, so a daemon starts before NATS does.
+// Connect returns a connection that keeps reconnecting for ever: unless
+// FailFast, it succeeds even while no server answers yet, so a daemon
+// starts before NATS does.
 // Credentials are read now, so a missing file is said at once.
 func Connect(o ConnectOptions) (*nats.Conn, error) {
 	log := o.Logger
@@ -34,7 +38,7 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
+		nats.RetryOnFailedConnect(!o.FailFast),
 		nats.ReconnectWait(time.Second),
 		nats.ReconnectBufSize(-1), // the journal is the buffer; publishes fail fast and are retried
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {

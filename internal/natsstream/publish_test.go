@@ -254,6 +254,28 @@ func TestPublishResumeAndDeduplicate(t *testing.T) {
 	if len(values) != 45 {
 		t.Errorf("%d VOLUME_SET, want 45", len(values))
 	}
+
+	// Read gives the same, in the stream's order.
+	nc, err := Connect(ConnectOptions{URLs: []string{url}, FailFast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	var read []StreamMessage
+	err = Read(context.Background(), js, testCluster, 0, false, func(m StreamMessage) error { read = append(read, m); return nil })
+	if err != nil || len(read) != len(msgs) {
+		t.Fatalf("Read: %d messages, %v; want %d", len(read), err, len(msgs))
+	}
+	for i, m := range read {
+		if m.StreamSeq != uint64(i+1) || m.Name != msgs[i].Name || m.ID == "" {
+			t.Errorf("Read message %d: %+v", i, m)
+		}
+	}
+	read = nil
+	if err := Read(context.Background(), js, "other-pool", 0, false, func(m StreamMessage) error { read = append(read, m); return nil }); err != nil || len(read) != 0 {
+		t.Errorf("another pool's events: %d, %v", len(read), err)
+	}
 }
 
 func TestMsgIDRule(t *testing.T) {
