@@ -10,8 +10,8 @@ import (
 	"github.com/glusterbus/glusterbus/internal/config"
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/gluster"
-	"github.com/glusterbus/glusterbus/internal/natsstream"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
+	"github.com/glusterbus/glusterbus/internal/natsstream"
 )
 
 func newServe() *cobra.Command {
