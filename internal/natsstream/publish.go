@@ -22,6 +22,10 @@ const (
 	DefaultDuplicates = 2 * time.Minute
 	DefaultMaxAge     = 7 * 24 * time.Hour
 	maxBackoff        = 10 * time.Second
+	// streamTimeout bounds one look for the stream: while a cluster
+	// elects its leaders the answer may never come, and asking again soon
+	// is better.
+	streamTimeout = 3 * time.Second
 )
 
 // PublisherOptions configure a Publisher.
@@ -152,6 +156,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 				continue
 			}
 			ready = true
+			p.log.Info("nats: stream ready", "stream", StreamName, "after_seq", cur, "last_seq", j.LastSeq())
 		}
 		evs, err := j.Range(cur, p.opts.PageSize)
 		if errors.Is(err, journal.ErrClosed) {
@@ -209,7 +214,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 // ensureStream creates the stream if it does not exist.
 func (p *Publisher) ensureStream(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.AckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, min(p.opts.AckTimeout, streamTimeout))
 	defer cancel()
 	_, err := p.opts.JS.Stream(ctx, StreamName)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
