@@ -20,7 +20,7 @@ import (
 
 const testCluster = "c0ffee"
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +39,7 @@ func startServer(t *testing.T, dir, addr string) *server.Server {
 	return s
 }
 
-func openJournal(t *testing.T) *journal.Journal {
+func openJournal(t testing.TB) *journal.Journal {
 	t.Helper()
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"), journal.Options{})
 	if err != nil {
