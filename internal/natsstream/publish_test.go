@@ -80,11 +80,22 @@ func startPublisher(t *testing.T, j *journal.Journal, url string) *runningPublis
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startPublisher3(t, j, nc)
+}
+
+// startPublisher3 runs a publisher with 3 replicas (1 on a single server)
+// on nc, which it closes when stopped.
+func startPublisher3(t *testing.T, j *journal.Journal, nc *nats.Conn) *runningPublisher {
+	t.Helper()
+	replicas := 1
+	if len(nc.Servers()) > 1 {
+		replicas = 3
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPublisher(PublisherOptions{Journal: j, JS: js, Cluster: testCluster, AckTimeout: 2 * time.Second})
+	p, err := NewPublisher(PublisherOptions{Journal: j, JS: js, Cluster: testCluster, Replicas: replicas, AckTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
