@@ -298,6 +298,16 @@ func TestClusterStreamEmbedded(t *testing.T) {
 	}
 	t.Logf("%d events in the stream from %d nodes", len(log.snapshot()), len(nodesSeen))
 
+	// The command line reads the same, the pool's id from serve's state.
+	out, err := exec.Command(bin, "events", "--cluster", "--json", "--nats", strings.Join(urls, ","),
+		"--state-dir", nodes[0].stateDir).Output()
+	if err != nil {
+		t.Fatalf("events --cluster: %v", err)
+	}
+	if lines := strings.Count(string(out), "\n"); lines != len(log.snapshot()) {
+		t.Errorf("events --cluster printed %d events, the stream holds %d:\n%s", lines, len(log.snapshot()), out)
+	}
+
 	// Nothing any daemon journaled, the killed one's too, is missing from
 	// the stream, but what it journaled while stopping (published at its
 	// next start).
