@@ -202,7 +202,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// exists at start was not created now.
 	recorder := events.NewRecorder(writer, model.Glusterd().UUID, objectPath)
 	recorder.SetVolumeVersion(events.InfoVersion(workdir))
-	defer startNATS(ctx, cfg, j, model, log)()
+	defer startNATS(ctx, cfg, j, model, workdir, log)()
 	if initialErr == nil {
 		model.AddSink(recorder)
 	} else {
@@ -229,7 +229,7 @@ func Run(ctx context.Context, cfg Config) error {
 		hooksFile = filepath.Join(workdir, "events", "webhooks.json")
 	}
 	deliverer, err := webhook.New(webhook.Options{Journal: j, File: hooksFile, Logger: log,
-		NodeID: func() string { return model.Glusterd().UUID }})
+		NodeID: func() string { return model.Glusterd().UUID }, ClusterDelivery: cfg.NATS.enabled()})
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ const clusterIDFile = "nats-cluster-id"
 // if asked, until ctx ends; the returned function waits for it to stop.
 // It waits for glusterd's UUID (the server's name and part of the cluster
 // id) when the first read of the cluster has not told it yet.
-func startNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.Model, log *slog.Logger) func() {
+func startNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.Model, workdir string, log *slog.Logger) func() {
 	if !cfg.NATS.enabled() {
 		return func() {}
 	}
@@ -59,14 +59,14 @@ func startNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := runNATS(ctx, cfg, j, model, log); err != nil {
+		if err := runNATS(ctx, cfg, j, model, workdir, log); err != nil {
 			log.Error("nats: the cluster event stream is off", "err", err)
 		}
 	}()
 	return wg.Wait
 }
 
-func runNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.Model, log *slog.Logger) error {
+func runNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.Model, workdir string, log *slog.Logger) error {
 	var g state.Glusterd
 	for g = model.Glusterd(); g.UUID == ""; g = model.Glusterd() {
 		select {
@@ -111,6 +111,15 @@ func runNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.M
 	if err != nil {
 		return err
 	}
+	// Webhooks with cluster delivery take their events from the stream.
+	hooksFile := cfg.WebhooksFile
+	if hooksFile == "" {
+		hooksFile = filepath.Join(workdir, "events", "webhooks.json")
+	}
+	hooks := natsstream.NewHookDeliverer(natsstream.HookOptions{JS: js, Cluster: cluster, File: hooksFile, Logger: log})
+	hooksDone := make(chan struct{})
+	go func() { hooks.Run(ctx); close(hooksDone) }()
+	defer func() { <-hooksDone }()
 	return pub.Run(ctx)
 }
 

@@ -40,7 +40,20 @@ type Webhook struct {
 	NoVerify bool          // do not verify the https certificate
 	CAFile   string        // PEM roots to trust instead of the system's
 	Timeout  time.Duration // per POST; 0 means the Deliverer's default
+
+	// Delivery is DeliveryLocal ("" too) or DeliveryCluster.
+	Delivery string
 }
+
+// Deliveries a webhook can ask for.
+const (
+	// DeliveryLocal: every node's daemon posts the events it journaled.
+	DeliveryLocal = "local"
+	// DeliveryCluster: the pool posts each event of the cluster stream
+	// once, from whichever daemon is alive (needs serve --nats or
+	// --nats-embedded).
+	DeliveryCluster = "cluster"
+)
 
 // Invalid is a webhook of the file that cannot be used.
 type Invalid struct {
@@ -85,6 +98,7 @@ type extension struct {
 	NoVerify bool     `json:"no_verify,omitempty"`
 	CAFile   string   `json:"ca_file,omitempty"`
 	Timeout  float64  `json:"timeout,omitempty"` // seconds
+	Delivery string   `json:"delivery,omitempty"`
 }
 
 // Load reads a webhooks file. A missing file is an empty Config. Errors
@@ -158,6 +172,7 @@ func decodeWebhook(u string, raw json.RawMessage) (Webhook, error) {
 		w.Events, w.Volumes, w.Sources = x.Events, x.Volumes, x.Sources
 		w.NoVerify, w.CAFile = x.NoVerify, x.CAFile
 		w.Timeout = time.Duration(x.Timeout * float64(time.Second))
+		w.Delivery = x.Delivery
 	}
 	return w, validate(&w)
 }
@@ -213,6 +228,9 @@ func decodeExtension(raw json.RawMessage) (extension, error) {
 	}
 	if x.Timeout < 0 || math.IsInf(x.Timeout, 0) || x.Timeout > 3600 {
 		return x, errors.New("timeout must be between 0 and 3600 seconds")
+	}
+	if x.Delivery != "" && x.Delivery != DeliveryLocal && x.Delivery != DeliveryCluster {
+		return x, fmt.Errorf("delivery must be %q or %q", DeliveryLocal, DeliveryCluster)
 	}
 	return x, nil
 }

@@ -197,7 +197,7 @@ func find(obj []member, key string) int {
 func encodeWebhook(w Webhook) json.RawMessage {
 	x := extension{
 		Events: w.Events, Volumes: w.Volumes, Sources: w.Sources,
-		NoVerify: w.NoVerify, CAFile: w.CAFile, Timeout: w.Timeout.Seconds(),
+		NoVerify: w.NoVerify, CAFile: w.CAFile, Timeout: w.Timeout.Seconds(), Delivery: w.Delivery,
 	}
 	return webhookObject(nil, w.Token, w.Secret, extensionMembers(&x))
 }
@@ -249,6 +249,9 @@ func extensionMembers(x *extension) []member {
 	}
 	if x.Timeout != 0 {
 		out = append(out, member{"timeout", strconv.AppendFloat(nil, x.Timeout, 'f', -1, 64)})
+	}
+	if x.Delivery != "" {
+		out = append(out, member{"delivery", pyjson.AppendString(nil, x.Delivery)})
 	}
 	return out
 }
