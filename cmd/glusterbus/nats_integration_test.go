@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +22,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/natsstream"
 	"github.com/glusterbus/glusterbus/internal/testbed"
 	"github.com/glusterbus/glusterbus/internal/testbus"
+	"github.com/glusterbus/glusterbus/internal/webhook"
 )
 
 // natsNode is one `glusterbus serve --nats-embedded` process beside one
@@ -28,6 +32,7 @@ type natsNode struct {
 	bin      string
 	node     *testbed.Node
 	stateDir string
+	hooks    string // the webhooks file
 	bus      string
 	logs     *testbus.Buffer
 	cmd      *exec.Cmd
@@ -38,7 +43,7 @@ func (n *natsNode) start() {
 	n.t.Helper()
 	n.cmd = exec.Command(n.bin, "serve", "--bus", n.bus, "--gluster", strings.Join(n.node.CLI(), " "),
 		"--glusterd-workdir", n.node.Workdir, "--state-dir", n.stateDir, "--config", filepath.Join(n.stateDir, "none.conf"),
-		"--interval", "1s", "--no-events", "--webhooks-file", filepath.Join(n.stateDir, "webhooks.json"),
+		"--interval", "1s", "--no-events", "--webhooks-file", n.hooks,
 		"--nats-embedded", "--nats-embedded-listen", n.node.Addr+":4222", "--nats-embedded-cluster-listen", n.node.Addr+":6222")
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	if err := n.cmd.Start(); err != nil {
@@ -87,11 +92,7 @@ func (n *natsNode) journaled(value string) (string, bool) {
 // journal whose ids the stream does not hold, and its publishing cursor.
 func (n *natsNode) unpublished(ids map[string]int) ([]journal.Event, uint64) {
 	n.t.Helper()
-	b, err := os.ReadFile(filepath.Join(n.stateDir, "nats-cluster-id"))
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	cluster := strings.TrimSpace(string(b))
+	cluster := clusterID(n.t, n)
 	j, err := journal.Open(filepath.Join(n.stateDir, "journal.db"), journal.Options{})
 	if err != nil {
 		n.t.Fatal(err)
@@ -117,6 +118,18 @@ func (n *natsNode) unpublished(ids map[string]int) ([]journal.Event, uint64) {
 			since = ev.Seq
 		}
 	}
+}
+
+// clusterID is the pool's id as the daemon derived it.
+func clusterID(t *testing.T, n *natsNode) string {
+	t.Helper()
+	var b []byte
+	waitUntil(t, "the cluster id", 60*time.Second, func() bool {
+		var err error
+		b, err = os.ReadFile(filepath.Join(n.stateDir, "nats-cluster-id"))
+		return err == nil && len(b) > 0
+	})
+	return strings.TrimSpace(string(b))
 }
 
 func (n *natsNode) stop() {
@@ -159,10 +172,34 @@ func TestClusterStreamEmbedded(t *testing.T) {
 	n1 := c.Nodes[0]
 	n1.Gluster(t, "volume", "create", "nv", n1.Addr+":"+c.BrickDir(1, "nv"), "force")
 
+	// A webhook for VOLUME_SET with cluster delivery, the same on every node.
+	var hookMu sync.Mutex
+	var hookValues []string
+	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body struct {
+			Event   string            `json:"event"`
+			Message map[string]string `json:"message"`
+		}
+		if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		if v, ok := body.Message["option.user.nats"]; ok && body.Event == "VOLUME_SET" {
+			hookMu.Lock()
+			hookValues = append(hookValues, v)
+			hookMu.Unlock()
+		}
+	}))
+	defer hookSrv.Close()
+	hooksFile := filepath.Join(t.TempDir(), "webhooks.json")
+	if err := webhook.Add(hooksFile, webhook.Webhook{URL: hookSrv.URL, Events: []string{"VOLUME_SET"},
+		Sources: []string{webhook.SourceDiff}, Delivery: webhook.DeliveryCluster}); err != nil {
+		t.Fatal(err)
+	}
+
 	var nodes []*natsNode
 	var urls []string
 	for _, gn := range c.Nodes {
-		n := &natsNode{t: t, bin: bin, node: gn, stateDir: t.TempDir(), bus: testbus.Start(t), logs: &testbus.Buffer{}}
+		n := &natsNode{t: t, bin: bin, node: gn, stateDir: t.TempDir(), hooks: hooksFile, bus: testbus.Start(t), logs: &testbus.Buffer{}}
 		n.start()
 		nodes = append(nodes, n)
 		urls = append(urls, "nats://"+gn.Addr+":4222")
@@ -194,6 +231,11 @@ func TestClusterStreamEmbedded(t *testing.T) {
 		}
 		info, err := s.Info(ctx)
 		return err == nil && info.Config.Replicas == 3 && info.Cluster != nil && info.Cluster.Leader != ""
+	})
+
+	waitUntil(t, "the cluster webhook's consumer", 60*time.Second, func() bool {
+		_, err := js.Consumer(context.Background(), natsstream.StreamName, natsstream.ConsumerName(clusterID(t, nodes[0]), hookSrv.URL))
+		return err == nil
 	})
 
 	log := &streamLog{}
@@ -298,11 +340,33 @@ func TestClusterStreamEmbedded(t *testing.T) {
 	}
 	t.Logf("%d events in the stream from %d nodes", len(log.snapshot()), len(nodesSeen))
 
+	// The cluster webhook got each change once, in order: the daemons'
+	// deliveries share one consumer. (A daemon killed in the middle of a
+	// POST would have that one event posted again by another.)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		hookMu.Lock()
+		n := len(hookValues)
+		hookMu.Unlock()
+		if n >= changes || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	hookMu.Lock()
+	if strings.Join(hookValues, " ") != strings.Join(want, " ") {
+		t.Errorf("the cluster webhook got %v, want each of 0..%d once, in order", hookValues, changes-1)
+	}
+	hookMu.Unlock()
+
 	// The command line reads the same, the pool's id from serve's state.
-	out, err := exec.Command(bin, "events", "--cluster", "--json", "--nats", strings.Join(urls, ","),
-		"--state-dir", nodes[0].stateDir).Output()
+	cli := exec.Command(bin, "events", "--cluster", "--json", "--nats", strings.Join(urls, ","),
+		"--state-dir", nodes[0].stateDir)
+	var stderr strings.Builder
+	cli.Stderr = &stderr
+	out, err := cli.Output()
 	if err != nil {
-		t.Fatalf("events --cluster: %v", err)
+		t.Fatalf("events --cluster: %v: %s", err, stderr.String())
 	}
 	if lines := strings.Count(string(out), "\n"); lines != len(log.snapshot()) {
 		t.Errorf("events --cluster printed %d events, the stream holds %d:\n%s", lines, len(log.snapshot()), out)

@@ -102,7 +102,8 @@ func runNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.M
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	// Unanswered publishes must not pile up while a stream elects a leader.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(natsstream.DefaultAckTimeout))
 	if err != nil {
 		return err
 	}

@@ -139,11 +139,14 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 	ready := false
 	failures := 0
+	lastLogged := ""
 	fail := func(what string, err error) bool {
 		failures++
-		p.update(func(s *Status) { s.LastError = what + ": " + err.Error() })
-		if failures == 1 || failures%30 == 0 {
+		desc := what + ": " + err.Error()
+		p.update(func(s *Status) { s.LastError = desc })
+		if failures == 1 || failures%30 == 0 || desc != lastLogged {
 			p.log.Warn("nats: "+what+"; retrying", "err", err, "after_seq", cur, "failures", failures)
+			lastLogged = desc
 		}
 		return sleep(ctx, min(time.Duration(failures)*200*time.Millisecond, maxBackoff))
 	}
@@ -205,7 +208,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		if failures > 0 {
 			p.log.Info("nats: publishing again", "after_seq", cur)
-			failures = 0
+			failures, lastLogged = 0, ""
 			p.update(func(s *Status) { s.LastError = "" })
 		}
 	}
