@@ -41,6 +41,7 @@ func glusterdWorkdir(ctx context.Context, dir, command string) (string, error) {
 // gluster-eventsapi names them where it has them.
 type webhookFlags struct {
 	token, secret, caFile          string
+	delivery                       string
 	events, volumes, sources       []string
 	noVerify                       bool
 	timeout                        time.Duration
@@ -57,6 +58,7 @@ func (f *webhookFlags) add(cmd *cobra.Command, mod bool) {
 	fl.BoolVar(&f.noVerify, "no-verify", false, "do not verify the https certificate")
 	fl.StringVar(&f.caFile, "ca-file", "", "PEM certificates to trust for this webhook")
 	fl.DurationVar(&f.timeout, "timeout", 0, "timeout of one POST (default 10s)")
+	fl.StringVar(&f.delivery, "delivery", "", "local (each node posts what it journaled, the default) or cluster (the pool posts each event of the NATS stream once; serve --nats or --nats-embedded)")
 	if mod {
 		fl.BoolVar(&f.clearToken, "clear-token", false, "remove the bearer token")
 		fl.BoolVar(&f.clearSecret, "clear-secret", false, "remove the secret")
@@ -227,7 +229,8 @@ Each node's running daemon picks up every change without a restart.`,
 			f := addFlags
 			return wc.change(cmd.Context(), addLocal, func(p string) error {
 				return webhook.Add(p, webhook.Webhook{URL: args[0], Token: f.token, Secret: f.secret, Events: f.events,
-					Volumes: f.volumes, Sources: f.sources, NoVerify: f.noVerify, CAFile: f.caFile, Timeout: f.timeout})
+					Volumes: f.volumes, Sources: f.sources, NoVerify: f.noVerify, CAFile: f.caFile, Timeout: f.timeout,
+					Delivery: f.delivery})
 			})
 		},
 	}
@@ -268,6 +271,9 @@ Each node's running daemon picks up every change without a restart.`,
 			}
 			if fl.Changed("timeout") {
 				c.Timeout = &f.timeout
+			}
+			if fl.Changed("delivery") {
+				c.Delivery = &f.delivery
 			}
 			c.ClearToken, c.ClearSecret = f.clearToken, f.clearSecret
 			return wc.change(cmd.Context(), modLocal, func(p string) error { return webhook.Modify(p, args[0], c) })
@@ -386,6 +392,9 @@ func testedWebhook(ctx context.Context, wc *webhookCommand, u string, cmd *cobra
 	}
 	if fl.Changed("timeout") {
 		w.Timeout = f.timeout
+	}
+	if fl.Changed("delivery") {
+		w.Delivery = f.delivery
 	}
 	return w
 }

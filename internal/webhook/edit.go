@@ -34,6 +34,7 @@ type Change struct {
 	NoVerify                 *bool
 	CAFile                   *string
 	Timeout                  *time.Duration
+	Delivery                 *string // "" removes it (local delivery)
 
 	ClearToken, ClearSecret bool // set the token or secret to ""
 }
@@ -135,6 +136,7 @@ func (c *Change) settings() []member {
 	put("no_verify", c.NoVerify != nil, extension{NoVerify: deref(c.NoVerify)})
 	put("ca_file", c.CAFile != nil, extension{CAFile: deref(c.CAFile)})
 	put("timeout", c.Timeout != nil, extension{Timeout: deref(c.Timeout).Seconds()})
+	put("delivery", c.Delivery != nil, extension{Delivery: deref(c.Delivery)})
 	return out
 }
 
