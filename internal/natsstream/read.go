@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -28,20 +30,22 @@ func Read(ctx context.Context, js jetstream.JetStream, cluster string, since uin
 	if since > 0 {
 		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, since+1
 	}
-	c, err := js.OrderedConsumer(ctx, StreamName, cc)
+	var c jetstream.Consumer
+	var err error
+	for attempt := 1; ; attempt++ {
+		// A cluster busy electing leaders may not answer the first time.
+		if c, err = js.OrderedConsumer(ctx, StreamName, cc); err == nil || attempt == 3 || ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("reading the stream %s: %w", StreamName, err)
 	}
-	var pending uint64
 	if !follow {
-		info, err := c.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("reading the stream %s: %w", StreamName, err)
-		}
-		pending = info.NumPending
-		if pending == 0 {
-			return nil
-		}
+		return readPending(ctx, c, emit)
 	}
 	it, err := c.Messages()
 	if err != nil {
@@ -49,7 +53,7 @@ func Read(ctx context.Context, js jetstream.JetStream, cluster string, since uin
 	}
 	defer it.Stop()
 	go func() { <-ctx.Done(); it.Stop() }()
-	for n := uint64(0); follow || n < pending; n++ {
+	for {
 		m, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -57,17 +61,50 @@ func Read(ctx context.Context, js jetstream.JetStream, cluster string, since uin
 			}
 			return err
 		}
-		var sm StreamMessage
-		if err := json.Unmarshal(m.Data(), &sm.Message); err != nil {
-			continue // not ours: the stream's subjects are shared
-		}
-		if md, err := m.Metadata(); err == nil {
-			sm.StreamSeq = md.Sequence.Stream
-		}
-		sm.ID = m.Headers().Get(jetstream.MsgIDHeader)
-		if err := emit(sm); err != nil {
+		if _, err := take(m, emit); err != nil {
 			return err
 		}
 	}
-	return nil
+}
+
+// readPending emits what the consumer has now: until a message says none
+// is pending after it, or a fetch finds nothing.
+func readPending(ctx context.Context, c jetstream.Consumer, emit func(StreamMessage) error) error {
+	for ctx.Err() == nil {
+		batch, err := c.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return err
+		}
+		n, done := 0, false
+		for m := range batch.Messages() {
+			n++
+			pending, err := take(m, emit)
+			if err != nil {
+				return err
+			}
+			done = done || pending == 0
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+			return err
+		}
+		if done || n == 0 {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// take emits one message and returns how many follow it for the consumer.
+func take(m jetstream.Msg, emit func(StreamMessage) error) (uint64, error) {
+	var sm StreamMessage
+	md, mdErr := m.Metadata()
+	pending := uint64(1)
+	if mdErr == nil {
+		sm.StreamSeq, pending = md.Sequence.Stream, md.NumPending
+	}
+	if err := json.Unmarshal(m.Data(), &sm.Message); err != nil {
+		return pending, nil // not ours: the stream's subjects are shared
+	}
+	sm.ID = m.Headers().Get(jetstream.MsgIDHeader)
+	return pending, emit(sm)
 }
