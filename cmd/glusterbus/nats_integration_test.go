@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -175,6 +176,7 @@ func TestClusterStreamEmbedded(t *testing.T) {
 	// A webhook for VOLUME_SET with cluster delivery, the same on every node.
 	var hookMu sync.Mutex
 	var hookValues []string
+	hookTimes := map[string]time.Time{} // when each value reached the webhook
 	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var body struct {
 			Event   string            `json:"event"`
@@ -186,6 +188,9 @@ func TestClusterStreamEmbedded(t *testing.T) {
 		if v, ok := body.Message["option.user.nats"]; ok && body.Event == "VOLUME_SET" {
 			hookMu.Lock()
 			hookValues = append(hookValues, v)
+			if _, ok := hookTimes[v]; !ok {
+				hookTimes[v] = time.Now()
+			}
 			hookMu.Unlock()
 		}
 	}))
@@ -252,6 +257,7 @@ func TestClusterStreamEmbedded(t *testing.T) {
 	defer func() { cancel(); <-readDone }()
 
 	const changes = 12
+	setAt := map[string]time.Time{} // when each value's gluster command returned
 	seen := func(value string) int {
 		n := 0
 		for _, m := range log.snapshot() {
@@ -274,6 +280,7 @@ func TestClusterStreamEmbedded(t *testing.T) {
 		}
 		value := fmt.Sprint(i)
 		c.Nodes[i%3].Gluster(t, "volume", "set", "nv", "user.nats", value)
+		setAt[value] = time.Now()
 		waitUntil(t, "VOLUME_SET user.nats="+value+" in the stream", 60*time.Second, func() bool { return seen(value) > 0 })
 		// At a person's pace: every running daemon saw this change before
 		// the next one, and saw it at the same version.
@@ -354,6 +361,17 @@ func TestClusterStreamEmbedded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	hookMu.Lock()
+	var lat []time.Duration
+	for v, at := range hookTimes {
+		if set, ok := setAt[v]; ok {
+			lat = append(lat, at.Sub(set))
+		}
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		t.Logf("gluster command to cluster webhook: min %v, median %v, max %v over %d changes",
+			lat[0].Round(time.Millisecond), lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), len(lat))
+	}
 	if strings.Join(hookValues, " ") != strings.Join(want, " ") {
 		t.Errorf("the cluster webhook got %v, want each of 0..%d once, in order", hookValues, changes-1)
 	}

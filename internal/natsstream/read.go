@@ -26,55 +26,114 @@ func Read(ctx context.Context, js jetstream.JetStream, cluster string, since uin
 	if cluster != "" {
 		filter = SubjectFilter(cluster)
 	}
+	if !follow {
+		c, err := orderedFrom(ctx, js, filter, since)
+		if err != nil {
+			return err
+		}
+		return readPending(ctx, c, emit)
+	}
+	last := since
+	for ctx.Err() == nil {
+		c, err := orderedFrom(ctx, js, filter, last)
+		if err != nil {
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return err
+			}
+			if !sleep(ctx, time.Second) {
+				break
+			}
+			continue
+		}
+		if last, err = follow1(ctx, c, last, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// How long a reader keeps asking a server that does not answer yet.
+const (
+	readAttempts  = 20
+	readRetryWait = 500 * time.Millisecond
+)
+
+// orderedFrom is an ordered consumer of filter from stream sequence after+1.
+func orderedFrom(ctx context.Context, js jetstream.JetStream, filter string, after uint64) (jetstream.Consumer, error) {
 	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if since > 0 {
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, since+1
+	if after > 0 {
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
 	}
 	var c jetstream.Consumer
 	var err error
 	for attempt := 1; ; attempt++ {
-		// A cluster busy electing leaders may not answer the first time.
-		if c, err = js.OrderedConsumer(ctx, StreamName, cc); err == nil || attempt == 3 || ctx.Err() != nil {
-			break
-		}
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
+		// A cluster electing leaders, or a server whose JetStream is still
+		// starting ("no responders"), may not answer at once.
+		c, err = js.OrderedConsumer(ctx, StreamName, cc)
+		if err == nil || attempt == readAttempts || errors.Is(err, jetstream.ErrStreamNotFound) || !sleep(ctx, readRetryWait) {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("reading the stream %s: %w", StreamName, err)
+		return nil, fmt.Errorf("reading the stream %s: %w", StreamName, err)
 	}
-	if !follow {
-		return readPending(ctx, c, emit)
-	}
+	return c, nil
+}
+
+// follow1 emits the consumer's messages until ctx ends, emit fails, or the
+// consumer stalls: its server went away (then Info fails) or messages are
+// pending that do not come. The caller makes a new one from the returned
+// position.
+func follow1(ctx context.Context, c jetstream.Consumer, last uint64, emit func(StreamMessage) error) (uint64, error) {
 	it, err := c.Messages()
 	if err != nil {
-		return err
+		return last, nil
 	}
 	defer it.Stop()
-	go func() { <-ctx.Done(); it.Stop() }()
-	for {
-		m, err := it.Next()
+	stalls := 0
+	for ctx.Err() == nil {
+		m, err := it.Next(jetstream.NextMaxWait(2 * time.Second))
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return ctx.Err()
+			if ctx.Err() != nil {
+				return last, nil
 			}
-			return err
+			ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			info, ierr := c.Info(ictx)
+			cancel()
+			if ierr != nil || info.NumPending > 0 {
+				if stalls++; stalls >= 2 || ierr != nil {
+					return last, nil
+				}
+			}
+			continue
+		}
+		stalls = 0
+		if md, err := m.Metadata(); err == nil && md.Sequence.Stream <= last {
+			continue // already emitted before a new consumer
 		}
 		if _, err := take(m, emit); err != nil {
-			return err
+			return last, err
+		}
+		if md, err := m.Metadata(); err == nil {
+			last = md.Sequence.Stream
 		}
 	}
+	return last, nil
 }
 
 // readPending emits what the consumer has now: until a message says none
 // is pending after it, or a fetch finds nothing.
 func readPending(ctx context.Context, c jetstream.Consumer, emit func(StreamMessage) error) error {
+	failures := 0
 	for ctx.Err() == nil {
 		batch, err := c.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
+			if failures++; failures < readAttempts && sleep(ctx, readRetryWait) {
+				continue
+			}
 			return err
 		}
+		failures = 0
 		n, done := 0, false
 		for m := range batch.Messages() {
 			n++
