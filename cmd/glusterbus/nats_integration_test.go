@@ -254,7 +254,7 @@ func TestClusterStreamEmbedded(t *testing.T) {
 			return nil
 		})
 	}()
-	defer func() { cancel(); <-readDone }()
+	defer cancel()
 
 	const changes = 12
 	setAt := map[string]time.Time{} // when each value's gluster command returned
@@ -388,6 +388,11 @@ func TestClusterStreamEmbedded(t *testing.T) {
 	}
 	if lines := strings.Count(string(out), "\n"); lines != len(log.snapshot()) {
 		t.Errorf("events --cluster printed %d events, the stream holds %d:\n%s", lines, len(log.snapshot()), out)
+	}
+
+	cancel()
+	if err := <-readDone; err != nil {
+		t.Errorf("reading the stream: %v", err)
 	}
 
 	// Nothing any daemon journaled, the killed one's too, is missing from

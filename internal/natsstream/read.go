@@ -60,7 +60,9 @@ const (
 
 // orderedFrom is an ordered consumer of filter from stream sequence after+1.
 func orderedFrom(ctx context.Context, js jetstream.JetStream, filter string, after uint64) (jetstream.Consumer, error) {
-	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	// A few resets of its own, then Read makes a new one.
+	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxResetAttempts: 3}
 	if after > 0 {
 		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
 	}
@@ -89,7 +91,16 @@ func follow1(ctx context.Context, c jetstream.Consumer, last uint64, emit func(S
 	if err != nil {
 		return last, nil
 	}
-	defer it.Stop()
+	// Stop also ends a Next that is re-creating the consumer.
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		it.Stop()
+	}()
 	stalls := 0
 	for ctx.Err() == nil {
 		m, err := it.Next(jetstream.NextMaxWait(2 * time.Second))
