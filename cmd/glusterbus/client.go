@@ -8,6 +8,7 @@ import (
 
 	"github.com/glusterbus/glusterbus/internal/bus"
 	"github.com/glusterbus/glusterbus/internal/busclient"
+	"github.com/glusterbus/glusterbus/internal/natsstream"
 )
 
 // onBus runs fn with a connection to the bus, closed afterwards.
@@ -67,15 +68,20 @@ func newEvents() *cobra.Command {
 		since   uint64
 		follow  bool
 		asJSON  bool
+		cluster bool
+		nc      natsClientFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "events",
-		Short: "Print journaled events after --since, then follow new ones with --follow",
+		Short: "Print journaled events after --since, then follow new ones with --follow; --cluster reads the pool's NATS stream",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			write := busclient.WriteEventText
 			if asJSON {
 				write = busclient.WriteEventJSON
+			}
+			if cluster {
+				return nc.read(cmd.Context(), since, follow, func(ev busclient.Event) error { return write(os.Stdout, ev) })
 			}
 			return onBus(address, func(conn *dbus.Conn) error {
 				return busclient.Events(cmd.Context(), conn, since, follow, func(ev busclient.Event) error {
@@ -85,8 +91,10 @@ func newEvents() *cobra.Command {
 		},
 	}
 	addBusFlag(cmd, &address)
-	cmd.Flags().Uint64Var(&since, "since", 0, "print events with a sequence number greater than this")
+	cmd.Flags().Uint64Var(&since, "since", 0, "print events with a sequence number greater than this (with --cluster: the stream's sequence)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events as they come")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line")
+	cmd.Flags().BoolVar(&cluster, "cluster", false, "read the pool's events from the NATS JetStream stream "+natsstream.StreamName+" (serve --nats or --nats-embedded) instead of this node's journal")
+	nc.add(cmd)
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/gluster"
 	"github.com/glusterbus/glusterbus/internal/glusterd"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
+	"github.com/glusterbus/glusterbus/internal/natsstream"
 )
 
 func newServe() *cobra.Command {
@@ -47,6 +48,9 @@ func newServe() *cobra.Command {
 			case cfg.EventsPort <= 0:
 				return fmt.Errorf("--events-port must be a port number (use --no-events to disable native events)")
 			}
+			if cfg.NATS.Embedded && len(cfg.NATS.URLs) > 0 {
+				return fmt.Errorf("--nats and --nats-embedded exclude each other")
+			}
 			return daemon.Run(cmd.Context(), cfg)
 		},
 	}
@@ -76,6 +80,14 @@ func newServe() *cobra.Command {
 	f.StringVar(&cfg.HTTP.CertFile, "http-cert", "", "serve HTTPS with this certificate (PEM), with --http-key")
 	f.StringVar(&cfg.HTTP.KeyFile, "http-key", "", "the private key (PEM) of --http-cert")
 	f.BoolVar(&cfg.HTTP.Insecure, "http-insecure", false, "allow a non-loopback --http address without a token file or TLS")
+	f.StringSliceVar(&cfg.NATS.URLs, "nats", nil, "publish every journaled event to the JetStream stream "+natsstream.StreamName+" on these NATS servers (URL[,URL...])")
+	f.StringVar(&cfg.NATS.CredsFile, "nats-creds", "", "NATS credentials file (user JWT and nkey seed)")
+	f.StringVar(&cfg.NATS.TLSCA, "nats-tls-ca", "", "PEM file of the CAs that sign the NATS servers' certificates")
+	f.BoolVar(&cfg.NATS.Embedded, "nats-embedded", false, "run a NATS server in glusterbus, clustered with the other nodes' glusterbus at the pool's peer addresses, and publish to it")
+	f.StringVar(&cfg.NATS.ClientListen, "nats-embedded-listen", "127.0.0.1:4222", "with --nats-embedded: host:port where the embedded server takes clients (glusterbus events --cluster)")
+	f.StringVar(&cfg.NATS.ClusterListen, "nats-embedded-cluster-listen", "0.0.0.0:6222", "with --nats-embedded: host:port where the embedded server meets the other nodes' (the same port on every node)")
+	f.StringVar(&cfg.NATS.ClusterID, "nats-cluster-id", "", "the pool's name in the subjects (default: derived once from the pool's glusterd UUIDs and kept in --state-dir)")
+	f.IntVar(&cfg.NATS.Replicas, "nats-replicas", 0, "replicas of the stream when glusterbus creates it (default: 3, or the number of nodes if fewer)")
 	return cmd
 }
 

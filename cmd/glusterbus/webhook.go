@@ -45,6 +45,7 @@ type webhookFlags struct {
 	noVerify                       bool
 	timeout                        time.Duration
 	batch                          int
+	delivery                       string
 	clearToken, clearSecret, clear bool
 }
 
@@ -59,6 +60,7 @@ func (f *webhookFlags) add(cmd *cobra.Command, mod bool) {
 	fl.StringVar(&f.caFile, "ca-file", "", "PEM certificates to trust for this webhook")
 	fl.DurationVar(&f.timeout, "timeout", 0, "timeout of one POST (default 10s)")
 	fl.IntVar(&f.batch, "batch", 0, "POST a JSON array of up to this many events (0: one event per POST, as glustereventsd)")
+	fl.StringVar(&f.delivery, "delivery", "", "local (each node posts what it journaled, the default) or cluster (the pool posts each event of the NATS stream once; serve --nats or --nats-embedded)")
 	if mod {
 		fl.BoolVar(&f.clearToken, "clear-token", false, "remove the bearer token")
 		fl.BoolVar(&f.clearSecret, "clear-secret", false, "remove the secret")
@@ -230,7 +232,7 @@ Each node's running daemon picks up every change without a restart.`,
 			return wc.change(cmd.Context(), addLocal, func(p string) error {
 				return webhook.Add(p, webhook.Webhook{URL: args[0], Token: f.token, Secret: f.secret, Events: f.events,
 					Volumes: f.volumes, Sources: f.sources, NoVerify: f.noVerify, CAFile: f.caFile, Timeout: f.timeout,
-					Batch: f.batch})
+					Batch: f.batch, Delivery: f.delivery})
 			})
 		},
 	}
@@ -274,6 +276,9 @@ Each node's running daemon picks up every change without a restart.`,
 			}
 			if fl.Changed("batch") {
 				c.Batch = &f.batch
+			}
+			if fl.Changed("delivery") {
+				c.Delivery = &f.delivery
 			}
 			c.ClearToken, c.ClearSecret = f.clearToken, f.clearSecret
 			return wc.change(cmd.Context(), modLocal, func(p string) error { return webhook.Modify(p, args[0], c) })
@@ -395,6 +400,9 @@ func testedWebhook(ctx context.Context, wc *webhookCommand, u string, cmd *cobra
 	}
 	if fl.Changed("batch") {
 		w.Batch = f.batch
+	}
+	if fl.Changed("delivery") {
+		w.Delivery = f.delivery
 	}
 	return w
 }

@@ -88,6 +88,9 @@ type Config struct {
 	// GlusterdSocket is glusterd's CLI socket, read instead of running the
 	// CLI for what takes no lock; "" reads everything through the CLI.
 	GlusterdSocket string
+
+	// NATS publishes the journal to a cluster-wide stream.
+	NATS NATSConfig
 }
 
 // callTimeout bounds one D-Bus method call's work.
@@ -317,11 +320,19 @@ func (d *daemon) components() []component {
 		name: "state events",
 		run: func(ctx context.Context) error {
 			recorder := events.NewRecorder(d.writer, d.model.Glusterd().UUID, objectPath)
+			recorder.SetVolumeVersion(events.InfoVersion(d.workdir))
 			if d.initialErr == nil {
 				d.model.AddSink(recorder)
 				return nil
 			}
 			addSinkAfterFirstRead(ctx, d.ref, d.model, recorder, cfg.Interval)
+			return nil
+		},
+	}, {
+		// It reads the journal: it stops before the journal closes.
+		name: "cluster stream",
+		run: func(ctx context.Context) error {
+			startNATS(ctx, cfg, d.j, d.model, d.workdir, log)()
 			return nil
 		},
 	}, {
@@ -348,7 +359,7 @@ func (d *daemon) components() []component {
 			}
 			var err error
 			d.deliverer, err = webhook.New(webhook.Options{Journal: d.j, File: hooksFile, Logger: log,
-				NodeID: func() string { return d.model.Glusterd().UUID }})
+				NodeID: func() string { return d.model.Glusterd().UUID }, ClusterDelivery: cfg.NATS.enabled()})
 			return err
 		},
 		run: func(ctx context.Context) error {

@@ -282,6 +282,8 @@ type Recorder struct {
 	w      *Writer
 	node   atomic.Value // string: this node's UUID
 	pathOf func(state.Ref) string
+	// versions, if set, adds the volume's version to configuration events.
+	versions atomic.Pointer[volumeVersions]
 }
 
 // NewRecorder returns a Recorder; node is this node's UUID as known now.
@@ -300,7 +302,11 @@ func (r *Recorder) Apply(changes []state.Change) {
 			}
 		}
 	}
-	r.w.Put(FromChanges(changes, r.node.Load().(string), r.pathOf)...)
+	evs := FromChanges(changes, r.node.Load().(string), r.pathOf)
+	if vv := r.versions.Load(); vv != nil {
+		vv.annotate(evs)
+	}
+	r.w.Put(evs...)
 }
 
 // Publish calls emit for every event journaled after sequence after, in

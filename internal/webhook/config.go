@@ -44,7 +44,20 @@ type Webhook struct {
 	// Batch, when above 0, POSTs a JSON array of up to Batch events instead
 	// of one event per POST.
 	Batch int
+
+	// Delivery is DeliveryLocal ("" too) or DeliveryCluster.
+	Delivery string
 }
+
+// Deliveries a webhook can ask for.
+const (
+	// DeliveryLocal: every node's daemon posts the events it journaled.
+	DeliveryLocal = "local"
+	// DeliveryCluster: the pool posts each event of the cluster stream
+	// once, from whichever daemon is alive (needs serve --nats or
+	// --nats-embedded).
+	DeliveryCluster = "cluster"
+)
 
 // MaxBatch is the largest batch a webhook may ask for.
 const MaxBatch = 1000
@@ -93,6 +106,7 @@ type extension struct {
 	CAFile   string   `json:"ca_file,omitempty"`
 	Timeout  float64  `json:"timeout,omitempty"` // seconds
 	Batch    int      `json:"batch,omitempty"`
+	Delivery string   `json:"delivery,omitempty"`
 }
 
 // Load reads a webhooks file. A missing file is an empty Config. Errors
@@ -167,6 +181,7 @@ func decodeWebhook(u string, raw json.RawMessage) (Webhook, error) {
 		w.NoVerify, w.CAFile = x.NoVerify, x.CAFile
 		w.Timeout = time.Duration(x.Timeout * float64(time.Second))
 		w.Batch = x.Batch
+		w.Delivery = x.Delivery
 	}
 	return w, validate(&w)
 }
@@ -225,6 +240,9 @@ func decodeExtension(raw json.RawMessage) (extension, error) {
 	}
 	if x.Batch < 0 || x.Batch > MaxBatch {
 		return x, fmt.Errorf("batch must be between 0 and %d events", MaxBatch)
+	}
+	if x.Delivery != "" && x.Delivery != DeliveryLocal && x.Delivery != DeliveryCluster {
+		return x, fmt.Errorf("delivery must be %q or %q", DeliveryLocal, DeliveryCluster)
 	}
 	return x, nil
 }

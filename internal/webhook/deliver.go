@@ -49,10 +49,13 @@ type Options struct {
 	NodeID func() string
 	Logger *slog.Logger // nil: slog.Default()
 
-	Timeout       time.Duration // per POST, unless the webhook sets one; default 10s
-	MinBackoff    time.Duration // first retry delay; default 1s
-	MaxBackoff    time.Duration // retry delay cap; default 1m
-	MaxRetryAfter time.Duration // cap on a receiver's Retry-After; default 10m
+	Timeout time.Duration // per POST, unless the webhook sets one; default 10s
+	// ClusterDelivery leaves webhooks whose Delivery is DeliveryCluster to
+	// the cluster stream (see Sender); without it they are delivered here.
+	ClusterDelivery bool
+	MinBackoff      time.Duration // first retry delay; default 1s
+	MaxBackoff      time.Duration // retry delay cap; default 1m
+	MaxRetryAfter   time.Duration // cap on a receiver's Retry-After; default 10m
 
 	PageSize       int           // events read from the journal at a time; default 100
 	CursorEvery    int           // store the cursor after this many events; default 100

@@ -34,7 +34,8 @@ type Change struct {
 	NoVerify                 *bool
 	CAFile                   *string
 	Timeout                  *time.Duration
-	Batch                    *int // 0 turns batching off
+	Batch                    *int    // 0 turns batching off
+	Delivery                 *string // "" removes it (local delivery)
 
 	ClearToken, ClearSecret bool // set the token or secret to ""
 }
@@ -137,6 +138,7 @@ func (c *Change) settings() []member {
 	put("ca_file", c.CAFile != nil, extension{CAFile: deref(c.CAFile)})
 	put("timeout", c.Timeout != nil, extension{Timeout: deref(c.Timeout).Seconds()})
 	put("batch", c.Batch != nil, extension{Batch: deref(c.Batch)})
+	put("delivery", c.Delivery != nil, extension{Delivery: deref(c.Delivery)})
 	return out
 }
 
@@ -200,7 +202,7 @@ func encodeWebhook(w Webhook) json.RawMessage {
 	x := extension{
 		Events: w.Events, Volumes: w.Volumes, Sources: w.Sources,
 		NoVerify: w.NoVerify, CAFile: w.CAFile, Timeout: w.Timeout.Seconds(),
-		Batch: w.Batch,
+		Batch: w.Batch, Delivery: w.Delivery,
 	}
 	return webhookObject(nil, w.Token, w.Secret, extensionMembers(&x))
 }
@@ -252,6 +254,9 @@ func extensionMembers(x *extension) []member {
 	}
 	if x.Timeout != 0 {
 		out = append(out, member{"timeout", strconv.AppendFloat(nil, x.Timeout, 'f', -1, 64)})
+	}
+	if x.Delivery != "" {
+		out = append(out, member{"delivery", pyjson.AppendString(nil, x.Delivery)})
 	}
 	if x.Batch != 0 {
 		out = append(out, member{"batch", strconv.AppendInt(nil, int64(x.Batch), 10)})

@@ -100,6 +100,9 @@ func (d *Deliverer) apply(ctx context.Context, cfg *Config) error {
 		invalid[iv.URL] = iv
 	}
 	for _, w := range cfg.Webhooks {
+		if w.Delivery == DeliveryCluster && d.opts.ClusterDelivery {
+			continue // the cluster stream's consumer delivers it
+		}
 		wc, err := d.newWorkerConfig(w)
 		if err != nil {
 			invalid[w.URL] = Invalid{URL: w.URL, Err: err}
