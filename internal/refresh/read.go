@@ -488,6 +488,7 @@ func (rt *runtimes) covers(volume string, b *state.Brick) bool {
 
 // readVolume reads one volume's configuration and/or runtime into the model.
 func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
+	began := r.opt.Now()
 	prev, known := r.model.Volume(name)
 	var cfg *gluster.Volume
 	if w&wantConfig != 0 {
@@ -562,7 +563,11 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 		next = r.applyRuntime(&prev, rt, up)
 	}
 	r.model.SetVolume(name, next)
-	r.touched[name] = r.opt.Now()
+	// A full read that began after this read did is newer than it, one that
+	// began before is older, whenever each lands.
+	if began.After(r.touched[name]) {
+		r.touched[name] = began
+	}
 	r.mu.Unlock()
 	r.confirmStopped()
 

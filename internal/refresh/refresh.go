@@ -110,7 +110,7 @@ type Refresher struct {
 	activity map[string]time.Time // volume -> last trigger
 	// busySince: volume -> the first trigger after it was last quiet.
 	busySince map[string]time.Time
-	touched   map[string]time.Time // volume -> last targeted read that reached the model
+	touched   map[string]time.Time // volume -> when the newest targeted read that reached the model began
 	timers    map[string]*time.Timer
 	// runtimeRead: volume -> when its runtime was last read.
 	runtimeRead map[string]time.Time
