@@ -301,6 +301,7 @@ func TestAdminCommandsNeverLocked(t *testing.T) {
 	var runs string
 	h := start(t, 2, nil, func(cfg *daemon.Config) {
 		cfg.RemoteBrickStatus = false
+		cfg.GlusterdSocket = "" // every read a gluster run, so that each is seen
 		runs = recordGluster(t, cfg)
 	})
 	c, n1 := h.cluster, h.cluster.Nodes[0]
