@@ -818,6 +818,10 @@ func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) 
 	return &out
 }
 
+// maxHints bounds the bricks remembered from BRICK_CONNECTED events for
+// volumes not yet seen started.
+const maxHints = 4096
+
 // NoteBrick records what glusterd's brick events (BRICK_CONNECTED,
 // BRICK_DISCONNECTED) tell of a brick, named host:path: a brick of a
 // started volume changes at once, and a read confirms it; a connected brick
@@ -830,7 +834,8 @@ func (r *Refresher) NoteBrick(volume, brick string, connected bool) {
 		i = slices.IndexFunc(v.Bricks, func(b state.Brick) bool { return b.Name() == brick })
 	}
 	if i < 0 || v.Status != "Started" {
-		if connected {
+		// Bounded: the names come from the network; full reads drop old ones.
+		if _, kept := r.hints[brick]; connected && (kept || len(r.hints) < maxHints) {
 			r.hints[brick] = r.opt.Now()
 		}
 		r.mu.Unlock()
