@@ -3,7 +3,6 @@ package authz_test
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -58,17 +57,7 @@ func TestPolkitQuestionFailingDenies(t *testing.T) {
 // returns: the caller whose rights are checked.
 func connectWithCallerAsNobody(t *testing.T, addr string) (*dbus.Conn, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testbed.Missing(t, "needs root to connect a caller as nobody")
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		testbed.Missing(t, "no setpriv: %v", err)
-	}
-	gdbus, err := exec.LookPath("gdbus")
-	if err != nil {
-		testbed.Missing(t, "no gdbus: %v", err)
-	}
+	setpriv, gdbus := testbed.NobodyTools(t)
 	conn, err := dbus.Connect(addr)
 	if err != nil {
 		t.Fatal(err)

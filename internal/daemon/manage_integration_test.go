@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -121,17 +120,7 @@ func TestEveryMethodImplemented(t *testing.T) {
 // daemon itself refuses changing methods to a user who is neither root nor
 // in the managing group, and serves reads to everyone.
 func TestUnprivilegedCallerRefused(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testbed.Missing(t, "needs root to call the daemon as nobody")
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		testbed.Missing(t, "no setpriv: %v", err)
-	}
-	gdbus, err := exec.LookPath("gdbus")
-	if err != nil {
-		testbed.Missing(t, "no gdbus: %v", err)
-	}
+	setpriv, gdbus := testbed.NobodyTools(t)
 	addr := testbus.StartOpen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

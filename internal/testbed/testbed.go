@@ -531,3 +531,22 @@ func (c *Cluster) strays() []int {
 	}
 	return pids
 }
+
+// NobodyTools returns setpriv and gdbus, with which a test runs a bus
+// client as the user nobody (setpriv --reuid=65534 ... gdbus call ...); it
+// needs root, and fails through Missing without them.
+func NobodyTools(t testing.TB) (setpriv, gdbus string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "needs root to run a bus client as nobody")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		Missing(t, "no setpriv: %v", err)
+	}
+	gdbus, err = exec.LookPath("gdbus")
+	if err != nil {
+		Missing(t, "no gdbus: %v", err)
+	}
+	return setpriv, gdbus
+}
