@@ -28,6 +28,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/journal"
 	"github.com/glusterbus/glusterbus/internal/memtrim"
 	"github.com/glusterbus/glusterbus/internal/nativeevents"
+	"github.com/glusterbus/glusterbus/internal/natsstream"
 	"github.com/glusterbus/glusterbus/internal/refresh"
 	"github.com/glusterbus/glusterbus/internal/state"
 	"github.com/glusterbus/glusterbus/internal/watch"
@@ -218,6 +219,12 @@ func (d *daemon) components() []component {
 			d.j = j
 			// Events from here on are signalled; the ones before were at the time.
 			d.publishAfter = j.LastSeq()
+			if cfg.NATS.enabled() {
+				// The stream is on from now, however long its server takes.
+				if _, err := natsstream.StartCursor(j); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 		stop: func() { d.j.Close() },

@@ -118,21 +118,33 @@ func (p *Publisher) update(f func(*Status)) {
 	p.mu.Unlock()
 }
 
+// StartCursor returns where publishing resumes. The first time, it places
+// the cursor at the end of the journal: the stream is turned on now. Call it
+// before the events that must be published can be journaled, so that none
+// falls before the cursor however late Run starts.
+func StartCursor(j *journal.Journal) (uint64, error) {
+	cursors, err := j.Cursors()
+	if err != nil {
+		return 0, fmt.Errorf("natsstream: reading the cursor: %w", err)
+	}
+	if cur, ok := cursors[CursorName]; ok {
+		return cur, nil
+	}
+	cur := j.LastSeq()
+	if err := j.SetCursor(CursorName, cur); err != nil {
+		return 0, fmt.Errorf("natsstream: storing the cursor: %w", err)
+	}
+	return cur, nil
+}
+
 // Run publishes until ctx ends or the journal closes. A new cursor starts at
 // the end of the journal: events journaled before the stream was turned on
 // are not published.
 func (p *Publisher) Run(ctx context.Context) error {
 	j := p.opts.Journal
-	cursors, err := j.Cursors()
+	cur, err := StartCursor(j)
 	if err != nil {
-		return fmt.Errorf("natsstream: reading the cursor: %w", err)
-	}
-	cur, ok := cursors[CursorName]
-	if !ok {
-		cur = j.LastSeq()
-		if err := j.SetCursor(CursorName, cur); err != nil {
-			return fmt.Errorf("natsstream: storing the cursor: %w", err)
-		}
+		return err
 	}
 	p.update(func(s *Status) { s.Cursor = cur })
 	p.log.Info("nats: publishing journaled events", "stream", StreamName, "subjects", SubjectFilter(p.opts.Cluster), "after_seq", cur)

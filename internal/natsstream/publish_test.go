@@ -99,17 +99,10 @@ func startPublisher3(t *testing.T, j *journal.Journal, nc *nats.Conn) *runningPu
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Run places a new cursor at the end of the journal; do it here, before
-	// the test appends, so that where publishing starts does not depend on
-	// when the goroutine gets to run.
-	cursors, err := j.Cursors()
-	if err != nil {
+	// As the daemon does: where publishing starts must not depend on when
+	// the goroutine gets to run.
+	if _, err := StartCursor(j); err != nil {
 		t.Fatal(err)
-	}
-	if _, ok := cursors[CursorName]; !ok {
-		if err := j.SetCursor(CursorName, j.LastSeq()); err != nil {
-			t.Fatal(err)
-		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
