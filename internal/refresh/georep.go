@@ -1,0 +1,168 @@
+package refresh
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/state"
+)
+
+// GeoRepSource reads the cluster's geo-replication sessions; a Source that
+// is one has them read once EnableGeoRep is called.
+type GeoRepSource interface {
+	// GeoRepStatus runs `volume geo-replication status` without a primary
+	// volume, which takes no volume lock.
+	GeoRepStatus(ctx context.Context) ([]gluster.GeoRepSession, error)
+}
+
+// GeoRepOptions tune the reading of geo-replication sessions.
+type GeoRepOptions struct {
+	// Workdir is glusterd's working directory: without a session directory
+	// in its geo-replication/, there is no session and nothing is run.
+	Workdir string
+	// MinGap is the least time between two status reads; default 5s.
+	// gsyncd rewrites its status files as it syncs, so the triggers come
+	// often.
+	MinGap time.Duration
+	// Timeout cuts one status read off, keeping the last sessions; default
+	// 1m. (It asks every node, each of which asks its gsyncd workers.)
+	Timeout time.Duration
+}
+
+// geoRep is what the Refresher keeps to read geo-replication sessions.
+type geoRep struct {
+	src GeoRepSource
+	opt GeoRepOptions
+
+	mu    sync.Mutex
+	last  time.Time   // when the last read was started
+	timer *time.Timer // a read waiting for MinGap to pass
+	runs  int         // status reads run (for tests and benchmarks)
+}
+
+const keyGeoRep = "georep"
+
+// EnableGeoRep reads geo-replication sessions from now on: at every full
+// read, and on TriggerGeoRep (native GEOREP_* events, changes under the
+// working directory's geo-replication/), at most once per MinGap. It does
+// nothing where the Source cannot read them. Call it before any read.
+func (r *Refresher) EnableGeoRep(opt GeoRepOptions) {
+	src, ok := r.src.(GeoRepSource)
+	if !ok {
+		return
+	}
+	if opt.MinGap <= 0 {
+		opt.MinGap = 5 * time.Second
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = time.Minute
+	}
+	r.mu.Lock()
+	r.geo = &geoRep{src: src, opt: opt}
+	r.mu.Unlock()
+}
+
+// TriggerGeoRep asks for the geo-replication sessions to be read: now, or
+// once MinGap has passed since the last read began. Requests meanwhile
+// share that one read.
+func (r *Refresher) TriggerGeoRep() {
+	r.mu.Lock()
+	g := r.geo
+	r.mu.Unlock()
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.timer != nil {
+		return
+	}
+	now := r.opt.Now()
+	if wait := g.last.Add(g.opt.MinGap).Sub(now); wait > 0 {
+		g.timer = time.AfterFunc(wait, func() {
+			g.mu.Lock()
+			g.timer = nil
+			g.last = r.opt.Now()
+			g.mu.Unlock()
+			if r.ctx.Err() == nil {
+				r.start(keyGeoRep, 0)
+			}
+		})
+		return
+	}
+	g.last = now
+	r.start(keyGeoRep, 0)
+}
+
+// GeoRepReads counts the geo-replication status reads run so far.
+func (r *Refresher) GeoRepReads() int {
+	r.mu.Lock()
+	g := r.geo
+	r.mu.Unlock()
+	if g == nil {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.runs
+}
+
+// readGeoRep reads the sessions into the model. Without a session
+// directory there is none, and nothing is run: `status` would then fail
+// just as on a real failure. A failed or timed-out read keeps the last
+// sessions.
+func (r *Refresher) readGeoRep(ctx context.Context) error {
+	r.mu.Lock()
+	g := r.geo
+	r.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	dirs, err := gluster.GeoRepSessionDirs(g.opt.Workdir)
+	if err != nil {
+		r.log.Warn("cannot tell whether geo-replication sessions exist; the last known stay", "err", err)
+		return nil
+	}
+	sessions := map[string]*state.GeoRepSession{}
+	if dirs > 0 {
+		g.mu.Lock()
+		g.runs++
+		g.mu.Unlock()
+		ctx, cancel := context.WithTimeout(ctx, g.opt.Timeout)
+		list, err := cli(r, ctx, g.src.GeoRepStatus)
+		cancel()
+		if err != nil {
+			r.log.Warn("reading geo-replication status failed; the last known sessions stay", "err", err)
+			return nil
+		}
+		for _, s := range list {
+			sessions[state.GeoRepKey(s.PrimaryVolume, s.Secondary)] = geoRepSession(&s)
+		}
+	}
+	r.mu.Lock() // see readVolume
+	defer r.mu.Unlock()
+	r.model.SetGeoReps(sessions)
+	return nil
+}
+
+func geoRepSession(s *gluster.GeoRepSession) *state.GeoRepSession {
+	out := &state.GeoRepSession{PrimaryVolume: s.PrimaryVolume, Secondary: s.Secondary, SecondaryHost: s.SecondaryHost,
+		SecondaryVolume: s.SecondaryVolume, SecondaryUser: s.SecondaryUser, Workers: make([]state.GeoRepWorker, len(s.Workers))}
+	for i, w := range s.Workers {
+		out.Workers[i] = state.GeoRepWorker{PrimaryNode: w.PrimaryNode, PrimaryNodeUUID: w.PrimaryNodeUUID,
+			PrimaryBrick: w.PrimaryBrick, SecondaryNode: w.SecondaryNode, Status: w.Status, CrawlStatus: w.CrawlStatus,
+			LastSynced: unixMicro(w.LastSynced), Entry: w.Entry, Data: w.Data, Meta: w.Meta, Failures: w.Failures,
+			CheckpointCompleted: w.CheckpointCompleted, CheckpointCompletionTime: unixMicro(w.CheckpointCompletionTime)}
+		out.CheckpointTime = max(out.CheckpointTime, unixMicro(w.CheckpointTime))
+	}
+	return out
+}
+
+func unixMicro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
