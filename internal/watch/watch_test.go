@@ -259,3 +259,31 @@ func TestOverflowReadsEverything(t *testing.T) {
 	close(release)
 	waitSeen(t, s, "the event queue overflowed", "all")
 }
+
+// Sessions made and deleted under geo-replication/, and gsyncd's status
+// files in a session's directory, fire GeoRep; geo-replication/ made after
+// the watch began is watched too.
+func TestGeoRep(t *testing.T) {
+	s := &seen{}
+	triggers := s.triggers()
+	triggers.GeoRep = func() { s.note("georep") }
+	workdir := watchingWith(t, glusterdDirs, s, triggers)
+	geo := filepath.Join(workdir, "geo-replication")
+	if err := os.Mkdir(geo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s, "geo-replication/ made", "georep")
+	session := filepath.Join(geo, "pv_sec1_sv")
+	if err := os.Mkdir(session, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s, "session made", "georep")
+	replace(t, filepath.Join(session, "brick_%2Fbricks%2Fpv.status"), `{"worker_status": "Faulty"}`)
+	expect(t, s, "status written", "georep")
+	write(t, filepath.Join(workdir, "vols", "gv0", "info"), "x")
+	expect(t, s, "a volume", "volume gv0")
+	if err := os.RemoveAll(session); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s, "session deleted", "georep")
+}
