@@ -125,14 +125,7 @@ func TestGeoRepSession(t *testing.T) {
 	setFixture(w1, w2)
 
 	// No session yet: full reads go on, and none runs status.
-	var first uint64
-	h.waitFor("three full reads", time.Minute, func() bool {
-		last, _ := h.prop(exporter.GlusterdPath, exporter.GlusterdInterface, "LastRefresh").(uint64)
-		if first == 0 {
-			first = last
-		}
-		return last > first && time.Duration(last-first)*time.Microsecond >= 2*time.Second
-	})
+	fullReads(h)
 	if found := glusterRuns(t, runs, "geo-replication"); len(found) != 0 {
 		t.Fatalf("geo-replication status ran without a session: %q", found)
 	}
@@ -191,6 +184,19 @@ func TestGeoRepSession(t *testing.T) {
 		t.Errorf("CheckpointTime %v", got)
 	}
 
+	// A restarted daemon knows the session from its first read: no event.
+	since = h.lastSeq()
+	h.restart()
+	h.waitFor("the session after the restart", time.Minute, func() bool {
+		return h.prop(path, exporter.GeoRepInterface, "CheckpointCompleted") == true
+	})
+	fullReads(h)
+	for _, e := range h.getEvents(since) {
+		if strings.HasPrefix(e.Name, "GEOREP_") {
+			t.Errorf("after the restart: %v", e)
+		}
+	}
+
 	// The session is deleted: glusterd removes its directory.
 	since, from = h.lastSeq(), h.mark()
 	if err := os.RemoveAll(session); err != nil {
@@ -214,4 +220,18 @@ func TestGeoRepSession(t *testing.T) {
 			t.Errorf("the daemon ran %q", line)
 		}
 	}
+}
+
+// fullReads waits for the daemon's full reads to span 2 s (three or more at
+// the harness's 1 s interval).
+func fullReads(h *harness) {
+	h.t.Helper()
+	var first uint64
+	h.waitFor("full reads over 2 s", time.Minute, func() bool {
+		last, _ := h.prop(exporter.GlusterdPath, exporter.GlusterdInterface, "LastRefresh").(uint64)
+		if first == 0 {
+			first = last
+		}
+		return last > first && time.Duration(last-first)*time.Microsecond >= 2*time.Second
+	})
 }

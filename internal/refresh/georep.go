@@ -96,6 +96,23 @@ func (r *Refresher) TriggerGeoRep() {
 	r.start(keyGeoRep, 0)
 }
 
+// geoRepWithFullRead reads the sessions along with a full read: before the
+// first one reaches the model, so that what exists at start is known with
+// the rest (and gives no events); later on their own, rate-limited.
+func (r *Refresher) geoRepWithFullRead(ctx context.Context) {
+	r.mu.Lock()
+	g, first := r.geo, !r.readOnce
+	r.mu.Unlock()
+	if g == nil || !first {
+		r.TriggerGeoRep()
+		return
+	}
+	g.mu.Lock()
+	g.last = r.opt.Now()
+	g.mu.Unlock()
+	r.readGeoRep(ctx)
+}
+
 // GeoRepReads counts the geo-replication status reads run so far.
 func (r *Refresher) GeoRepReads() int {
 	r.mu.Lock()
