@@ -24,7 +24,8 @@ type GeoRepOptions struct {
 	Workdir string
 	// MinGap is the least time between two status reads; default 5s.
 	// gsyncd rewrites its status files as it syncs, so the triggers come
-	// often.
+	// often. A read that took more than a tenth of it spaces the next out
+	// further.
 	MinGap time.Duration
 	// Timeout cuts one status read off, keeping the last sessions; default
 	// 1m. (It asks every node, each of which asks its gsyncd workers.)
@@ -37,9 +38,22 @@ type geoRep struct {
 	opt GeoRepOptions
 
 	mu    sync.Mutex
-	last  time.Time   // when the last read was started
-	timer *time.Timer // a read waiting for MinGap to pass
-	runs  int         // status reads run (for tests and benchmarks)
+	last  time.Time     // when the last read was started
+	cost  time.Duration // how long the last status read took
+	timer *time.Timer   // a read waiting for the gap to pass
+	runs  int           // status reads run (for tests and benchmarks)
+}
+
+// geoRepCostShare bounds the share of time status reads may take: with
+// sessions, every node's glusterd runs one gsyncd (a Python process, about
+// a second to start on a busy machine) per local brick per session for
+// each read, so a read that took long spaces the next out.
+const geoRepCostShare = 0.1
+
+// gap is the least time between the starts of two reads: MinGap, or more
+// after a costly read.
+func (g *geoRep) gap() time.Duration {
+	return max(g.opt.MinGap, time.Duration(float64(g.cost)/geoRepCostShare))
 }
 
 const keyGeoRep = "georep"
@@ -65,7 +79,8 @@ func (r *Refresher) EnableGeoRep(opt GeoRepOptions) {
 }
 
 // TriggerGeoRep asks for the geo-replication sessions to be read: now, or
-// once MinGap has passed since the last read began. Requests meanwhile
+// once MinGap (or ten times what the last read took, if more) has passed
+// since the last read began. Requests meanwhile
 // share that one read.
 func (r *Refresher) TriggerGeoRep() {
 	r.mu.Lock()
@@ -80,7 +95,7 @@ func (r *Refresher) TriggerGeoRep() {
 		return
 	}
 	now := r.opt.Now()
-	if wait := g.last.Add(g.opt.MinGap).Sub(now); wait > 0 {
+	if wait := g.last.Add(g.gap()).Sub(now); wait > 0 {
 		g.timer = time.AfterFunc(wait, func() {
 			g.mu.Lock()
 			g.timer = nil
@@ -148,8 +163,12 @@ func (r *Refresher) readGeoRep(ctx context.Context) error {
 		g.runs++
 		g.mu.Unlock()
 		ctx, cancel := context.WithTimeout(ctx, g.opt.Timeout)
+		began := time.Now()
 		list, err := cli(r, ctx, g.src.GeoRepStatus)
 		cancel()
+		g.mu.Lock()
+		g.cost = time.Since(began)
+		g.mu.Unlock()
 		if err != nil {
 			r.log.Warn("reading geo-replication status failed; the last known sessions stay", "err", err)
 			return nil

@@ -152,3 +152,19 @@ func TestGeoRepRateLimit(t *testing.T) {
 		t.Errorf("%d status reads within MinGap, want 1", n)
 	}
 }
+
+// A costly read spaces the next out: reads take at most a tenth of the time.
+func TestGeoRepGap(t *testing.T) {
+	g := &geoRep{opt: GeoRepOptions{MinGap: 5 * time.Second}}
+	if got := g.gap(); got != 5*time.Second {
+		t.Errorf("gap before any read: %v", got)
+	}
+	g.cost = 200 * time.Millisecond
+	if got := g.gap(); got != 5*time.Second {
+		t.Errorf("gap after a cheap read: %v", got)
+	}
+	g.cost = 3 * time.Second
+	if got := g.gap(); got != 30*time.Second {
+		t.Errorf("gap after a 3 s read: %v, want 30s", got)
+	}
+}
