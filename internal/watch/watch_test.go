@@ -272,18 +272,20 @@ func TestGeoRep(t *testing.T) {
 	if err := os.Mkdir(geo, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, s, "geo-replication/ made", "georep")
+	waitSeen(t, s, "geo-replication/ made", "georep")
 	session := filepath.Join(geo, "pv_sec1_sv")
 	if err := os.Mkdir(session, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, s, "session made", "georep")
+	waitSeen(t, s, "session made", "georep")
 	replace(t, filepath.Join(session, "brick_%2Fbricks%2Fpv.status"), `{"worker_status": "Faulty"}`)
-	expect(t, s, "status written", "georep")
+	waitSeen(t, s, "status written", "georep")
 	write(t, filepath.Join(workdir, "vols", "gv0", "info"), "x")
-	expect(t, s, "a volume", "volume gv0")
+	waitSeen(t, s, "a volume", "volume gv0")
+	time.Sleep(100 * time.Millisecond) // let the writes' last events in, so that what follows is the delete's
+	s.take()
 	if err := os.RemoveAll(session); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, s, "session deleted", "georep")
+	waitSeen(t, s, "session deleted", "georep")
 }
