@@ -177,6 +177,9 @@ func (r *Refresher) readGeoRep(ctx context.Context) error {
 			sessions[state.GeoRepKey(s.PrimaryVolume, s.Secondary)] = geoRepSession(&s)
 		}
 	}
+	if len(sessions) == 0 && len(r.model.GeoReps()) == 0 {
+		return nil // the usual case: nothing to tell the model
+	}
 	r.mu.Lock() // see readVolume
 	defer r.mu.Unlock()
 	r.model.SetGeoReps(sessions)
