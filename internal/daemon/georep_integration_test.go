@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,15 +85,20 @@ func geoRepXML(workers ...geoRepWorker) string {
 // glusterd does at create and delete. The session appears, a worker turns
 // Faulty, a checkpoint completes and the session goes, each with its
 // signals and diff events; nothing runs status before a session exists, and
-// never with a volume name (which would take the volume's lock).
+// never with a volume name (which would take the volume's lock). No
+// periodic read runs: what reads the sessions is inotify under
+// geo-replication/ and a native GEOREP_* event.
 func TestGeoRepSession(t *testing.T) {
 	var runs, fixture string
+	port := freeUDPPort(t)
 	h := start(t, 2, func(c *testbed.Cluster) {
 		n1 := c.Nodes[0]
 		n1.Gluster(t, "volume", "create", "pv", n1.Addr+":"+c.BrickDir(1, "pv"), c.Nodes[1].Addr+":"+c.BrickDir(2, "pv"), "force")
 		n1.Gluster(t, "volume", "start", "pv")
 	}, func(cfg *daemon.Config) {
 		cfg.RemoteBrickStatus = false
+		cfg.Interval = time.Hour
+		cfg.EventsPort, cfg.EventsAddrs = port, []string{"127.0.0.1"}
 		dir := t.TempDir()
 		runs, fixture = dir+"/runs", dir+"/georep.xml"
 		wrapper := dir + "/gluster"
@@ -125,7 +131,7 @@ func TestGeoRepSession(t *testing.T) {
 	setFixture(w1, w2)
 
 	// No session yet: full reads go on, and none runs status.
-	fullReads(h)
+	reload(h, 3)
 	if found := glusterRuns(t, runs, "geo-replication"); len(found) != 0 {
 		t.Fatalf("geo-replication status ran without a session: %q", found)
 	}
@@ -166,12 +172,21 @@ func TestGeoRepSession(t *testing.T) {
 		}
 	}
 
-	// The worker recovers; a checkpoint is set and completes.
+	// The worker recovers; a checkpoint is set and completes, as gsyncd
+	// tells in a native event (its status file being on another node).
 	since, from = h.lastSeq(), h.mark()
 	w2.status = "Passive"
 	w1.checkpointTime, w1.checkpointDone, w1.completionTime = "2026-12-06 19:05:00", "Yes", "2026-12-06 19:06:40"
 	setFixture(w1, w2)
-	if err := os.WriteFile(filepath.Join(session, "brick_status"), []byte("Active"), 0o600); err != nil {
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msg := fmt.Sprintf("%d 92 primary_volume=pv;primary_node=%s;primary_node_id=%s;secondary_host=sec.example.com;"+
+		"secondary_volume=sv;brick_path=%s;checkpoint_time=2026-12-06 19:05:00;completion_time=2026-12-06 19:06:40",
+		time.Now().Unix(), n1.Addr, w1.uuid, w1.brick)
+	if _, err := conn.Write([]byte(msg)); err != nil {
 		t.Fatal(err)
 	}
 	h.waitFor("the checkpoint completed", time.Minute, func() bool {
@@ -190,7 +205,7 @@ func TestGeoRepSession(t *testing.T) {
 	h.waitFor("the session after the restart", time.Minute, func() bool {
 		return h.prop(path, exporter.GeoRepInterface, "CheckpointCompleted") == true
 	})
-	fullReads(h)
+	reload(h, 2)
 	for _, e := range h.getEvents(since) {
 		if strings.HasPrefix(e.Name, "GEOREP_") {
 			t.Errorf("after the restart: %v", e)
@@ -205,14 +220,15 @@ func TestGeoRepSession(t *testing.T) {
 	h.waitFor("the session's object to go", time.Minute, func() bool { return h.signalSeen(from, removed(path)) })
 	h.waitFor("GEOREP_DELETE", time.Minute, func() bool { return has(h.eventSignals(since), "diff/GEOREP_DELETE") })
 
-	// Every diff event is in the journal too.
+	// Every diff event is in the journal too, beside gsyncd's own.
 	var journaled []string
 	for _, e := range h.getEvents(0) {
 		if strings.HasPrefix(e.Name, "GEOREP_") {
 			journaled = append(journaled, e.Fields["source"]+"/"+e.Name)
 		}
 	}
-	if want := []string{"diff/GEOREP_CREATE", "diff/GEOREP_FAULTY", "diff/GEOREP_CHECKPOINT_COMPLETED", "diff/GEOREP_DELETE"}; strings.Join(journaled, " ") != strings.Join(want, " ") {
+	if want := []string{"diff/GEOREP_CREATE", "diff/GEOREP_FAULTY", "native/GEOREP_CHECKPOINT_COMPLETED",
+		"diff/GEOREP_CHECKPOINT_COMPLETED", "diff/GEOREP_DELETE"}; strings.Join(journaled, " ") != strings.Join(want, " ") {
 		t.Errorf("journal: %q, want %q", journaled, want)
 	}
 	for _, line := range glusterRuns(t, runs, "geo-replication") {
@@ -222,16 +238,12 @@ func TestGeoRepSession(t *testing.T) {
 	}
 }
 
-// fullReads waits for the daemon's full reads to span 2 s (three or more at
-// the harness's 1 s interval).
-func fullReads(h *harness) {
+// reload makes the daemon read everything n times over.
+func reload(h *harness, n int) {
 	h.t.Helper()
-	var first uint64
-	h.waitFor("full reads over 2 s", time.Minute, func() bool {
-		last, _ := h.prop(exporter.GlusterdPath, exporter.GlusterdInterface, "LastRefresh").(uint64)
-		if first == 0 {
-			first = last
+	for range n {
+		if err := h.call(exporter.ManagerPath, exporter.ManagerInterface+".Reload", map[string]dbus.Variant{}).Err; err != nil {
+			h.t.Fatalf("Reload: %v", err)
 		}
-		return last > first && time.Duration(last-first)*time.Microsecond >= 2*time.Second
-	})
+	}
 }
