@@ -41,7 +41,6 @@ type geoRep struct {
 	last  time.Time     // when the last read was started
 	cost  time.Duration // how long the last status read took
 	timer *time.Timer   // a read waiting for the gap to pass
-	runs  int           // status reads run (for tests and benchmarks)
 }
 
 // geoRepCostShare bounds the share of time status reads may take: with
@@ -80,8 +79,7 @@ func (r *Refresher) EnableGeoRep(opt GeoRepOptions) {
 
 // TriggerGeoRep asks for the geo-replication sessions to be read: now, or
 // once MinGap (or ten times what the last read took, if more) has passed
-// since the last read began. Requests meanwhile
-// share that one read.
+// since the last read began. Requests meanwhile share that one read.
 func (r *Refresher) TriggerGeoRep() {
 	r.mu.Lock()
 	g := r.geo
@@ -128,19 +126,6 @@ func (r *Refresher) geoRepWithFullRead(ctx context.Context) {
 	r.readGeoRep(ctx)
 }
 
-// GeoRepReads counts the geo-replication status reads run so far.
-func (r *Refresher) GeoRepReads() int {
-	r.mu.Lock()
-	g := r.geo
-	r.mu.Unlock()
-	if g == nil {
-		return 0
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.runs
-}
-
 // readGeoRep reads the sessions into the model. Without a session
 // directory there is none, and nothing is run: `status` would then fail
 // just as on a real failure. A failed or timed-out read keeps the last
@@ -159,9 +144,6 @@ func (r *Refresher) readGeoRep(ctx context.Context) error {
 	}
 	sessions := map[string]*state.GeoRepSession{}
 	if dirs > 0 {
-		g.mu.Lock()
-		g.runs++
-		g.mu.Unlock()
 		ctx, cancel := context.WithTimeout(ctx, g.opt.Timeout)
 		began := time.Now()
 		list, err := cli(r, ctx, g.src.GeoRepStatus)
