@@ -24,6 +24,11 @@ const (
 	BrickInterface    = "org.storaged.Storaged.GlusterFS.Brick"
 	PeerInterface     = "org.storaged.Storaged.GlusterFS.Peer"
 	SnapshotInterface = "org.storaged.Storaged.GlusterFS.Snapshot"
+
+	// Geo-replication sessions: GeoRepPrefix + the session's path element
+	// (see exporter.Path).
+	GeoRepPrefix    = GlusterPath + "/georep/"
+	GeoRepInterface = "org.storaged.Storaged.GlusterFS.GeoReplication"
 )
 
 // Error names, as UDisks2 names its errors.

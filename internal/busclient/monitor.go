@@ -32,6 +32,7 @@ var mainProps = map[string][]string{
 	busapi.VolumeInterface:   {"Name", "Status", "Type", "Health"},
 	busapi.BrickInterface:    {"Name", "State"},
 	busapi.PeerInterface:     {"Hostname", "Connected", "State"},
+	busapi.GeoRepInterface:   {"Volume", "Secondary", "Status"},
 }
 
 // Monitor prints one line per change the daemon signals until ctx ends,

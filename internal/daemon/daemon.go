@@ -189,6 +189,7 @@ func wire(ctx context.Context, cfg Config, hangup <-chan os.Signal) (*daemon, er
 		Logger:            d.log,
 		GlusterdUnit:      glusterdUnitState,
 	})
+	d.ref.EnableGeoRep(refresh.GeoRepOptions{Workdir: d.workdir})
 	d.auth = authz.New(nil, d.settings.ManageGroup)
 	return d, nil
 }
@@ -446,7 +447,7 @@ func watchWorkdir(ctx context.Context, workdir string, ref *refresh.Refresher, l
 	// After lost changes, TriggerIdentity: one full read, glusterd's
 	// identity included.
 	err := watch.Run(ctx, workdir, watch.Triggers{Volume: ref.TriggerVolume, Peers: ref.TriggerPeers, Identity: ref.TriggerIdentity,
-		All: ref.TriggerIdentity}, log)
+		All: ref.TriggerIdentity, GeoRep: ref.TriggerGeoRep}, log)
 	if err != nil {
 		log.Warn("not watching glusterd's directory", "err", err)
 	}

@@ -94,6 +94,8 @@ func FromChanges(changes []state.Change, node string, pathOf func(state.Ref) str
 			peerEvents(c, emit)
 		case state.KindSnapshot:
 			snapshotEvents(c, emit)
+		case state.KindGeoRep:
+			geoRepEvents(c, emit)
 		case state.KindGlusterd:
 			if v, ok := find(c.Props, "Running"); ok && c.Type == state.Modified {
 				emit(c, map[bool]string{true: GlusterdUp, false: GlusterdDown}[v.(bool)])

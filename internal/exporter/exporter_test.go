@@ -197,6 +197,9 @@ func TestMatchesContract(t *testing.T) {
 	snap.Volumes["v"].HealInfoTime = time.Unix(1, 0)
 	snap.Peers["u2"] = &state.Peer{UUID: "u2"}
 	snap.Snapshots["s1"] = &state.VolumeSnapshot{Name: "s1", ID: "u1", OriginVolume: "v", Status: "Started"}
+	snap.GeoReps = map[string]*state.GeoRepSession{state.GeoRepKey("v", "geo@sec::sv"): {PrimaryVolume: "v",
+		Secondary: "geo@sec::sv", SecondaryHost: "sec", SecondaryVolume: "sv", SecondaryUser: "geo",
+		Workers: []state.GeoRepWorker{{PrimaryNode: "n1", PrimaryBrick: "/b", Status: "Active", Entry: -1}}}}
 	f.model.SetAll(snap)
 	ifaces := api.MustInterfaces()
 	// Values are sent with api/'s signatures; each Go value must have that
@@ -238,7 +241,7 @@ func TestMatchesContract(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{ManagerInterface, GlusterdInterface, VolumeInterface, BrickInterface, PeerInterface, SnapshotInterface} {
+	for _, name := range []string{ManagerInterface, GlusterdInterface, VolumeInterface, BrickInterface, PeerInterface, SnapshotInterface, GeoRepInterface} {
 		if !seen[name] {
 			t.Errorf("no object exports %s", name)
 		}

@@ -31,6 +31,9 @@ const (
 	PeerInterface     = busapi.PeerInterface
 	SnapshotInterface = busapi.SnapshotInterface
 
+	GeoRepPrefix    = busapi.GeoRepPrefix
+	GeoRepInterface = busapi.GeoRepInterface
+
 	objectManagerInterface = "org.freedesktop.DBus.ObjectManager"
 	propertiesInterface    = "org.freedesktop.DBus.Properties"
 	introspectInterface    = "org.freedesktop.DBus.Introspectable"
@@ -61,6 +64,8 @@ func Path(ref state.Ref) dbus.ObjectPath {
 		return PeerPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
 	case state.KindSnapshot:
 		return SnapshotPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
+	case state.KindGeoRep:
+		return GeoRepPrefix + dbus.ObjectPath(GeoRepElement(state.SplitGeoRepKey(ref.Key)))
 	}
 	panic("exporter: unknown object kind " + ref.Kind.String())
 }
@@ -77,7 +82,7 @@ func VolumeName(p dbus.ObjectPath) (string, bool) {
 
 // Interface is the D-Bus interface of a state object.
 func Interface(k state.Kind) string {
-	return [...]string{ManagerInterface, GlusterdInterface, PeerInterface, VolumeInterface, BrickInterface, SnapshotInterface}[k]
+	return [...]string{ManagerInterface, GlusterdInterface, PeerInterface, VolumeInterface, BrickInterface, SnapshotInterface, GeoRepInterface}[k]
 }
 
 // toDBus converts a state property value to the Go value godbus sends.
@@ -93,4 +98,29 @@ func toDBus(v any) any {
 		return paths
 	}
 	return v
+}
+
+// GeoRepElement is the path element of a geo-replication session: the
+// primary volume's and the secondary's encodings joined by "__". A single
+// "_" could not separate them, as it begins every escape; "__" never occurs
+// in an encoding (an escape is "_" and two hex digits) and an encoded
+// volume name never ends with "_", so the first "__" is the separator.
+func GeoRepElement(primary, secondary string) string {
+	return objpath.Encode(primary) + "__" + objpath.Encode(secondary)
+}
+
+// GeoRepSession returns the primary volume and secondary of a session's
+// object path.
+func GeoRepSession(p dbus.ObjectPath) (primary, secondary string, ok bool) {
+	elem, ok := strings.CutPrefix(string(p), string(GeoRepPrefix))
+	if !ok {
+		return "", "", false
+	}
+	pe, se, ok := strings.Cut(elem, "__")
+	if !ok {
+		return "", "", false
+	}
+	primary, err1 := objpath.Decode(pe)
+	secondary, err2 := objpath.Decode(se)
+	return primary, secondary, err1 == nil && err2 == nil
 }

@@ -208,3 +208,10 @@ func (s *Source) note(way, op string, err error) {
 		s.logged = "cli"
 	}
 }
+
+// GeoRepStatus implements refresh.GeoRepSource through the CLI's `volume
+// geo-replication status` without a primary volume, which takes no volume
+// lock.
+func (s *Source) GeoRepStatus(ctx context.Context) ([]gluster.GeoRepSession, error) {
+	return s.CLI.GeoRepStatus(ctx)
+}

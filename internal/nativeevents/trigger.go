@@ -135,3 +135,9 @@ func (e Event) subvolTrigger(re *regexp.Regexp) (TriggerKind, string) {
 	}
 	return TriggerAll, ""
 }
+
+// IsGeoRep says whether the event is one of GlusterFS's GEOREP_* events
+// (create, start, stop, pause, resume, delete, config, a worker Faulty,
+// Active or Passive, a checkpoint completed): the sessions are worth
+// reading again.
+func (e Event) IsGeoRep() bool { return strings.HasPrefix(e.Name, "GEOREP_") }

@@ -144,3 +144,12 @@ func TestIsSnapshot(t *testing.T) {
 		t.Errorf("%s is a snapshot event", ev.Name)
 	}
 }
+
+func TestIsGeoRep(t *testing.T) {
+	if ev := mustParse(t, "1795553118 91 primary_volume=pv;secondary_host=sec;secondary_volume=sv;brick_path=/b"); !ev.IsGeoRep() {
+		t.Errorf("%s is not a geo-replication event", ev.Name)
+	}
+	if ev := mustParse(t, "1795553155 5 name=v"); ev.IsGeoRep() {
+		t.Errorf("%s is a geo-replication event", ev.Name)
+	}
+}

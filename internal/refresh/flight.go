@@ -87,6 +87,8 @@ func (r *Refresher) read(ctx context.Context, key string, w want) error {
 		return r.readLocal(ctx)
 	case keySnaps:
 		return r.readSnapshots(ctx)
+	case keyGeoRep:
+		return r.readGeoRep(ctx)
 	}
 	return r.readVolume(ctx, strings.TrimPrefix(key, volPrefix), w)
 }

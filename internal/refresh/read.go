@@ -21,6 +21,7 @@ const maxRuntimeReadsPerReconcile = 32
 // readAll reads the whole cluster into the model.
 func (r *Refresher) readAll(ctx context.Context) error {
 	started := r.opt.Now()
+	r.geoRepWithFullRead(ctx)
 	wasRunning := r.model.Glusterd().Running
 	vols, err := cli(r, ctx, func(ctx context.Context) ([]gluster.Volume, error) { return r.src.VolumeInfo(ctx, "") })
 	if err != nil {

@@ -96,6 +96,7 @@ type Options struct {
 // Refresher keeps the model in step with the cluster.
 type Refresher struct {
 	src   Source
+	geo   *geoRep // nil until EnableGeoRep; guarded by mu
 	model *state.Model
 	opt   Options
 	log   *slog.Logger

@@ -48,6 +48,9 @@ func (m *Model) SetAll(next *Snapshot) []Change {
 	}
 	m.started = true
 	next.Service = m.cur.Service
+	if next.GeoReps == nil {
+		next.GeoReps = m.cur.GeoReps
+	}
 	changes := Diff(before, next.Objects())
 	m.cur = next
 	m.publish(changes)

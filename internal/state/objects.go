@@ -17,9 +17,10 @@ const (
 	KindVolume
 	KindBrick
 	KindSnapshot
+	KindGeoRep
 )
 
-var kindNames = [...]string{"manager", "glusterd", "peer", "volume", "brick", "snapshot"}
+var kindNames = [...]string{"manager", "glusterd", "peer", "volume", "brick", "snapshot", "georep"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -30,15 +31,15 @@ func (k Kind) String() string {
 
 // Ref identifies an object: the manager and glusterd have one each (Key ""),
 // a volume is keyed by name, a brick by "host:path", a peer by UUID, a
-// snapshot by name.
+// snapshot by name, a geo-replication session by GeoRepKey.
 type Ref struct {
 	Kind Kind
 	Key  string
 }
 
 // Property is one named value of an object. Values are string, bool, uint32,
-// int64, uint64, []string, map[string]string, Ref, []Ref, []WebhookState or
-// []Task.
+// int64, uint64, []string, map[string]string, Ref, []Ref, []WebhookState,
+// []Task or []GeoRepWorker.
 type Property struct {
 	Name  string
 	Value any
@@ -72,7 +73,8 @@ func (s *Snapshot) Objects() []Object {
 	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
 		objs = appendVolumeObjects(objs, s.Volumes[name])
 	}
-	return appendSnapshotObjects(objs, s.Snapshots)
+	objs = appendSnapshotObjects(objs, s.Snapshots)
+	return appendGeoRepObjects(objs, s.GeoReps)
 }
 
 func appendSnapshotObjects(objs []Object, snaps map[string]*VolumeSnapshot) []Object {

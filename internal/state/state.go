@@ -15,7 +15,10 @@ type Snapshot struct {
 	Peers   map[string]*Peer   // by peer UUID; the local node is not a peer
 	// Snapshots are the volume snapshots, by snapshot name.
 	Snapshots map[string]*VolumeSnapshot
-	Glusterd  Glusterd
+	// GeoReps are the geo-replication sessions, by GeoRepKey. They are
+	// read on their own: nil in a full read keeps the model's.
+	GeoReps  map[string]*GeoRepSession
+	Glusterd Glusterd
 	// Service is the daemon's own condition, shown on the manager. It is
 	// not read from the cluster: full refreshes keep it as it is.
 	Service Service

@@ -23,6 +23,9 @@ type Triggers struct {
 	Peers    func()            // something under peers/ changed
 	Identity func()            // glusterd.info changed
 	All      func()            // changes were lost (an overflow): re-read everything
+	// GeoRep: something under geo-replication/ changed (a session made or
+	// deleted, gsyncd's status files); nil to not watch it.
+	GeoRep func()
 }
 
 // lost fires All, or without it every other trigger but Volume, which
@@ -36,6 +39,9 @@ func (t Triggers) lost() {
 		t.Peers()
 	default:
 		t.Peers()
+	}
+	if t.GeoRep != nil {
+		t.GeoRep()
 	}
 }
 
@@ -58,6 +64,7 @@ type watcher struct {
 	vols       string
 	peers      string
 	glusterdID string // glusterd.info
+	geoRep     string // geo-replication/
 }
 
 // start watches what exists of workdir, vols/, every vols/<name>/ and peers/.
@@ -70,6 +77,7 @@ func start(workdir string, t Triggers, log *slog.Logger) (*watcher, error) {
 		vols:       filepath.Join(workdir, "vols"),
 		peers:      filepath.Join(workdir, "peers"),
 		glusterdID: filepath.Join(workdir, "glusterd.info"),
+		geoRep:     filepath.Join(workdir, "geo-replication"),
 	}
 	w.add(workdir)
 	w.add(w.vols)
@@ -81,7 +89,24 @@ func start(workdir string, t Triggers, log *slog.Logger) (*watcher, error) {
 			}
 		}
 	}
+	if t.GeoRep != nil {
+		w.addGeoRep()
+	}
 	return w, nil
+}
+
+// addGeoRep watches geo-replication/ and its session directories, where
+// glusterd makes and removes sessions and gsyncd writes its workers'
+// status.
+func (w *watcher) addGeoRep() {
+	w.add(w.geoRep)
+	if entries, err := os.ReadDir(w.geoRep); err == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				w.add(filepath.Join(w.geoRep, e.Name()))
+			}
+		}
+	}
 }
 
 func (w *watcher) add(dir string) {
@@ -140,5 +165,14 @@ func (w *watcher) handle(ev fsnotify.Event) {
 		w.t.Volume(base)
 	case filepath.Dir(dir) == w.vols && !strings.HasPrefix(base, "."):
 		w.t.Volume(filepath.Base(dir))
+	case w.t.GeoRep != nil && (ev.Name == w.geoRep || dir == w.geoRep || filepath.Dir(dir) == w.geoRep):
+		if ev.Has(fsnotify.Create) && ev.Name == w.geoRep {
+			w.addGeoRep()
+		} else if ev.Has(fsnotify.Create) && dir == w.geoRep {
+			if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+				w.add(ev.Name) // a session directory
+			}
+		}
+		w.t.GeoRep()
 	}
 }

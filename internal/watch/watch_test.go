@@ -259,3 +259,33 @@ func TestOverflowReadsEverything(t *testing.T) {
 	close(release)
 	waitSeen(t, s, "the event queue overflowed", "all")
 }
+
+// Sessions made and deleted under geo-replication/, and gsyncd's status
+// files in a session's directory, fire GeoRep; geo-replication/ made after
+// the watch began is watched too.
+func TestGeoRep(t *testing.T) {
+	s := &seen{}
+	triggers := s.triggers()
+	triggers.GeoRep = func() { s.note("georep") }
+	workdir := watchingWith(t, glusterdDirs, s, triggers)
+	geo := filepath.Join(workdir, "geo-replication")
+	if err := os.Mkdir(geo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitSeen(t, s, "geo-replication/ made", "georep")
+	session := filepath.Join(geo, "pv_sec1_sv")
+	if err := os.Mkdir(session, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitSeen(t, s, "session made", "georep")
+	replace(t, filepath.Join(session, "brick_%2Fbricks%2Fpv.status"), `{"worker_status": "Faulty"}`)
+	waitSeen(t, s, "status written", "georep")
+	write(t, filepath.Join(workdir, "vols", "gv0", "info"), "x")
+	waitSeen(t, s, "a volume", "volume gv0")
+	time.Sleep(100 * time.Millisecond) // let the writes' last events in, so that what follows is the delete's
+	s.take()
+	if err := os.RemoveAll(session); err != nil {
+		t.Fatal(err)
+	}
+	waitSeen(t, s, "session deleted", "georep")
+}
