@@ -290,9 +290,6 @@ func TestPeerDisconnect(t *testing.T) {
 	h.waitFor("peer reconnected", 60*time.Second, func() bool { return h.signalSeen(m, changed(path, "Connected", true)) })
 }
 
-// TestAdminCommandsNeverLocked runs admin commands back to back while the
-// daemon works and reconciles every second: none may fail with
-// "Another transaction is in progress" because of the daemon.
 // TestAdminCommandsNeverLocked runs admin commands, with the pauses a
 // person makes, while the daemon (with its defaults) reconciles every second
 // and is told of every change: none may fail on a lock the daemon holds,

@@ -221,14 +221,31 @@ func (n *Node) RunGluster(args ...string) (string, error) {
 }
 
 // Gluster runs a gluster command on this node, fails the test if it fails and
-// returns its standard output.
+// returns its standard output. A command refused because another transaction
+// holds the volume's lock is run again, as an admin would: a daemon under test
+// that reads every node's bricks with `volume status` may hold it, as it says
+// it may. Tests of lock freedom use RunGluster, which never tries again.
 func (n *Node) Gluster(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := n.RunGluster(args...)
+	for try := 1; err != nil && lockRefused(err) && try < lockRetries; try++ {
+		time.Sleep(500 * time.Millisecond)
+		out, err = n.RunGluster(args...)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// lockRetries bounds the runs of a command glusterd refuses for its lock.
+const lockRetries = 20
+
+// lockRefused tells glusterd's refusals for a lock held elsewhere: nothing
+// was done, so running the command again is safe.
+func lockRefused(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Another transaction") || strings.Contains(msg, "Locking failed on")
 }
 
 // GlusterdPID returns the pid of this node's running glusterd, or fails the
