@@ -95,6 +95,9 @@ func Equal(a, b any) bool {
 		return ok && slices.EqualFunc(a, b, func(x, y Task) bool {
 			return x.ID == y.ID && x.Type == y.Type && x.Status == y.Status && maps.Equal(x.Figures, y.Figures)
 		})
+	case []QuotaLimit:
+		b, ok := b.([]QuotaLimit)
+		return ok && slices.Equal(a, b)
 	default:
 		return a == b
 	}
