@@ -154,6 +154,9 @@ func nativeHandler(w *events.Writer, ref *refresh.Refresher, model *state.Model,
 		if ev.IsSnapshot() {
 			ref.TriggerSnapshots()
 		}
+		if vol, ok := quotaEventVolume(ev); ok {
+			ref.TriggerQuota(vol)
+		}
 		if vol, brick, connected, ok := brickEvent(ev); ok {
 			ref.NoteBrick(vol, brick, connected)
 			return
