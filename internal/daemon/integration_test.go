@@ -299,6 +299,7 @@ func TestPeerDisconnect(t *testing.T) {
 // and the daemon must run no command that takes one.
 func TestAdminCommandsNeverLocked(t *testing.T) {
 	var runs string
+	testbed.QuotaLock(t)
 	h := start(t, 2, nil, func(cfg *daemon.Config) {
 		cfg.RemoteBrickStatus = false
 		cfg.GlusterdSocket = "" // every read a gluster run, so that each is seen

@@ -11,6 +11,7 @@ import (
 
 	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/testbed"
 )
 
 // quotaLimit is one entry of Volume.QuotaLimits, a(sttttbb).
@@ -45,6 +46,7 @@ func (h *harness) eventSeen(from int, name, source string, want map[string]strin
 // limit's usage and flags on the bus and the diff's events; then turns
 // quota off. Accounting is asynchronous: every wait is a generous poll.
 func TestQuotaOnTheBus(t *testing.T) {
+	testbed.QuotaLock(t)
 	h := start(t, 1, nil, func(cfg *daemon.Config) {
 		cfg.RemoteBrickStatus = false
 		cfg.QuotaInterval = 2 * time.Second // no brick events reach a test's port: the reconcile reads usage

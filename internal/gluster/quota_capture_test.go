@@ -17,6 +17,7 @@ import (
 //
 //	go test -tags capture -run TestCaptureQuota -v ./internal/gluster/
 func TestCaptureQuota(t *testing.T) {
+	testbed.QuotaLock(t)
 	c := testbed.Start(t, 1)
 	n1 := c.Nodes[0]
 	save := func(name string, args ...string) string {

@@ -22,6 +22,7 @@ import (
 //	go test -run XXX -bench QuotaRead -benchtime 50x ./internal/glusterd/
 func BenchmarkQuotaRead(b *testing.B) {
 	testbed.Require(b)
+	testbed.QuotaLock(b)
 	c := testbed.Start(b, 1)
 	n1 := c.Nodes[0]
 	n1.Gluster(b, "volume", "create", "qv", n1.Addr+":"+c.BrickDir(1, "qv"), "force")

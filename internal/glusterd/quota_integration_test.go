@@ -17,6 +17,7 @@ import (
 // quotad, without glusterd, and compares them with `gluster volume quota
 // VOL list PATH... --xml` once accounting has caught up with the writes.
 func TestQuotaSameAsCLI(t *testing.T) {
+	testbed.QuotaLock(t)
 	c := testbed.Start(t, 1)
 	n1 := c.Nodes[0]
 	n1.Gluster(t, "volume", "create", "qv", n1.Addr+":"+c.BrickDir(1, "qv"), "force")
