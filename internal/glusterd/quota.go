@@ -69,8 +69,8 @@ func (q *Quota) Close() error {
 // Limits reads a volume's usage limits, sorted by path. defaultSoft is the
 // volume's features.default-soft-limit ("" for GlusterFS's default). A
 // volume with no quota.conf has no limits; a limit whose directory is gone
-// (quotad answers ENOENT, or refuses the call) is left out, as the CLI
-// leaves it.
+// (quotad answers ENOENT, or refuses the call as garbage) is left out, as
+// the CLI leaves it, unless every limit is.
 func (q *Quota) Limits(ctx context.Context, volume, defaultSoft string) ([]gluster.QuotaLimit, error) {
 	if volume == "" || volume == "." || volume == ".." || strings.ContainsAny(volume, "/\x00") {
 		return nil, fmt.Errorf("quota: invalid volume name %q", volume)
@@ -97,15 +97,23 @@ func (q *Quota) Limits(ctx context.Context, volume, defaultSoft string) ([]glust
 	defer cancel()
 	client := q.quotad()
 	out := make([]gluster.QuotaLimit, 0, len(conf.Usage))
+	var gone error
 	for _, gfid := range conf.Usage {
 		l, err := limit(ctx, client, volume, gfid, defaultSoft)
 		if goneLimit(err) {
+			gone = err
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, l)
+	}
+	// Every limit gone is more likely a quotad that does not serve the
+	// volume (not yet started, or another cluster's holding the socket):
+	// the CLI fails then too, and the last limits read stay.
+	if len(out) == 0 && gone != nil {
+		return nil, fmt.Errorf("quota: quotad answered no limit of %s: %w", volume, gone)
 	}
 	gluster.SortQuotaLimits(out)
 	return out, nil
@@ -131,7 +139,7 @@ func (q *Quota) quotad() *Client {
 // limit too. Errors of the connection are not: they fail the whole read.
 func goneLimit(err error) bool {
 	var rpcErr *RPCError
-	return errors.Is(err, syscall.ENOENT) || errors.As(err, &rpcErr)
+	return errors.Is(err, syscall.ENOENT) || (errors.As(err, &rpcErr) && rpcErr.Reason == "garbage arguments")
 }
 
 // limit asks quotad for one limit, as cli_quotad_getlimit does.

@@ -1,8 +1,13 @@
 package glusterd
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -67,7 +72,10 @@ func TestParseGetLimit(t *testing.T) {
 		}
 	}
 	if !goneLimit(&RPCError{Proc: procGetLimit, Reason: "garbage arguments"}) {
-		t.Error("a refused call is quotad's answer for a limit gone (10.3)")
+		t.Error("a call refused as garbage is quotad's answer for a limit gone (10.3)")
+	}
+	if goneLimit(&RPCError{Proc: procGetLimit, Reason: "program unavailable"}) {
+		t.Error("a socket that is not quotad's taken for a limit gone")
 	}
 }
 
@@ -87,4 +95,96 @@ func FuzzParseGetLimit(f *testing.F) {
 			t.Fatalf("%+v", l)
 		}
 	})
+}
+
+// replyRecord is an accepted reply of one fragment (the replay server sets
+// its xid) with the given accept status and body.
+func replyRecord(accept uint32, body []byte) []byte {
+	var w xdrWriter
+	w.uint32(0) // length, set below
+	w.uint32(0) // xid
+	w.uint32(msgReply)
+	w.uint32(0) // accepted
+	w.uint32(authNone)
+	w.opaque(nil)
+	w.uint32(accept)
+	w.b = append(w.b, body...)
+	binary.BigEndian.PutUint32(w.b, lastFragment|uint32(len(w.b)-4))
+	return w.b
+}
+
+// TestQuotaLimits reads quota.conf and asks a stand-in quotad per limit: a
+// limit quotad refuses (its directory gone) is left out, unless every one
+// is; no quota.conf is no limits; no quotad is an error.
+func TestQuotaLimits(t *testing.T) {
+	const garbage = 4
+	gfids := map[string]string{
+		"ab000000-0000-0000-0000-000000000001": "/b",
+		"ab000000-0000-0000-0000-000000000002": "/a",
+		"ab000000-0000-0000-0000-000000000003": "",
+	}
+	var mu sync.Mutex
+	var asked []Dict
+	q := newReplay(t, false, func(proc uint32, args Dict) []byte {
+		mu.Lock()
+		asked = append(asked, args)
+		mu.Unlock()
+		path := gfids[args["gfid"]]
+		if proc != procGetLimit || path == "" {
+			return replyRecord(garbage, nil)
+		}
+		return replyRecord(0, getLimitReply(0, 0, rawDict(
+			[2]string{ancestryKey, path + "\x00"},
+			[2]string{quotaLimitKey, be64(100, -1)},
+			[2]string{quotaSizeKey, be64(90, 1, 1)},
+		)))
+	})
+	wd := t.TempDir()
+	conf := func(last ...byte) {
+		b := []byte("GlusterFS Quota conf | version: v1.2\n")
+		for _, l := range last {
+			id := make([]byte, 16)
+			id[0], id[15] = 0xab, l
+			b = append(append(b, id...), 1)
+		}
+		if err := os.MkdirAll(filepath.Join(wd, "vols", "qv"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(wd, "vols", "qv", "quota.conf"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader := &Quota{Workdir: wd, Socket: q.sock}
+	defer reader.Close()
+	ctx := context.Background()
+
+	if got, err := reader.Limits(ctx, "qv", ""); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("no quota.conf: %v, %v", got, err)
+	}
+	conf(1, 2, 3)
+	got, err := reader.Limits(ctx, "qv", "")
+	if err != nil || len(got) != 2 || got[0].Path != "/a" || got[1].Path != "/b" || got[0].SoftLimit != 80 || !got[0].SoftExceeded {
+		t.Fatalf("limits %+v, %v", got, err)
+	}
+	mu.Lock()
+	first := asked[0]
+	mu.Unlock()
+	want := Dict{"gfid": "ab000000-0000-0000-0000-000000000001", "volume-uuid": "qv", "type": "5", "default-soft-limit": "80%"}
+	if !reflect.DeepEqual(first, want) {
+		t.Errorf("asked %v, want %v", first, want)
+	}
+	conf(3)
+	if got, err := reader.Limits(ctx, "qv", ""); err == nil {
+		t.Errorf("every limit refused: %+v, no error", got)
+	}
+	for _, bad := range []string{"", "..", "a/b"} {
+		if _, err := reader.Limits(ctx, bad, ""); err == nil {
+			t.Errorf("volume %q: no error", bad)
+		}
+	}
+	conf(1)
+	none := &Quota{Workdir: wd, Socket: filepath.Join(t.TempDir(), "none.sock")}
+	if _, err := none.Limits(ctx, "qv", ""); err == nil {
+		t.Error("no quotad: no error")
+	}
 }
