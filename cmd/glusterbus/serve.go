@@ -63,6 +63,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&cfg.StateDir, "state-dir", "/var/lib/glusterbus", "where glusterbus keeps its own state")
 	f.DurationVar(&cfg.Interval, "interval", 10*time.Second, "periodic reconcile interval")
 	f.DurationVar(&cfg.QuietPeriod, "quiet-period", 2*time.Second, "with --remote-brick-status: how long a volume must see no change before 'volume status' (which takes its lock) may run")
+	f.DurationVar(&cfg.QuotaInterval, "quota-interval", 5*time.Minute, "how often the quota limits and usage of volumes with quota on are read from quotad with nothing asking (lock-free)")
 	f.BoolVar(&cfg.RemoteBrickStatus, "remote-brick-status", false, "also read other nodes' bricks with 'volume status', which takes the volume's lock and can make an admin's command on it fail (for pools where not every node runs glusterbus)")
 	f.IntVar(&cfg.EventsPort, "events-port", nativeevents.DefaultPort, "UDP port for GlusterFS's native events (default: the port of --events-config); glustereventsd must not hold it")
 	f.StringVar(&eventsConfig, "events-config", nativeevents.DefaultConfigPath, "glustereventsd's configuration, read for its port")

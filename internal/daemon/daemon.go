@@ -24,6 +24,7 @@ import (
 	"github.com/glusterbus/glusterbus/internal/events"
 	"github.com/glusterbus/glusterbus/internal/exporter"
 	"github.com/glusterbus/glusterbus/internal/gluster"
+	"github.com/glusterbus/glusterbus/internal/glusterd"
 	"github.com/glusterbus/glusterbus/internal/httpapi"
 	"github.com/glusterbus/glusterbus/internal/journal"
 	"github.com/glusterbus/glusterbus/internal/memtrim"
@@ -92,6 +93,10 @@ type Config struct {
 
 	// NATS publishes the journal to a cluster-wide stream.
 	NATS NATSConfig
+
+	// QuotaInterval is how often the quota limits of volumes with quota on
+	// are read again with nothing asking (0: refresh's default, 5m).
+	QuotaInterval time.Duration
 }
 
 // callTimeout bounds one D-Bus method call's work.
@@ -188,6 +193,8 @@ func wire(ctx context.Context, cfg Config, hangup <-chan os.Signal) (*daemon, er
 		RemoteBrickStatus: cfg.RemoteBrickStatus,
 		Logger:            d.log,
 		GlusterdUnit:      glusterdUnitState,
+		Quota:             glusterd.NewQuota(d.workdir),
+		QuotaInterval:     cfg.QuotaInterval,
 	})
 	d.ref.EnableGeoRep(refresh.GeoRepOptions{Workdir: d.workdir})
 	d.auth = authz.New(nil, d.settings.ManageGroup)

@@ -157,6 +157,9 @@ func nativeHandler(w *events.Writer, ref *refresh.Refresher, model *state.Model,
 		if ev.IsGeoRep() {
 			ref.TriggerGeoRep()
 		}
+		if vol, ok := quotaEventVolume(ev); ok {
+			ref.TriggerQuota(vol)
+		}
 		if vol, brick, connected, ok := brickEvent(ev); ok {
 			ref.NoteBrick(vol, brick, connected)
 			return

@@ -296,6 +296,7 @@ func TestPeerDisconnect(t *testing.T) {
 // and the daemon must run no command that takes one.
 func TestAdminCommandsNeverLocked(t *testing.T) {
 	var runs string
+	testbed.QuotaLock(t)
 	h := start(t, 2, nil, func(cfg *daemon.Config) {
 		cfg.RemoteBrickStatus = false
 		cfg.GlusterdSocket = "" // every read a gluster run, so that each is seen
@@ -309,17 +310,28 @@ func TestAdminCommandsNeverLocked(t *testing.T) {
 	// A volume beside it, on the other node.
 	n1.Gluster(t, "volume", "create", "idle", c.Nodes[1].Addr+":"+c.BrickDir(2, "idle"), "force")
 	n1.Gluster(t, "volume", "start", "idle")
+	// Quota on, with a limit: the daemon reads its limits (lock-free) after
+	// each change of the volume, and the admin changes them too.
+	n1.Gluster(t, "volume", "quota", vol, "enable")
+	n1.Gluster(t, "volume", "quota", vol, "limit-usage", "/", "100MB")
 	localBrick := exporter.BrickPrefix + dbus.ObjectPath(objpath.Encode(c.Nodes[0].Addr+":"+c.BrickDir(1, "busy")))
 	h.waitFor("this node's brick of the busy volume online", 30*time.Second, func() bool {
 		return h.prop(localBrick, exporter.BrickInterface, "State") == "online" &&
 			h.prop(volPath("idle"), exporter.VolumeInterface, "Status") == "Started"
 	})
+	quotaLimits := func() []quotaLimit {
+		var out []quotaLimit
+		dbus.Store([]any{h.prop(volPath(vol), exporter.VolumeInterface, "QuotaLimits")}, &out)
+		return out
+	}
+	h.waitFor("the busy volume's quota limit on the bus", time.Minute, func() bool { return len(quotaLimits()) == 1 })
 
 	commands := 120
 	if s := os.Getenv("GLUSTERBUS_ADMIN_COMMANDS"); s != "" {
 		fmt.Sscan(s, &commands)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	lastLimit := uint64(100)
 	for i := range commands {
 		var args []string
 		switch i % 4 {
@@ -329,6 +341,10 @@ func TestAdminCommandsNeverLocked(t *testing.T) {
 			args = []string{"volume", "reset", vol, "performance.readdir-ahead"}
 		case 3:
 			args = []string{"volume", "status", vol} // an admin's own lock-taking read
+		}
+		if i%10 == 9 { // every tenth: a quota limit, which the daemon then reads
+			lastLimit = uint64(100 + i)
+			args = []string{"volume", "quota", vol, "limit-usage", "/", fmt.Sprintf("%dMB", lastLimit)}
 		}
 		if out, err := n1.RunGluster(args...); err != nil {
 			t.Fatalf("admin command %d %v failed: %v\n%s", i, args, err, out)
@@ -342,6 +358,11 @@ func TestAdminCommandsNeverLocked(t *testing.T) {
 			t.Fatalf("the daemon ran %d commands that take a volume's lock, e.g. %s", len(found), found[0])
 		}
 	}
+	// The last limit set shows: the daemon read quota meanwhile, from quotad.
+	h.waitFor("the last quota limit on the bus", time.Minute, func() bool {
+		l := quotaLimits()
+		return len(l) == 1 && l[0].HardLimit == lastLimit<<20
+	})
 	// The lock-free read that tells this node's bricks, tasks and heal
 	// counts ran (snapshot info does not: no volume has a snapshot).
 	if len(glusterRuns(t, runs, "get-state")) == 0 {

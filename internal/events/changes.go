@@ -137,6 +137,7 @@ func volumeEvents(c *state.Change, emit emitFunc) {
 			old, _ := find(c.Old, "Tasks")
 			taskEvents(c, name, asTasks(old), asTasks(v), emit)
 		}
+		quotaEvents(c, c.Ref.Key, emit)
 	}
 }
 

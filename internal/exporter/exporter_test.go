@@ -195,6 +195,8 @@ func TestMatchesContract(t *testing.T) {
 	snap.Volumes["v"] = volume("v", true, false)
 	snap.Volumes["v"].Tasks = []state.Task{{ID: "t1", Type: "Rebalance", Status: "completed", Figures: map[string]string{"files": "3"}}}
 	snap.Volumes["v"].HealInfoTime = time.Unix(1, 0)
+	snap.Volumes["v"].Options = map[string]string{"nfs.disable": "on", "features.quota": "on"}
+	snap.Volumes["v"].QuotaLimits = []state.QuotaLimit{{Path: "/a", HardLimit: 10, SoftLimit: 8, Used: 9, Available: 1, SoftExceeded: true}}
 	snap.Peers["u2"] = &state.Peer{UUID: "u2"}
 	snap.Snapshots["s1"] = &state.VolumeSnapshot{Name: "s1", ID: "u1", OriginVolume: "v", Status: "Started"}
 	snap.GeoReps = map[string]*state.GeoRepSession{state.GeoRepKey("v", "geo@sec::sv"): {PrimaryVolume: "v",

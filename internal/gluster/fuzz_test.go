@@ -190,3 +190,40 @@ func FuzzParseCommand(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseQuotaList(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		limits, err := ParseQuotaList(data)
+		if err != nil {
+			return
+		}
+		for i, l := range limits {
+			if l.Path == "" {
+				t.Fatal("a limit without a path")
+			}
+			if i > 0 && limits[i-1].Path > l.Path {
+				t.Fatal("not sorted by path")
+			}
+		}
+	})
+}
+
+func FuzzParseQuotaConf(f *testing.F) {
+	f.Add([]byte(quotaConfHeader12 + strings.Repeat("\xab", 16) + "\x01"))
+	f.Add([]byte(quotaConfHeader11 + strings.Repeat("\x01", 32)))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		conf, err := ParseQuotaConf(data)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, id := range conf.Usage {
+			if len(id) != 36 || seen[id] {
+				t.Fatalf("gfid %q", id)
+			}
+			seen[id] = true
+		}
+	})
+}

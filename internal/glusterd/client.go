@@ -82,6 +82,9 @@ type Client struct {
 	cred []byte
 	// dial replaces dialing the socket (tests).
 	dial func(ctx context.Context) (net.Conn, error)
+	// prog and vers name the RPC program; glusterd's CLI program when
+	// zero (quotad's aggregator is another).
+	prog, vers uint32
 }
 
 // Close closes the connections kept open; the Client stays usable.
@@ -207,7 +210,11 @@ func (c *Client) exchange(conn net.Conn, proc uint32, args []byte) ([]byte, erro
 	c.mu.Lock()
 	cred := c.cred
 	c.mu.Unlock()
-	rec, err := callRecord(xid, cliProgram, cliVersion, proc, cred, args)
+	prog, vers := c.prog, c.vers
+	if prog == 0 {
+		prog, vers = cliProgram, cliVersion
+	}
+	rec, err := callRecord(xid, prog, vers, proc, cred, args)
 	if err != nil {
 		return nil, err
 	}

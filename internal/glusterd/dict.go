@@ -42,7 +42,11 @@ func encodeDict(d Dict) []byte {
 // decodeDict parses a serialized dict. An empty buffer is an empty dict
 // (glusterd sends none when it has nothing to say). Counts and lengths are
 // checked against the bytes present before anything is allocated for them.
-func decodeDict(b []byte) (Dict, error) {
+func decodeDict(b []byte) (Dict, error) { return decodeDictValues(b, true) }
+
+// decodeDictValues is decodeDict; with stripNUL false values are kept
+// whole, as binary values (quota's xattrs) need.
+func decodeDictValues(b []byte, stripNUL bool) (Dict, error) {
 	if len(b) == 0 {
 		return Dict{}, nil
 	}
@@ -73,7 +77,7 @@ func decodeDict(b []byte) (Dict, error) {
 		off += int(klen) + 1
 		val := b[off : off+int(vlen)]
 		off += int(vlen)
-		if n := len(val); n > 0 && val[n-1] == 0 {
+		if n := len(val); stripNUL && n > 0 && val[n-1] == 0 {
 			val = val[:n-1]
 		}
 		if _, dup := d[string(key)]; dup {

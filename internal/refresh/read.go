@@ -72,6 +72,8 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	// newer than what this read saw: keep it. r.mu is held until the
 	// snapshot is in, so that no targeted read lands in between unseen.
 	defer r.confirmStopped()
+	var quotaOn []string
+	defer func() { r.reconcileQuota(quotaOn) }() // once r.mu is released
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if snapsRead {
@@ -101,6 +103,7 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	}
 	r.model.SetAll(snap)
 	r.readOnce = true
+	quotaOn = quotaVolumes(snap.Volumes)
 
 	// Drop what is kept of volumes gone, and triggers too old to matter.
 	now := r.opt.Now()
@@ -575,6 +578,9 @@ func (r *Refresher) readVolume(ctx context.Context, name string, w want) error {
 	if cfg != nil && cfg.SnapshotCount != prev.SnapshotCount {
 		r.start(keySnaps, 0) // a snapshot made, deleted or restored
 	}
+	if cfg != nil {
+		r.TriggerQuota(name) // a limit set or removed rewrote quota.conf
+	}
 	if cfg != nil && started && !rt.confirmed {
 		// This node's bricks, lock-free: what the trigger was about may have
 		// changed them without changing the configuration (a start force
@@ -704,6 +710,9 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 		Bricks: make([]state.Brick, len(v.Bricks)), Tasks: prev.Tasks,
 		HealPendingEntries: prev.HealPendingEntries, SplitBrainEntries: prev.SplitBrainEntries,
 		PossiblyHealingEntries: prev.PossiblyHealingEntries, HealInfoTime: prev.HealInfoTime,
+	}
+	if out.QuotaEnabled() { // turned off, its limits are gone
+		out.QuotaLimits = prev.QuotaLimits
 	}
 	justStarted := v.Status == "Started" && prev.Status != "Started"
 	// A volume found started by the daemon's first read may have run for

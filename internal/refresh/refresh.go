@@ -91,6 +91,18 @@ type Options struct {
 	Now func() time.Time
 	// GlusterdUnit, if set, reports glusterd.service's load and active state.
 	GlusterdUnit func(ctx context.Context) (load, active string)
+
+	// Quota reads the quota limits of volumes with quota on; nil reads
+	// none (see TriggerQuota).
+	Quota QuotaReader
+	// QuotaTimeout bounds one read of a volume's limits; default 1m.
+	QuotaTimeout time.Duration
+	// QuotaInterval is how often full reads have the limits of volumes
+	// with quota on read again; default 5m.
+	QuotaInterval time.Duration
+	// QuotaSettle is how long after a triggered read of the limits one
+	// more is made, for accounting that lags the trigger; default 10s.
+	QuotaSettle time.Duration
 }
 
 // Refresher keeps the model in step with the cluster.
@@ -148,6 +160,12 @@ type Refresher struct {
 	// healInfo: volume -> a `heal info summary` runs (false), or runs and
 	// another was asked for meanwhile (true).
 	healInfo map[string]bool
+	// quota: volume -> a read of its quota limits runs (false), or runs
+	// and another was asked for meanwhile (true); quotaRead: when its last
+	// read began; quotaSettle: the read to come after a trigger.
+	quota       map[string]bool
+	quotaRead   map[string]time.Time
+	quotaSettle map[string]*time.Timer
 }
 
 // New returns a Refresher; ctx bounds every read it makes.
@@ -173,6 +191,15 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 	if opt.SplitBrainRecheck <= 0 {
 		opt.SplitBrainRecheck = 5 * time.Minute
 	}
+	if opt.QuotaTimeout <= 0 {
+		opt.QuotaTimeout = defaultQuotaTimeout
+	}
+	if opt.QuotaInterval <= 0 {
+		opt.QuotaInterval = defaultQuotaInterval
+	}
+	if opt.QuotaSettle <= 0 {
+		opt.QuotaSettle = defaultQuotaSettle
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -195,6 +222,9 @@ func New(ctx context.Context, src Source, model *state.Model, opt Options) *Refr
 		hints:       map[string]time.Time{},
 		unconfirmed: map[string]bool{},
 		healInfo:    map[string]bool{},
+		quota:       map[string]bool{},
+		quotaRead:   map[string]time.Time{},
+		quotaSettle: map[string]*time.Timer{},
 	}
 }
 
@@ -249,6 +279,9 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 		}
 		if r.taskPoll != nil {
 			r.taskPoll.Stop()
+		}
+		for _, tm := range r.quotaSettle {
+			tm.Stop()
 		}
 		r.mu.Unlock()
 	}()

@@ -98,6 +98,9 @@ func Equal(a, b any) bool {
 	case []GeoRepWorker:
 		b, ok := b.([]GeoRepWorker)
 		return ok && slices.Equal(a, b)
+	case []QuotaLimit:
+		b, ok := b.([]QuotaLimit)
+		return ok && slices.Equal(a, b)
 	default:
 		return a == b
 	}

@@ -176,6 +176,8 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 		{"SplitBrainEntries", v.SplitBrainEntries},
 		{"PossiblyHealingEntries", v.PossiblyHealingEntries},
 		{"HealInfoTime", unixMicro(v.HealInfoTime)},
+		{"QuotaEnabled", v.QuotaEnabled()},
+		{"QuotaLimits", shownQuotaLimits(v)},
 	}})
 	for i := range v.Bricks {
 		b := &v.Bricks[i]
@@ -231,4 +233,12 @@ func unixMicro(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMicro()
+}
+
+// shownQuotaLimits are the volume's limits while quota is on, else none.
+func shownQuotaLimits(v *Volume) []QuotaLimit {
+	if !v.QuotaEnabled() || v.QuotaLimits == nil {
+		return []QuotaLimit{}
+	}
+	return v.QuotaLimits
 }

@@ -84,6 +84,31 @@ type Volume struct {
 	SplitBrainEntries      uint64
 	PossiblyHealingEntries uint64
 	HealInfoTime           time.Time
+	// QuotaLimits are the usage limits as last read from quotad, sorted by
+	// path; shown only while QuotaEnabled.
+	QuotaLimits []QuotaLimit
+}
+
+// QuotaEnabled says whether the volume's options turn quota on
+// (features.quota, set by `gluster volume quota VOL enable`).
+func (v *Volume) QuotaEnabled() bool {
+	switch v.Options["features.quota"] {
+	case "on", "yes", "true", "enable", "1":
+		return true
+	}
+	return false
+}
+
+// QuotaLimit is one directory's usage limit. Its fields are in the order
+// of the Volume.QuotaLimits property, a(sttttbb).
+type QuotaLimit struct {
+	Path         string
+	HardLimit    uint64 // bytes
+	SoftLimit    uint64 // bytes
+	Used         uint64 // bytes
+	Available    uint64 // bytes
+	SoftExceeded bool
+	HardExceeded bool
 }
 
 // Task is a rebalance or remove-brick task of a volume. Its fields are in
