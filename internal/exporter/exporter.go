@@ -35,6 +35,11 @@ type Exporter struct {
 	objects  map[dbus.ObjectPath]*object
 	children map[dbus.ObjectPath]map[string]bool // intermediate path -> child elements
 	onBurst  func()                              // see OnLargeReply
+
+	// The GetManagedObjects reply, kept encoded (see managed.go).
+	managed     []*object
+	unencodable int    // objects whose values D-Bus cannot carry
+	scratch     []byte // reused to encode an entry
 }
 
 // largeReply is how many objects make a GetManagedObjects reply large
@@ -53,6 +58,11 @@ type object struct {
 	iface  string
 	layout *layout
 	values []dbus.Variant
+
+	wire        []byte // entry of the GetManagedObjects reply, padded to 8
+	wireLen     int    // its length without the padding
+	slot        int    // its place in Exporter.managed
+	unencodable bool
 }
 
 // layout is the property order of one interface, with each property's
@@ -181,16 +191,21 @@ func (e *Exporter) Apply(changes []state.Change) {
 			for _, p := range c.Props {
 				obj.set(p.Name, p.Value)
 			}
+			if old, ok := e.objects[path]; ok {
+				e.removeManaged(old)
+			}
 			e.objects[path] = obj
 			e.link(path)
+			e.addManaged(path, obj)
 			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesAdded",
-				[]any{path, map[string]map[string]dbus.Variant{iface: obj.props()}}})
+				[]any{path, map[string]map[string]dbus.Variant{iface: obj.props()}}, nil})
 		case state.Modified:
 			obj, ok := e.objects[path]
 			if !ok {
 				obj = e.newObject(iface)
 				e.objects[path] = obj
 				e.link(path)
+				e.addManaged(path, obj)
 			}
 			changed := map[string]dbus.Variant{}
 			for _, p := range c.Props {
@@ -199,18 +214,21 @@ func (e *Exporter) Apply(changes []state.Change) {
 					changed[p.Name] = v
 				}
 			}
+			e.encode(path, obj)
 			if len(changed) > 0 {
 				sigs = append(sigs, pendingSignal{path, propertiesInterface + ".PropertiesChanged",
-					[]any{iface, changed, []string{}}})
+					[]any{iface, changed, []string{}}, nil})
 			}
 		case state.Removed:
-			if _, ok := e.objects[path]; !ok {
+			obj, ok := e.objects[path]
+			if !ok {
 				continue
 			}
+			e.removeManaged(obj)
 			delete(e.objects, path)
 			e.unlink(path)
 			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesRemoved",
-				[]any{path, []string{iface}}})
+				[]any{path, []string{iface}}, nil})
 		}
 	}
 	// Queued before the tree is unlocked, so signals keep the order of the
@@ -300,7 +318,7 @@ func (n *node) LookupInterface(name string) (dbus.Interface, bool) {
 		if n.path != RootPath {
 			return nil, false
 		}
-		return methodTable{"GetManagedObjects": &funcMethod{fn: n.managedObjects}}, true
+		return methodTable{"GetManagedObjects": &managedObjectsMethod{e: n.e}}, true
 	case "":
 		// A call with no interface: the object's own interface, then the
 		// standard ones.
@@ -392,19 +410,6 @@ func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 
 func (n *node) set(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 	return nil, dbus.NewError("org.freedesktop.DBus.Error.PropertyReadOnly", []any{"property " + args[1].(string) + " is read-only"})
-}
-
-func (n *node) managedObjects(dbus.Sender, []any) ([]any, *dbus.Error) {
-	n.e.mu.RLock()
-	defer n.e.mu.RUnlock()
-	out := make(map[dbus.ObjectPath]map[string]map[string]dbus.Variant, len(n.e.objects))
-	for path, o := range n.e.objects {
-		out[path] = map[string]map[string]dbus.Variant{o.iface: o.props()}
-	}
-	if len(out) >= largeReply && n.e.onBurst != nil {
-		n.e.onBurst()
-	}
-	return []any{out}, nil
 }
 
 var peerData = introspect.Interface{
