@@ -53,11 +53,13 @@ func (e *Exporter) OnLargeReply(f func()) { e.onBurst = f }
 
 // object is one exported object. Its values sit in a slice in the order of
 // its interface's properties in api/, not in a map per object: with tens of
-// thousands of objects the maps would be most of the daemon's memory.
+// thousands of objects the maps would be most of the daemon's memory. The
+// values are kept without their signatures, which the layout holds; nil is
+// a property never set.
 type object struct {
 	iface  string
 	layout *layout
-	values []dbus.Variant
+	values []any
 
 	wire        []byte // entry of the GetManagedObjects reply, padded to 8
 	wireLen     int    // its length without the padding
@@ -77,11 +79,16 @@ type layout struct {
 func (o *object) props() map[string]dbus.Variant {
 	m := make(map[string]dbus.Variant, len(o.values))
 	for i, v := range o.values {
-		if v.Signature().String() != "" {
-			m[o.layout.names[i]] = v
+		if v != nil {
+			m[o.layout.names[i]] = o.variant(i)
 		}
 	}
 	return m
+}
+
+// variant is the value of property i as D-Bus wants it.
+func (o *object) variant(i int) dbus.Variant {
+	return dbus.MakeVariantWithSignature(o.values[i], o.layout.sigs[i])
 }
 
 // set stores a state value as the named property and returns it as a
@@ -91,9 +98,8 @@ func (o *object) set(name string, value any) dbus.Variant {
 	if !ok {
 		panic("exporter: property " + name + " is not in api/ for " + o.iface)
 	}
-	v := dbus.MakeVariantWithSignature(toDBus(value), o.layout.sigs[i])
-	o.values[i] = v
-	return v
+	o.values[i] = toDBus(value)
+	return o.variant(i)
 }
 
 // New returns an exporter with no objects. ctx bounds method calls.
@@ -239,7 +245,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 
 func (e *Exporter) newObject(iface string) *object {
 	l := e.layouts[iface]
-	return &object{iface: iface, layout: l, values: make([]dbus.Variant, len(l.names))}
+	return &object{iface: iface, layout: l, values: make([]any, len(l.names))}
 }
 
 // link records path's ancestors as intermediate nodes, so introspection
@@ -385,13 +391,13 @@ func (n *node) get(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(n.path)})
 	}
 	i, ok := o.layout.index[name]
-	if ok && o.values[i].Signature().String() == "" {
+	if ok && o.values[i] == nil {
 		ok = false // declared, but never set
 	}
 	if !ok {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no property " + name + " in " + iface})
 	}
-	return []any{o.values[i]}, nil
+	return []any{o.variant(i)}, nil
 }
 
 func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {

@@ -37,14 +37,14 @@ func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object) ([]byte, erro
 	}
 	b, propsAt, propsStart := beginWireArray(b, 8)
 	for i, v := range o.values {
-		if v.Signature().String() == "" {
+		if v == nil {
 			continue
 		}
 		b = wirePad(b, 8)
 		if b, err = appendWireString(b, o.layout.names[i]); err != nil {
 			return b, err
 		}
-		if b, err = appendWireVariant(b, v); err != nil {
+		if b, err = appendWireVariant(b, o.variant(i)); err != nil {
 			return b, err
 		}
 	}
