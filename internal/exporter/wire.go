@@ -3,7 +3,6 @@ package exporter
 import (
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -56,10 +55,43 @@ func appendWireString(b []byte, s string) ([]byte, error) {
 }
 
 func appendWirePath(b []byte, p dbus.ObjectPath) ([]byte, error) {
-	if !p.IsValid() {
+	if !validPath(string(p)) {
 		return b, wireError("invalid object path " + fmt.Sprintf("%q", p))
 	}
 	return appendWireString(b, string(p))
+}
+
+// validPath is dbus.ObjectPath.IsValid without its allocations: "/", or
+// elements of [A-Za-z0-9_] each after one "/".
+func validPath(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '/':
+			if p[i-1] == '/' {
+				return false
+			}
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// sortedKeys returns m's keys in order, in buf when they fit.
+func sortedKeys[V any](m map[string]V, buf []string) []string {
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func appendWireSignature(b []byte, sig string) []byte {
@@ -137,8 +169,9 @@ func appendWireValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return endWireArray(b, at, start)
 	case map[string]string:
+		var buf [16]string
 		b, at, start := beginWireArray(b, 8)
-		for _, k := range slices.Sorted(maps.Keys(v)) {
+		for _, k := range sortedKeys(v, buf[:]) {
 			b = wirePad(b, 8)
 			if b, err = appendWireString(b, k); err != nil {
 				return b, err
@@ -149,8 +182,9 @@ func appendWireValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return endWireArray(b, at, start)
 	case map[string]dbus.Variant:
+		var buf [16]string
 		b, at, start := beginWireArray(b, 8)
-		for _, k := range slices.Sorted(maps.Keys(v)) {
+		for _, k := range sortedKeys(v, buf[:]) {
 			b = wirePad(b, 8)
 			if b, err = appendWireString(b, k); err != nil {
 				return b, err

@@ -231,3 +231,11 @@ func TestUnencodableValue(t *testing.T) {
 		t.Fatalf("%d objects, want %d", len(got), 2+3*4)
 	}
 }
+
+func TestValidPathAsGodbus(t *testing.T) {
+	for _, p := range []string{"/", "", "/a", "/a/b_1/C", "a", "/a/", "//", "/a//b", "/a-b", "/a.b", "/é", "/a/b/", "/_"} {
+		if got, want := validPath(p), dbus.ObjectPath(p).IsValid(); got != want {
+			t.Errorf("validPath(%q) = %v, godbus says %v", p, got, want)
+		}
+	}
+}
