@@ -36,8 +36,12 @@ type Exporter struct {
 	children map[dbus.ObjectPath]map[string]bool // intermediate path -> child elements
 	onBurst  func()                              // see OnLargeReply
 
-	// The GetManagedObjects reply, kept encoded (see managed.go).
+	// The GetManagedObjects reply, kept encoded (see managed.go). Apply,
+	// under mu held for writing, changes managed and stale; a call, under
+	// mu held for reading, encodes the stale entries under wireMu.
 	managed     []*object
+	stale       []*object // objects whose entry is to be encoded again
+	wireMu      sync.Mutex
 	unencodable int    // objects whose values D-Bus cannot carry
 	scratch     []byte // reused to encode an entry
 }
@@ -61,9 +65,11 @@ type object struct {
 	layout *layout
 	values []any
 
+	path        dbus.ObjectPath
 	wire        []byte // entry of the GetManagedObjects reply, padded to 8
 	wireLen     int    // its length without the padding
-	slot        int    // its place in Exporter.managed
+	slot        int    // its place in Exporter.managed; -1 once removed
+	stale       bool   // in Exporter.stale
 	unencodable bool
 }
 
@@ -220,7 +226,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 					changed[p.Name] = v
 				}
 			}
-			e.encode(path, obj)
+			e.markStale(obj)
 			if len(changed) > 0 {
 				sigs = append(sigs, pendingSignal{path, propertiesInterface + ".PropertiesChanged",
 					[]any{iface, changed, []string{}}, nil})

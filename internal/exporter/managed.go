@@ -3,6 +3,7 @@ package exporter
 import (
 	"encoding/binary"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -54,10 +55,11 @@ func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object) ([]byte, erro
 	return endWireArray(b, ifacesAt, ifacesStart)
 }
 
-// encode keeps the object's entry up to date after a change; e.mu is held
-// for writing. The previous entry is replaced, never overwritten: a reply
-// being written may still hold it.
-func (e *Exporter) encode(path dbus.ObjectPath, o *object) {
+// encode brings the object's entry up to date; e.mu is held for reading
+// and e.wireMu, or e.mu for writing. The previous entry is replaced, never
+// overwritten: a reply being written may still hold it.
+func (e *Exporter) encode(o *object) {
+	path := o.path
 	scratch, err := appendManagedEntry(e.scratch[:0], path, o)
 	e.scratch = scratch
 	if o.unencodable {
@@ -78,9 +80,42 @@ func (e *Exporter) encode(path dbus.ObjectPath, o *object) {
 
 // addManaged adds a new object to the reply; e.mu is held for writing.
 func (e *Exporter) addManaged(path dbus.ObjectPath, o *object) {
-	o.slot = len(e.managed)
+	o.path, o.slot = path, len(e.managed)
 	e.managed = append(e.managed, o)
-	e.encode(path, o)
+	e.markStale(o)
+}
+
+// markStale has the object's entry encoded again at the next call, so that
+// changes between two calls cost one encoding, and none without calls;
+// e.mu is held for writing.
+func (e *Exporter) markStale(o *object) {
+	if o.stale {
+		return
+	}
+	if len(e.stale) >= 2*len(e.managed)+64 {
+		// Without calls, objects removed since would pile up here.
+		e.stale = slices.DeleteFunc(e.stale, func(o *object) bool {
+			if o.slot < 0 {
+				o.stale = false
+			}
+			return o.slot < 0
+		})
+	}
+	o.stale = true
+	e.stale = append(e.stale, o)
+}
+
+// encodeStale encodes the entries changed since the last call; e.mu is
+// held for reading and e.wireMu.
+func (e *Exporter) encodeStale() {
+	for _, o := range e.stale {
+		o.stale = false
+		if o.slot >= 0 { // not removed since
+			e.encode(o)
+		}
+	}
+	clear(e.stale)
+	e.stale = e.stale[:0]
 }
 
 // removeManaged takes an object out of the reply; e.mu is held for writing.
@@ -90,14 +125,23 @@ func (e *Exporter) removeManaged(o *object) {
 	e.managed[o.slot], last.slot = last, o.slot
 	e.managed[len(e.managed)-1] = nil
 	e.managed = e.managed[:len(e.managed)-1]
+	o.slot = -1
 	if o.unencodable {
+		o.unencodable = false
 		e.unencodable--
 	}
 }
 
 // managedBody returns the pieces of the reply's body, with pieces[0] left
-// for the header, and the body's length; e.mu is held.
+// for the header, and the body's length; e.mu is held. It fails when an
+// object has a value D-Bus cannot carry.
 func (e *Exporter) managedBody() (net.Buffers, int, error) {
+	e.wireMu.Lock()
+	defer e.wireMu.Unlock()
+	e.encodeStale()
+	if e.unencodable > 0 {
+		return nil, 0, wireError("an object has a value D-Bus cannot carry")
+	}
 	pieces := make(net.Buffers, 2, 2+len(e.managed))
 	padded := 0
 	for _, o := range e.managed {
@@ -208,7 +252,7 @@ func (m *managedObjectsMethod) Call(args ...any) ([]any, error) {
 	}
 	e := m.e
 	e.mu.RLock()
-	if conn := e.signals.encodedConn(c.conn); conn != nil && e.unencodable == 0 {
+	if conn := e.signals.encodedConn(c.conn); conn != nil {
 		pieces, bodyLen, err := e.managedBody()
 		if err == nil {
 			// Queued under the tree's lock, as Apply queues its signals.

@@ -205,6 +205,12 @@ func TestReplyDecodesAsGodbus(t *testing.T) {
 	v.Bricks[1].Online = false
 	m.SetVolume(v.Name, v)
 	check("a volume changed")
+	// Changed, then removed before the next call.
+	v = benchVolume(9)
+	v.Status = "Stopped"
+	m.SetVolume(v.Name, v)
+	m.SetVolume(v.Name, nil)
+	check("a volume changed and removed")
 	for i := range 10 {
 		m.SetVolume(benchVolume(i*3).Name, nil)
 	}
@@ -237,5 +243,27 @@ func TestValidPathAsGodbus(t *testing.T) {
 		if got, want := validPath(p), dbus.ObjectPath(p).IsValid(); got != want {
 			t.Errorf("validPath(%q) = %v, godbus says %v", p, got, want)
 		}
+	}
+}
+
+// TestStaleEntriesBounded: objects added and removed with no call between
+// are not kept for an encoding that will never come.
+func TestStaleEntriesBounded(t *testing.T) {
+	exp := newTestExporter()
+	added := fullChanges(20)
+	removed := removals(added)
+	for range 50 {
+		exp.Apply(added)
+		exp.Apply(removed)
+	}
+	if n := len(exp.stale); n > 2*len(added)+64 {
+		t.Fatalf("%d stale entries kept for %d objects at most", n, len(added))
+	}
+	exp.Apply(added)
+	if _, _, err := exp.managedBody(); err != nil {
+		t.Fatal(err)
+	}
+	if len(exp.stale) != 0 {
+		t.Fatalf("%d stale entries after a call", len(exp.stale))
 	}
 }
