@@ -13,11 +13,12 @@ import (
 
 // GetManagedObjects is answered from a cache of each object's entry of the
 // reply, kept in its wire form ({o a{sa{sv}}}, starting 8-aligned) and
-// encoded again only when Apply changes the object. The reply is those
-// entries behind a header of its own, written as bytes through the signal
-// queue: after the signals of every change it shows, before those of any
-// change it does not. At 20 000 objects godbus took seconds and hundreds of
-// megabytes to build, encode (twice) and send the same reply.
+// encoded again, at the next call, only when Apply changed the object. The
+// reply is those entries behind a header of its own, written as bytes
+// through the signal queue: after the signals of every change it shows,
+// before those of any change it does not. At 20 000 objects godbus took
+// seconds and hundreds of megabytes to build, encode (twice) and send the
+// same reply.
 
 const managedObjectsSignature = "a{oa{sa{sv}}}"
 
