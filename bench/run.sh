@@ -235,7 +235,7 @@ ELAPSED=$(($(date +%s) - started))
 	echo "  (each exported object's values). A full read or a \`GetManagedObjects\` reply allocates several times that for a moment (VmHWM);"
 	echo "  \`internal/memtrim\` returns it to the system within seconds once the burst is over (the exporter announces each large"
 	echo "  \`GetManagedObjects\` reply it has godbus encode), instead of the minutes Go's scavenger takes. The peak itself (VmHWM) is that burst."
-	echo "  The exporter also keeps each object's entry of the \`GetManagedObjects\` reply encoded (about the reply's size, 19 MB here)."
+	echo "  Once a client has called \`GetManagedObjects\`, the exporter also keeps each object's entry of the reply encoded (about the reply's size, 19 MB here)."
 	echo "- **godbus encodes every message twice.** Its \`(*unixTransport).SendMessage\` calls \`(*Message).CountFds\`, which encodes the"
 	echo "  whole body into a null writer only to count file descriptors. The \`GetManagedObjects\` reply no longer goes through it: the"
 	echo "  exporter keeps each object's entry encoded and writes the reply as bytes (\`exporter.(*Exporter).managedBody\`: $(cum 'github.com/glusterbus/glusterbus/internal/exporter.(*Exporter).managedBody' "$OUT/gmo.cum") of the samples"
