@@ -29,6 +29,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/glusterbus/glusterbus/internal/exporter"
+	"github.com/glusterbus/glusterbus/internal/testbus"
 )
 
 const (
@@ -419,6 +420,28 @@ func call(t testing.TB, conn *dbus.Conn, path dbus.ObjectPath, method string, ar
 
 // managedObjects calls GetManagedObjects and returns its time and the
 // number of objects.
+// rawManagedObjects times n GetManagedObjects calls from a client that
+// reads each reply whole without decoding it, and returns the reply's size.
+func rawManagedObjects(t testing.TB, addr string, n int) ([]time.Duration, int) {
+	t.Helper()
+	client, err := testbus.DialRaw(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var took []time.Duration
+	size := 0
+	for range n {
+		start := time.Now()
+		size, err = client.Call(exporter.BusName, string(exporter.RootPath), omIface, "GetManagedObjects")
+		took = append(took, time.Since(start))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return took, size
+}
+
 func managedObjects(t testing.TB, conn *dbus.Conn) (time.Duration, int) {
 	t.Helper()
 	var out map[dbus.ObjectPath]map[string]map[string]dbus.Variant

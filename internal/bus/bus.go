@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -41,8 +42,24 @@ func Connect(bus string, opts ...dbus.ConnOption) (*dbus.Conn, error) {
 // or stopped dbus-daemon) never finishes one.
 type Conn struct {
 	*dbus.Conn
-	sock *net.UnixConn // nil for transports other than a unix socket
+	sock    *net.UnixConn // nil for transports other than a unix socket
+	serials *serials      // the serials godbus numbers its messages with
 }
+
+// serials numbers every message the connection sends, godbus's and those
+// written whole by WriteMessage, so that no two carry the same serial while
+// a reply to one may still come.
+type serials struct{ last atomic.Uint32 }
+
+func (s *serials) GetSerial() uint32 {
+	for {
+		if n := s.last.Add(1); n != 0 { // 0 is not a serial
+			return n
+		}
+	}
+}
+
+func (s *serials) RetireSerial(uint32) {}
 
 // Dial connects to "system", "session" or a D-Bus address like Connect, and
 // gives up on the handshake (authentication and Hello) after timeout or when
@@ -107,6 +124,8 @@ func dialOne(ctx context.Context, address string, timeout time.Duration, opts []
 		}
 		return &Conn{Conn: c}, nil
 	}
+	gen := &serials{}
+	opts = append(opts[:len(opts):len(opts)], dbus.WithSerialGenerator(gen))
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	nc, err := (&net.Dialer{}).DialContext(dctx, "unix", path)
@@ -128,7 +147,7 @@ func dialOne(ctx context.Context, address string, timeout time.Duration, opts []
 		return nil, err
 	}
 	_ = sock.SetDeadline(time.Time{})
-	return &Conn{Conn: c, sock: sock}, nil
+	return &Conn{Conn: c, sock: sock, serials: gen}, nil
 }
 
 // unixPath returns the socket path of a unix: address ("@name" for an
@@ -152,6 +171,25 @@ func unixPath(address string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// CanWriteMessages reports whether WriteMessage works on c.
+func (c *Conn) CanWriteMessages() bool { return c.sock != nil && c.serials != nil }
+
+// NextSerial returns a serial for a message written by WriteMessage; godbus
+// never gives the same one to a message of its own.
+func (c *Conn) NextSerial() uint32 { return c.serials.GetSerial() }
+
+// WriteMessage writes one already encoded message, in pieces (writev), to
+// the bus. The pieces go out in a single write call, as godbus writes each
+// message in a single one, and Go's net package holds a connection's write
+// lock for the whole of each call: the messages of the two never interleave.
+func (c *Conn) WriteMessage(pieces net.Buffers) error {
+	if !c.CanWriteMessages() {
+		return errors.New("writing encoded messages needs a unix socket connection")
+	}
+	_, err := pieces.WriteTo(c.sock)
+	return err
 }
 
 // Cuttable reports whether Cut and SetWriteDeadline work on c.

@@ -35,6 +35,15 @@ type Exporter struct {
 	objects  map[dbus.ObjectPath]*object
 	children map[dbus.ObjectPath]map[string]bool // intermediate path -> child elements
 	onBurst  func()                              // see OnLargeReply
+
+	// The GetManagedObjects reply, kept encoded (see managed.go). Apply,
+	// under mu held for writing, changes managed and stale; a call, under
+	// mu held for reading, encodes the stale entries under wireMu.
+	managed     []*object
+	stale       []*object // objects whose entry is to be encoded again
+	wireMu      sync.Mutex
+	unencodable int    // objects whose values D-Bus cannot carry
+	scratch     []byte // reused to encode an entry
 }
 
 // largeReply is how many objects make a GetManagedObjects reply large
@@ -48,11 +57,20 @@ func (e *Exporter) OnLargeReply(f func()) { e.onBurst = f }
 
 // object is one exported object. Its values sit in a slice in the order of
 // its interface's properties in api/, not in a map per object: with tens of
-// thousands of objects the maps would be most of the daemon's memory.
+// thousands of objects the maps would be most of the daemon's memory. The
+// values are kept without their signatures, which the layout holds; nil is
+// a property never set.
 type object struct {
 	iface  string
 	layout *layout
-	values []dbus.Variant
+	values []any
+
+	path        dbus.ObjectPath
+	wire        []byte // entry of the GetManagedObjects reply, padded to 8
+	wireLen     int    // its length without the padding
+	slot        int    // its place in Exporter.managed; -1 once removed
+	stale       bool   // in Exporter.stale
+	unencodable bool
 }
 
 // layout is the property order of one interface, with each property's
@@ -67,11 +85,16 @@ type layout struct {
 func (o *object) props() map[string]dbus.Variant {
 	m := make(map[string]dbus.Variant, len(o.values))
 	for i, v := range o.values {
-		if v.Signature().String() != "" {
-			m[o.layout.names[i]] = v
+		if v != nil {
+			m[o.layout.names[i]] = o.variant(i)
 		}
 	}
 	return m
+}
+
+// variant is the value of property i as D-Bus wants it.
+func (o *object) variant(i int) dbus.Variant {
+	return dbus.MakeVariantWithSignature(o.values[i], o.layout.sigs[i])
 }
 
 // set stores a state value as the named property and returns it as a
@@ -81,9 +104,8 @@ func (o *object) set(name string, value any) dbus.Variant {
 	if !ok {
 		panic("exporter: property " + name + " is not in api/ for " + o.iface)
 	}
-	v := dbus.MakeVariantWithSignature(toDBus(value), o.layout.sigs[i])
-	o.values[i] = v
-	return v
+	o.values[i] = toDBus(value)
+	return o.variant(i)
 }
 
 // New returns an exporter with no objects. ctx bounds method calls.
@@ -181,16 +203,21 @@ func (e *Exporter) Apply(changes []state.Change) {
 			for _, p := range c.Props {
 				obj.set(p.Name, p.Value)
 			}
+			if old, ok := e.objects[path]; ok {
+				e.removeManaged(old)
+			}
 			e.objects[path] = obj
 			e.link(path)
+			e.addManaged(path, obj)
 			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesAdded",
-				[]any{path, map[string]map[string]dbus.Variant{iface: obj.props()}}})
+				[]any{path, map[string]map[string]dbus.Variant{iface: obj.props()}}, nil})
 		case state.Modified:
 			obj, ok := e.objects[path]
 			if !ok {
 				obj = e.newObject(iface)
 				e.objects[path] = obj
 				e.link(path)
+				e.addManaged(path, obj)
 			}
 			changed := map[string]dbus.Variant{}
 			for _, p := range c.Props {
@@ -199,18 +226,21 @@ func (e *Exporter) Apply(changes []state.Change) {
 					changed[p.Name] = v
 				}
 			}
+			e.markStale(obj)
 			if len(changed) > 0 {
 				sigs = append(sigs, pendingSignal{path, propertiesInterface + ".PropertiesChanged",
-					[]any{iface, changed, []string{}}})
+					[]any{iface, changed, []string{}}, nil})
 			}
 		case state.Removed:
-			if _, ok := e.objects[path]; !ok {
+			obj, ok := e.objects[path]
+			if !ok {
 				continue
 			}
+			e.removeManaged(obj)
 			delete(e.objects, path)
 			e.unlink(path)
 			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesRemoved",
-				[]any{path, []string{iface}}})
+				[]any{path, []string{iface}}, nil})
 		}
 	}
 	// Queued before the tree is unlocked, so signals keep the order of the
@@ -221,7 +251,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 
 func (e *Exporter) newObject(iface string) *object {
 	l := e.layouts[iface]
-	return &object{iface: iface, layout: l, values: make([]dbus.Variant, len(l.names))}
+	return &object{iface: iface, layout: l, values: make([]any, len(l.names))}
 }
 
 // link records path's ancestors as intermediate nodes, so introspection
@@ -300,7 +330,7 @@ func (n *node) LookupInterface(name string) (dbus.Interface, bool) {
 		if n.path != RootPath {
 			return nil, false
 		}
-		return methodTable{"GetManagedObjects": &funcMethod{fn: n.managedObjects}}, true
+		return methodTable{"GetManagedObjects": &managedObjectsMethod{e: n.e}}, true
 	case "":
 		// A call with no interface: the object's own interface, then the
 		// standard ones.
@@ -367,13 +397,13 @@ func (n *node) get(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(n.path)})
 	}
 	i, ok := o.layout.index[name]
-	if ok && o.values[i].Signature().String() == "" {
+	if ok && o.values[i] == nil {
 		ok = false // declared, but never set
 	}
 	if !ok {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no property " + name + " in " + iface})
 	}
-	return []any{o.values[i]}, nil
+	return []any{o.variant(i)}, nil
 }
 
 func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
@@ -392,19 +422,6 @@ func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 
 func (n *node) set(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 	return nil, dbus.NewError("org.freedesktop.DBus.Error.PropertyReadOnly", []any{"property " + args[1].(string) + " is read-only"})
-}
-
-func (n *node) managedObjects(dbus.Sender, []any) ([]any, *dbus.Error) {
-	n.e.mu.RLock()
-	defer n.e.mu.RUnlock()
-	out := make(map[dbus.ObjectPath]map[string]map[string]dbus.Variant, len(n.e.objects))
-	for path, o := range n.e.objects {
-		out[path] = map[string]map[string]dbus.Variant{o.iface: o.props()}
-	}
-	if len(out) >= largeReply && n.e.onBurst != nil {
-		n.e.onBurst()
-	}
-	return []any{out}, nil
 }
 
 var peerData = introspect.Interface{

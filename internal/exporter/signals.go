@@ -36,6 +36,8 @@ type pendingSignal struct {
 	path dbus.ObjectPath
 	name string
 	args []any
+
+	reply *encodedReply // instead of a signal, a method return
 }
 
 // signalQueue holds the signals for the current connection.
@@ -116,18 +118,38 @@ func (e *Exporter) SetConn(c *bus.Conn) {
 
 // Emit queues a signal from path, if a connection is set.
 func (e *Exporter) Emit(path dbus.ObjectPath, name string, args ...any) {
-	e.signals.put(pendingSignal{path, name, args})
+	e.signals.put(pendingSignal{path, name, args, nil})
+}
+
+// encodedConn returns the current connection if it is c and it takes
+// encoded messages, or nil.
+func (q *signalQueue) encodedConn(c *dbus.Conn) *bus.Conn {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.conn == nil || q.conn.Conn != c || !q.conn.CanWriteMessages() {
+		return nil
+	}
+	return q.conn
+}
+
+// putReply queues an encoded reply like a signal; one for a connection that
+// is gone is dropped (the bus tells its caller).
+func (q *signalQueue) putReply(r *encodedReply) {
+	q.putFor(r.conn, pendingSignal{reply: r})
 }
 
 // put queues signals without waiting. When they do not fit, the bus is not
 // reading fast enough: the queue is dropped and the connection cut.
-func (q *signalQueue) put(sigs ...pendingSignal) {
+func (q *signalQueue) put(sigs ...pendingSignal) { q.putFor(nil, sigs...) }
+
+// putFor is put for the connection expect only, or for any if it is nil.
+func (q *signalQueue) putFor(expect *bus.Conn, sigs ...pendingSignal) {
 	if len(sigs) == 0 {
 		return
 	}
 	q.mu.Lock()
 	conn := q.conn
-	if conn == nil {
+	if conn == nil || (expect != nil && conn != expect) {
 		q.mu.Unlock()
 		return
 	}
@@ -190,8 +212,14 @@ func (q *signalQueue) writeQueued() {
 func (q *signalQueue) write(conn *bus.Conn, batch []pendingSignal) {
 	defer conn.SetWriteDeadline(time.Time{}) // method replies are unbounded again
 	for i, s := range batch {
-		_ = conn.SetWriteDeadline(time.Now().Add(q.writeTimeout))
-		err := conn.Emit(s.path, s.name, s.args...)
+		var err error
+		if s.reply != nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(s.reply.timeout(q.writeTimeout)))
+			err = s.reply.write(conn)
+		} else {
+			_ = conn.SetWriteDeadline(time.Now().Add(q.writeTimeout))
+			err = conn.Emit(s.path, s.name, s.args...)
+		}
 		var format dbus.FormatError
 		var invalid dbus.InvalidMessageError
 		switch {
