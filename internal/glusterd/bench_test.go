@@ -95,8 +95,9 @@ func BenchmarkLocalStateRead(b *testing.B) {
 }
 
 // BenchmarkAllVolumesRead reads all 30 volumes (3 bricks each) of a real
-// two-node cluster both ways: over the socket that is one call per volume
-// and one more, through the CLI one process making the same calls.
+// two-node cluster both ways: over the socket that is the list and one
+// call per volume, pipelined on one connection; through the CLI one
+// process walking the volumes one call after the other.
 func BenchmarkAllVolumesRead(b *testing.B) {
 	const volumes = 30
 	c := testbed.Start(b, 2)
