@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,9 @@ type Client struct {
 	// parsed: volume name -> its last answer's digest and what it was
 	// parsed into.
 	parsed map[string]parsedVolume
+	// state is the last get-state dump parsed, and its digest.
+	state       *gluster.LocalState
+	stateDigest [sha256.Size]byte
 	// dial replaces dialing the socket (tests).
 	dial func(ctx context.Context) (net.Conn, error)
 }
@@ -622,7 +626,7 @@ func (c *Client) Workdir(ctx context.Context) (string, error) {
 func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
 	const op = "get-state glusterd detail"
 	answered := false
-	st, err := gluster.DumpLocalState(func(dir, file string) error {
+	st, err := gluster.DumpLocalStateWith(func(dir, file string) error {
 		_, err := c.callDict(ctx, procGetState, op, Dict{
 			"daemon":       "glusterd",
 			"odir":         dir,
@@ -631,9 +635,36 @@ func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
 		})
 		answered = err == nil
 		return err
-	})
+	}, c.parseState)
 	if err != nil && answered {
 		return nil, fmt.Errorf("glusterd %s: %w", op, malformed("%v", err))
 	}
 	return st, err
+}
+
+// parseState parses a get-state dump, or copies what the same dump (same
+// SHA-256) was parsed into last time: on a quiet cluster the dump is the
+// same from one read to the next, and parsing it is most of what a read of
+// thousands of bricks costs. The copy's bricks and tasks are its own, to be
+// completed by the caller; its volume list and map are shared.
+func (c *Client) parseState(dump []byte) (*gluster.LocalState, error) {
+	digest := sha256.Sum256(dump)
+	c.mu.Lock()
+	last := c.state
+	same := last != nil && c.stateDigest == digest
+	c.mu.Unlock()
+	if !same {
+		st, err := gluster.ParseGetState(dump)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.state, c.stateDigest = st, digest
+		c.mu.Unlock()
+		last = st
+	}
+	st := *last
+	st.Bricks = slices.Clone(last.Bricks)
+	st.Tasks = slices.Clone(last.Tasks)
+	return &st, nil
 }

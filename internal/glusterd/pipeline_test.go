@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -322,5 +323,59 @@ func TestUnchangedAnswerNotParsedAgain(t *testing.T) {
 	c.mu.Unlock()
 	if kept != 5 {
 		t.Errorf("%d volumes remembered, want 5", kept)
+	}
+}
+
+// TestUnchangedStateNotParsedAgain: the same get-state dump gives what it
+// was parsed into, as a copy whose bricks are its own; a changed dump is
+// parsed.
+func TestUnchangedStateNotParsedAgain(t *testing.T) {
+	dump := readTestdata(t, "get-state.txt")
+	var mu sync.Mutex
+	answer := captured(t)
+	srv := newReplay(t, false, func(proc uint32, args Dict) []byte {
+		if proc == procGetState {
+			mu.Lock()
+			defer mu.Unlock()
+			if err := os.WriteFile(filepath.Join(args["odir"], args["filename"]), dump, 0o644); err != nil {
+				t.Error(err)
+			}
+			return readTestdata(t, "get-state.rec")
+		}
+		return answer(proc, args)
+	})
+	c := &Client{Socket: srv.sock}
+	defer c.Close()
+	ctx := context.Background()
+	first, err := c.LocalState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	parsed := c.state
+	c.mu.Unlock()
+	first.Bricks[0].Port = 1
+	second, err := c.LocalState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	if c.state != parsed {
+		t.Error("the same dump was parsed again")
+	}
+	c.mu.Unlock()
+	want, _ := gluster.ParseGetState(dump)
+	if second.Bricks[0].Port != want.Bricks[0].Port || second.UUID != want.UUID || len(second.Bricks) != len(want.Bricks) {
+		t.Errorf("second read %+v, want %+v", second, want)
+	}
+	mu.Lock()
+	dump = bytes.Replace(dump, []byte("Brick1.port: "), []byte("Brick1.port: 1"), 1)
+	mu.Unlock()
+	third, err := c.LocalState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Bricks[0].Port == want.Bricks[0].Port {
+		t.Errorf("a changed dump gave the old port %d", third.Bricks[0].Port)
 	}
 }
