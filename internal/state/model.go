@@ -132,15 +132,14 @@ func appendChangedVolumeObjects(objs []Object, v, other *Volume) []Object {
 	if v == other || volumeEqual(v, other) {
 		return objs
 	}
-	all := appendVolumeObjects(nil, v)
-	objs = append(objs, all[0])
+	objs = append(objs, volumeObject(v))
 	sameList := len(v.Bricks) == len(other.Bricks)
 	for i := 0; sameList && i < len(v.Bricks); i++ {
 		sameList = v.Bricks[i].Host == other.Bricks[i].Host && v.Bricks[i].Path == other.Bricks[i].Path
 	}
 	for i := range v.Bricks {
 		if !sameList || v.Bricks[i] != other.Bricks[i] {
-			objs = append(objs, all[1+i])
+			objs = append(objs, brickObject(v, i))
 		}
 	}
 	return objs
