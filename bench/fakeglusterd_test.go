@@ -255,3 +255,30 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestFakeGlusterdServe measures `glusterbus serve` against bench/fakeglusterd
+// with GLUSTERBUS_BENCH_VOLUMES (5 000) volumes of 3 bricks, all started,
+// glusterd read over its socket as by default, against the 5 000-volume
+// budgets (bench/fakeglusterd.sh).
+func TestFakeGlusterdServe(t *testing.T) {
+	e := benchEnv(t)
+	n := envInt("GLUSTERBUS_BENCH_VOLUMES", 5000)
+	f := startFakeGlusterd(t, e.bin, n)
+	r := newReport(e, "fakeglusterd")
+	measureScale(t, e, r, scale{
+		label:      fmt.Sprintf("fakeglusterd, %d volumes x 3 bricks", n),
+		gluster:    filepath.Join(e.bin, "fakegluster") + " -dir " + f.dir,
+		workdir:    filepath.Join(f.dir, "workdir"),
+		volume:     xmlgen.Name(n / 2),
+		volumes:    n,
+		serveArgs:  []string{"--glusterd-socket", f.socket},
+		ownTargets: true,
+		fullReads: func() int {
+			calls, _ := f.calls(t)
+			return int(calls["33"])
+		},
+	})
+	calls, conns := f.calls(t)
+	r.printf("\nCalls fakeglusterd answered over the whole test, by procedure: %v, on %d connections.\n", calls, conns)
+	r.write(t)
+}

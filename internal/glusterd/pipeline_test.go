@@ -20,7 +20,7 @@ import (
 
 // capturedVolumes is what the CLI said of the five captured volumes, in
 // glusterd's order.
-func capturedVolumes(t *testing.T) []gluster.Volume {
+func capturedVolumes(t testing.TB) []gluster.Volume {
 	t.Helper()
 	var all []gluster.Volume
 	for _, name := range []string{"arb", "ddisp", "dist", "drep", "tuned"} {
@@ -72,7 +72,7 @@ type shuffler struct {
 	maxInFlight atomic.Int32
 }
 
-func newShuffler(t *testing.T, answer func(proc uint32, args Dict) []byte) *shuffler {
+func newShuffler(t testing.TB, answer func(proc uint32, args Dict) []byte) *shuffler {
 	s := &shuffler{sock: filepath.Join(t.TempDir(), "gd.sock"), answer: answer}
 	l, err := net.Listen("unix", s.sock)
 	if err != nil {
@@ -377,5 +377,85 @@ func TestUnchangedStateNotParsedAgain(t *testing.T) {
 	}
 	if third.Bricks[0].Port == want.Bricks[0].Port {
 		t.Errorf("a changed dump gave the old port %d", third.Bricks[0].Port)
+	}
+}
+
+// BenchmarkVolumesFromSocket reads every volume of a glusterd in this
+// process (3 bricks each, the captured volume under new names): listed and
+// pipelined, with every answer as last time (not parsed again) or all of
+// them parsed; and walked one call after the other, as the CLI does.
+func BenchmarkVolumesFromSocket(b *testing.B) {
+	const n = 5000
+	tuned := cliDict(b, "volume-tuned.rec")
+	names := make([]string, n)
+	replies := map[string][]byte{}
+	for i := range names {
+		names[i] = fmt.Sprintf("vol%05d", i)
+		d := Dict{}
+		for k, v := range tuned {
+			d[k] = v
+		}
+		d["volume0.name"] = names[i]
+		d["volume0.brick_count"] = "3"
+		d["volume0.replica_count"] = "3"
+		d["volume0.dist_count"] = "3"
+		for j := 1; j <= 3; j++ {
+			d[fmt.Sprintf("volume0.brick%d", j)] = fmt.Sprintf("127.1.1.%d:/srv/n%d/bricks/%s", j, j, names[i])
+			d[fmt.Sprintf("volume0.brick%d.uuid", j)] = fmt.Sprintf("%08x-0000-4000-8000-00000000000%d", j, j)
+		}
+		replies[names[i]] = cliReply(d)
+	}
+	list, end := listReply(names...), cliReply(Dict{"count": "0"})
+	srv := newShuffler(b, func(proc uint32, args Dict) []byte {
+		switch {
+		case proc == procListVolume:
+			return list
+		case proc == procGetVolume && args["flags"] == "2":
+			return replies[args["volname"]]
+		case proc == procGetVolume && args["flags"] == "3" && args["volname"] == "":
+			return replies[names[0]]
+		case proc == procGetVolume && args["flags"] == "3":
+			var i int
+			fmt.Sscanf(args["volname"], "vol%05d", &i)
+			if i+1 < n {
+				return replies[names[i+1]]
+			}
+			return end
+		}
+		return refusedReply(3)
+	})
+	ctx := context.Background()
+	for _, way := range []struct {
+		name string
+		read func(c *Client) ([]gluster.Volume, error)
+	}{
+		{"pipelined-unchanged", func(c *Client) ([]gluster.Volume, error) { return c.Volumes(ctx) }},
+		{"pipelined-all-parsed", func(c *Client) ([]gluster.Volume, error) {
+			c.mu.Lock()
+			c.parsed = nil
+			c.mu.Unlock()
+			return c.Volumes(ctx)
+		}},
+		{"walk-all-parsed", func(c *Client) ([]gluster.Volume, error) {
+			c.mu.Lock()
+			c.parsed = nil
+			c.mu.Unlock()
+			return c.walk(ctx)
+		}},
+	} {
+		b.Run(fmt.Sprintf("%s/volumes=%d", way.name, n), func(b *testing.B) {
+			c := &Client{Socket: srv.sock}
+			defer c.Close()
+			if _, err := c.Volumes(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				vols, err := way.read(c)
+				if err != nil || len(vols) != n {
+					b.Fatalf("%d volumes, %v", len(vols), err)
+				}
+			}
+		})
 	}
 }
