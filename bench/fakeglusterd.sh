@@ -101,6 +101,6 @@ awk -v begin="$BEGIN_MARK" -v end="$END_MARK" -v section="$OUT/section.md" -v ro
 	{ print }
 ' "$DOC" >"$OUT/benchmarks.md"
 cp "$OUT/benchmarks.md" "$DOC"
-sed -e "/^$BEGIN_MARK\$/d" -e "/^$END_MARK\$/d" "$OUT/section.md"
+grep -vxF -e "$BEGIN_MARK" -e "$END_MARK" "$OUT/section.md"
 cat "$OUT/fakeglusterd.targets"
 echo "docs/benchmarks.md written in $(($(date +%s) - started)) s"
