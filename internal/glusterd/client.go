@@ -78,6 +78,9 @@ type Client struct {
 	Timeout time.Duration
 	// MaxReply bounds one answer's size; DefaultMaxReply when zero.
 	MaxReply int
+	// MaxInFlight bounds the calls of a pipelined read waiting for their
+	// replies; 256 when zero.
+	MaxInFlight int
 
 	xid  atomic.Uint32
 	mu   sync.Mutex

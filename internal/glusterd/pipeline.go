@@ -16,6 +16,13 @@ import (
 // every reply at once.
 const maxInFlight = 256
 
+func (c *Client) inFlight() int {
+	if c.MaxInFlight <= 0 {
+		return maxInFlight
+	}
+	return c.MaxInFlight
+}
+
 // pipeline makes one call of proc per element of args on one connection,
 // without waiting for a reply before the next call, and hands each reply's
 // results to each with the index of its call. glusterd may answer out of
@@ -54,7 +61,7 @@ func (c *Client) pipelineOn(ctx context.Context, conn net.Conn, proc uint32, arg
 	cred := c.cred
 	c.mu.Unlock()
 
-	window := make(chan struct{}, maxInFlight)
+	window := make(chan struct{}, c.inFlight())
 	quit := make(chan struct{})
 	wrote := make(chan error, 1)
 	go func() { wrote <- writeCalls(conn, window, quit, first, proc, cred, args) }()
