@@ -380,6 +380,12 @@ func (c *Client) Volumes(ctx context.Context) ([]gluster.Volume, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(names) == 0 {
+		c.mu.Lock()
+		clear(c.parsed)
+		c.mu.Unlock()
+		return []gluster.Volume{}, nil
+	}
 	args := make([][]byte, len(names))
 	for i, name := range names {
 		args[i] = volumeArgs(name)

@@ -459,3 +459,18 @@ func BenchmarkVolumesFromSocket(b *testing.B) {
 		})
 	}
 }
+
+// TestNoVolumes: an empty list is no volume, without asking for any.
+func TestNoVolumes(t *testing.T) {
+	srv := newReplay(t, false, func(proc uint32, args Dict) []byte {
+		if proc != procListVolume {
+			t.Errorf("procedure %d asked", proc)
+		}
+		return listReply()
+	})
+	c := &Client{Socket: srv.sock}
+	defer c.Close()
+	if vols, err := c.Volumes(context.Background()); err != nil || len(vols) != 0 {
+		t.Errorf("Volumes = %+v, %v", vols, err)
+	}
+}
