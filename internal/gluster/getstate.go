@@ -114,6 +114,12 @@ func AddTaskDetails(st *LocalState, wd string) {
 // dir, a private directory made for it, then reads that file, fills in what
 // get-state lacks, and removes it. An error of dump is returned as it is.
 func DumpLocalState(dump func(dir, file string) error) (*LocalState, error) {
+	return DumpLocalStateWith(dump, ParseGetState)
+}
+
+// DumpLocalStateWith is DumpLocalState parsing the dump with parse, which
+// returns a state of its own: the inode figures are added to its bricks.
+func DumpLocalStateWith(dump func(dir, file string) error, parse func([]byte) (*LocalState, error)) (*LocalState, error) {
 	dir, err := os.MkdirTemp("", "glusterbus-get-state-")
 	if err != nil {
 		return nil, fmt.Errorf("gluster get-state: %w", err)
@@ -127,7 +133,7 @@ func DumpLocalState(dump func(dir, file string) error) (*LocalState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gluster get-state: %w", err)
 	}
-	st, err := ParseGetState(data)
+	st, err := parse(data)
 	if err != nil {
 		return nil, err
 	}

@@ -95,8 +95,10 @@ func BenchmarkLocalStateRead(b *testing.B) {
 }
 
 // BenchmarkAllVolumesRead reads all 30 volumes (3 bricks each) of a real
-// two-node cluster both ways: over the socket that is one call per volume
-// and one more, through the CLI one process making the same calls.
+// two-node cluster three ways: over the socket as the daemon does (the list
+// and one call per volume, pipelined on one connection), over the socket
+// walking the volumes one call after the other (as the CLI does, and as
+// the daemon did before), and through the CLI.
 func BenchmarkAllVolumesRead(b *testing.B) {
 	const volumes = 30
 	c := testbed.Start(b, 2)
@@ -115,6 +117,7 @@ func BenchmarkAllVolumesRead(b *testing.B) {
 		read func() ([]gluster.Volume, error)
 	}{
 		{"socket", func() ([]gluster.Volume, error) { return rpc.VolumeInfo(ctx, "") }},
+		{"socket-walk", func() ([]gluster.Volume, error) { return glusterd.WalkVolumes(rpc, ctx) }},
 		{"cli", func() ([]gluster.Volume, error) { return cli.VolumeInfo(ctx, "") }},
 	} {
 		b.Run(fmt.Sprintf("%s/volumes=%d", way.name, volumes), func(b *testing.B) {

@@ -188,3 +188,33 @@ func TestCaptureGetState(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureVolumeList captures LIST_VOLUME's answer (volume-list.rec) for
+// volumes of the names the other captures have, on one node.
+//
+//	go test -tags capture -run TestCaptureVolumeList -v ./internal/glusterd/
+func TestCaptureVolumeList(t *testing.T) {
+	c := testbed.Start(t, 1)
+	n1 := c.Nodes[0]
+	var got bytes.Buffer
+	rpc := &Client{Socket: n1.Socket, Timeout: time.Minute, dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "unix", n1.Socket)
+		if err != nil {
+			return nil, err
+		}
+		return teeConn{conn, &got}, nil
+	}}
+	defer rpc.Close()
+	for _, v := range []string{"tuned", "dist", "drep", "arb", "ddisp"} {
+		n1.Gluster(t, "volume", "create", v, n1.Addr+":"+c.BrickDir(1, v), "force")
+	}
+	names, err := rpc.VolumeNames(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("volume list: %q", names)
+	if err := os.WriteFile(filepath.Join("testdata", "volume-list.rec"), bytes.Clone(got.Bytes()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

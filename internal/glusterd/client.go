@@ -2,11 +2,13 @@ package glusterd
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,7 @@ const (
 	procListFriends = 3
 	procGetVolume   = 5
 	procGetwd       = 26
+	procListVolume  = 33
 	procUUIDGet     = 36
 	procGetVolOpt   = 41
 	procGetState    = 46
@@ -75,11 +78,20 @@ type Client struct {
 	Timeout time.Duration
 	// MaxReply bounds one answer's size; DefaultMaxReply when zero.
 	MaxReply int
+	// MaxInFlight bounds the calls of a pipelined read waiting for their
+	// replies; 256 when zero.
+	MaxInFlight int
 
 	xid  atomic.Uint32
 	mu   sync.Mutex
 	idle []net.Conn
 	cred []byte
+	// parsed: volume name -> its last answer's digest and what it was
+	// parsed into.
+	parsed map[string]parsedVolume
+	// state is the last get-state dump parsed, and its digest.
+	state       *gluster.LocalState
+	stateDigest [sha256.Size]byte
 	// dial replaces dialing the socket (tests).
 	dial func(ctx context.Context) (net.Conn, error)
 	// prog and vers name the RPC program; glusterd's CLI program when
@@ -221,10 +233,7 @@ func (c *Client) exchange(conn net.Conn, proc uint32, args []byte) ([]byte, erro
 	if _, err := conn.Write(rec); err != nil {
 		return nil, fmt.Errorf("glusterd: procedure %d: %w", proc, err)
 	}
-	max := c.MaxReply
-	if max <= 0 {
-		max = DefaultMaxReply
-	}
+	max := c.maxReply()
 	for skipped := 0; ; skipped++ {
 		reply, err := readRecord(conn, max)
 		if err != nil {
@@ -238,6 +247,13 @@ func (c *Client) exchange(conn net.Conn, proc uint32, args []byte) ([]byte, erro
 		}
 		return parseReply(reply, xid, proc)
 	}
+}
+
+func (c *Client) maxReply() int {
+	if c.MaxReply <= 0 {
+		return DefaultMaxReply
+	}
+	return c.MaxReply
 }
 
 // callDict calls a procedure that takes gf_cli_req and answers gf_cli_rsp.
@@ -289,10 +305,56 @@ func (c *Client) VolumeInfo(ctx context.Context, volume string) ([]gluster.Volum
 // Volume returns one volume. A volume glusterd does not know is an error
 // that matches gluster.ErrNoVolume.
 func (c *Client) Volume(ctx context.Context, name string) (gluster.Volume, error) {
-	op := "volume info " + name
-	d, err := c.callDict(ctx, procGetVolume, op, Dict{"flags": strconv.Itoa(getVolume), "volname": name})
+	res, err := c.call(ctx, procGetVolume, volumeArgs(name))
 	if err != nil {
 		return gluster.Volume{}, err
+	}
+	return c.volumeAnswer(name, res)
+}
+
+// volumeArgs asks GET_VOLUME for one volume by name.
+func volumeArgs(name string) []byte {
+	var w xdrWriter
+	w.opaque(encodeDict(Dict{"flags": strconv.Itoa(getVolume), "volname": name}))
+	return w.b
+}
+
+// parsedVolume is a volume's last answer: its dict's digest and the volume
+// read from it.
+type parsedVolume struct {
+	digest [sha256.Size]byte
+	vol    gluster.Volume
+}
+
+// volumeAnswer reads GET_VOLUME's answer about one volume. An answer that
+// is the same as the last one about that volume (the same SHA-256 of its
+// dict) is not parsed again: the volume read from it then is returned,
+// sharing its options and bricks, which callers must not change.
+func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
+	op := "volume info " + name
+	rsp, err := parseCLIResponse(res)
+	if err != nil {
+		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	if rsp.OpRet != 0 {
+		err := opError(op, rsp.OpRet, rsp.OpErrno, rsp.OpErr)
+		if errors.Is(err, gluster.ErrNoVolume) {
+			c.mu.Lock()
+			delete(c.parsed, name)
+			c.mu.Unlock()
+		}
+		return gluster.Volume{}, err
+	}
+	digest := sha256.Sum256(rsp.Dict)
+	c.mu.Lock()
+	last, ok := c.parsed[name]
+	c.mu.Unlock()
+	if ok && last.digest == digest {
+		return last.vol, nil
+	}
+	d, err := decodeDict(rsp.Dict)
+	if err != nil {
+		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
 	}
 	vols, err := volumesFromDict(d)
 	if err != nil {
@@ -301,14 +363,108 @@ func (c *Client) Volume(ctx context.Context, name string) (gluster.Volume, error
 	if len(vols) != 1 || vols[0].Name != name {
 		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, malformed("%d volumes in the answer", len(vols)))
 	}
+	c.mu.Lock()
+	if c.parsed == nil {
+		c.parsed = map[string]parsedVolume{}
+	}
+	c.parsed[name] = parsedVolume{digest, vols[0]}
+	c.mu.Unlock()
 	return vols[0], nil
 }
 
-// Volumes returns every volume, asking for one after the other as the CLI
-// does. glusterd ends such a walk early, without an error, when the volume
-// it was asked to go on from has been deleted meanwhile; the walk then
-// starts again, so that a deletion never hides the volumes after it.
+// Volumes returns every volume, in glusterd's order as the CLI gives them:
+// the names from LIST_VOLUME, then every volume by name, the calls
+// pipelined on one connection. (GET_VOLUME's own "all volumes" flag
+// answers no volume at all on glusterd 10.3.) A volume deleted between the
+// list and its own answer is left out, as it would be had the read come a
+// moment later. A glusterd that does not understand LIST_VOLUME is walked
+// instead, one volume after the other, as the CLI walks it.
 func (c *Client) Volumes(ctx context.Context) ([]gluster.Volume, error) {
+	names, err := c.VolumeNames(ctx)
+	if errors.Is(err, ErrNotUnderstood) {
+		return c.walk(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		c.mu.Lock()
+		clear(c.parsed)
+		c.mu.Unlock()
+		return []gluster.Volume{}, nil
+	}
+	args := make([][]byte, len(names))
+	for i, name := range names {
+		args[i] = volumeArgs(name)
+	}
+	got := make([]gluster.Volume, len(names))
+	present := make([]bool, len(names))
+	err = c.pipeline(ctx, procGetVolume, args, func(i int, res []byte) error {
+		v, err := c.volumeAnswer(names[i], res)
+		if errors.Is(err, gluster.ErrNoVolume) {
+			return nil // deleted since the list
+		}
+		got[i], present[i] = v, err == nil
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	vols := make([]gluster.Volume, 0, len(names))
+	listed := make(map[string]bool, len(names))
+	for i := range got {
+		listed[names[i]] = true
+		if present[i] {
+			vols = append(vols, got[i])
+		}
+	}
+	c.mu.Lock()
+	for name := range c.parsed {
+		if !listed[name] {
+			delete(c.parsed, name)
+		}
+	}
+	c.mu.Unlock()
+	return vols, nil
+}
+
+// VolumeNames returns the names of every volume (LIST_VOLUME, `volume
+// list`), in glusterd's order.
+func (c *Client) VolumeNames(ctx context.Context) ([]string, error) {
+	const op = "volume list"
+	d, err := c.callDict(ctx, procListVolume, op, Dict{})
+	if err != nil {
+		return nil, err
+	}
+	count, err := d.Int("count")
+	if err == nil && (count < 0 || int(count) >= len(d)) {
+		err = malformed("count %d with %d keys", count, len(d))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("glusterd %s: %w", op, err)
+	}
+	names := make([]string, 0, count)
+	seen := make(map[string]bool, count)
+	for i := range int(count) {
+		name, err := d.Str("volume" + strconv.Itoa(i))
+		if err == nil && (name == "" || seen[name]) {
+			err = malformed("volume %d is %q", i, name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("glusterd %s: %w", op, err)
+		}
+		seen[name] = true
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// walk reads every volume one after the other (GET_VOLUME's "next volume"
+// flag), as the CLI does. glusterd ends such a walk early, without an
+// error, when the volume it was asked to go on from has been deleted
+// meanwhile; the walk then starts again, so that a deletion never hides the
+// volumes after it.
+func (c *Client) walk(ctx context.Context) ([]gluster.Volume, error) {
 	for attempt := 0; ; attempt++ {
 		vols, complete, err := c.walkVolumes(ctx)
 		if err != nil || complete {
@@ -486,7 +642,7 @@ func (c *Client) Workdir(ctx context.Context) (string, error) {
 func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
 	const op = "get-state glusterd detail"
 	answered := false
-	st, err := gluster.DumpLocalState(func(dir, file string) error {
+	st, err := gluster.DumpLocalStateWith(func(dir, file string) error {
 		_, err := c.callDict(ctx, procGetState, op, Dict{
 			"daemon":       "glusterd",
 			"odir":         dir,
@@ -495,9 +651,36 @@ func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
 		})
 		answered = err == nil
 		return err
-	})
+	}, c.parseState)
 	if err != nil && answered {
 		return nil, fmt.Errorf("glusterd %s: %w", op, malformed("%v", err))
 	}
 	return st, err
+}
+
+// parseState parses a get-state dump, or copies what the same dump (same
+// SHA-256) was parsed into last time: on a quiet cluster the dump is the
+// same from one read to the next, and parsing it is most of what a read of
+// thousands of bricks costs. The copy's bricks and tasks are its own, to be
+// completed by the caller; its volume list and map are shared.
+func (c *Client) parseState(dump []byte) (*gluster.LocalState, error) {
+	digest := sha256.Sum256(dump)
+	c.mu.Lock()
+	last := c.state
+	same := last != nil && c.stateDigest == digest
+	c.mu.Unlock()
+	if !same {
+		st, err := gluster.ParseGetState(dump)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.state, c.stateDigest = st, digest
+		c.mu.Unlock()
+		last = st
+	}
+	st := *last
+	st.Bricks = slices.Clone(last.Bricks)
+	st.Tasks = slices.Clone(last.Tasks)
+	return &st, nil
 }

@@ -9,7 +9,7 @@
 // pair the key's and the value's lengths, the key, a NUL and the value;
 // glusterd writes every value, numbers included, as a NUL-terminated
 // string. The procedures and keys used here are those of GlusterFS 10.3's
-// CLI (`volume info`, `peer status`, `volume get all cluster.op-version`,
+// CLI (`volume info`, `volume list`, `peer status`, `volume get all cluster.op-version`,
 // `system:: uuid get`, `system:: getwd`, `get-state glusterd detail`), none
 // of which takes a volume or cluster lock.
 //

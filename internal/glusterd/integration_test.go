@@ -72,6 +72,23 @@ func TestSameAsCLI(t *testing.T) {
 		t.Errorf("the CLI sees %d volumes, want 9", len(cliVols))
 	}
 	compareVolumes(t, "all", cliVols, rpcVols)
+	// The list and the pipelined reads by name against the walk the CLI
+	// makes, over the socket too; and the same again from the answers
+	// remembered.
+	walked, err := glusterd.WalkVolumes(rpc, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareVolumes(t, "all, walked", cliVols, walked)
+	again, err := rpc.VolumeInfo(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareVolumes(t, "all, read again", cliVols, again)
+	names, err := rpc.VolumeNames(ctx)
+	if err != nil || len(names) != len(cliVols) {
+		t.Errorf("VolumeNames = %q, %v", names, err)
+	}
 	for _, v := range cliVols {
 		one, err := rpc.VolumeInfo(ctx, v.Name)
 		if err != nil {
@@ -125,6 +142,10 @@ func TestSameAsCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareVolumes(t, "all after delete and create", cliVols, rpcVols)
+	if walked, err = glusterd.WalkVolumes(rpc, ctx); err != nil {
+		t.Fatal(err)
+	}
+	compareVolumes(t, "all after delete and create, walked", cliVols, walked)
 
 	// A brick that died: glusterd notices, and both reads say so.
 	if err := syscall.Kill(c.BrickPID(t, "rep", 1, c.BrickDir(1, "rep")), syscall.SIGKILL); err != nil {

@@ -1,11 +1,11 @@
 package glusterd
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // ONC RPC (RFC 5531) as glusterd speaks it on its CLI socket: one call, one
@@ -131,35 +131,48 @@ func callRecord(xid, prog, vers, proc uint32, cred, args []byte) ([]byte, error)
 }
 
 // readRecord reads one record of at most max bytes. The buffer grows with
-// the bytes that actually arrive, never ahead of them: a fragment header
-// announcing 2 GiB allocates nothing until 2 GiB come.
+// the bytes that actually arrive, never more than readAhead ahead of them:
+// a fragment header announcing 2 GiB allocates nothing until 2 GiB come,
+// while a reply of a few KiB (nearly all are) is read into a buffer of its
+// own size at once.
 func readRecord(r io.Reader, max int) ([]byte, error) {
-	var rec bytes.Buffer
+	var rec []byte
 	var hdr [4]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if rec.Len() > 0 && errors.Is(err, io.EOF) {
+			if len(rec) > 0 && errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
 		}
 		h := binary.BigEndian.Uint32(hdr[:])
 		n := int64(h &^ lastFragment)
-		if int64(rec.Len())+n > int64(max) {
+		if int64(len(rec))+n > int64(max) {
 			return nil, malformed("reply record over the limit of %d bytes", max)
 		}
-		got, err := io.CopyN(&rec, r, n)
-		if err != nil {
-			if got < n && errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+		for left := int(n); left > 0; {
+			chunk := min(left, readAhead)
+			start := len(rec)
+			rec = slices.Grow(rec, chunk)[:start+chunk]
+			if _, err := io.ReadFull(r, rec[start:]); err != nil {
+				if errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, err
 			}
-			return nil, err
+			left -= chunk
 		}
 		if h&lastFragment != 0 {
-			return rec.Bytes(), nil
+			if rec == nil {
+				rec = []byte{}
+			}
+			return rec, nil
 		}
 	}
 }
+
+// readAhead is the most readRecord allocates before the bytes come.
+const readAhead = 64 << 10
 
 // RPCError is a call glusterd's RPC layer refused: the program, version or
 // procedure is unknown, the arguments did not decode, or the credentials

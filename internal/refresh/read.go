@@ -702,11 +702,17 @@ func toPointers(m map[string]state.Peer) map[string]*state.Peer {
 // started for the first time begins its start grace with its bricks
 // unknown.
 func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runtimes, up func(string) bool) *state.Volume {
+	// The model never changes a map in place: options as they were are
+	// kept rather than copied again.
+	opts := prev.Options
+	if !maps.Equal(opts, v.Options) || (opts == nil) != (v.Options == nil) {
+		opts = maps.Clone(v.Options)
+	}
 	out := &state.Volume{
 		Name: v.Name, ID: v.ID, Status: v.Status, Type: v.Type, Transport: v.Transport,
 		BrickCount: v.BrickCount, DistCount: v.DistCount, ReplicaCount: v.ReplicaCount,
 		ArbiterCount: v.ArbiterCount, DisperseCount: v.DisperseCount, RedundancyCount: v.RedundancyCount,
-		SnapshotCount: v.SnapshotCount, Options: maps.Clone(v.Options),
+		SnapshotCount: v.SnapshotCount, Options: opts,
 		Bricks: make([]state.Brick, len(v.Bricks)), Tasks: prev.Tasks,
 		HealPendingEntries: prev.HealPendingEntries, SplitBrainEntries: prev.SplitBrainEntries,
 		PossiblyHealingEntries: prev.PossiblyHealingEntries, HealInfoTime: prev.HealInfoTime,
@@ -720,14 +726,10 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 	if justStarted && (prev.Name != "" || r.readOnce) {
 		r.beginStartGrace(v.Name)
 	}
-	old := map[string]*state.Brick{}
-	for i := range prev.Bricks {
-		old[prev.Bricks[i].Name()] = &prev.Bricks[i]
-	}
 	added := false
 	for i, b := range v.Bricks {
 		sb := state.Brick{Host: b.Host, Path: b.Path, HostUUID: b.HostUUID, IsArbiter: b.IsArbiter}
-		if o, ok := old[sb.Name()]; ok && !justStarted {
+		if o := sameBrick(prev.Bricks, i, &sb); o != nil && !justStarted {
 			copyRuntime(&sb, o)
 		} else {
 			sb.SetUnknown() // new, or its volume just started
@@ -739,7 +741,22 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 		// A brick added to a running volume starts now too.
 		r.beginStartGrace(v.Name)
 	}
-	return r.applyRuntime(out, rt, up)
+	r.applyRuntimeTo(out, rt, up)
+	return out
+}
+
+// sameBrick returns the brick of bricks with b's name, looked for at place
+// i first (bricks seldom move), or nil.
+func sameBrick(bricks []state.Brick, i int, b *state.Brick) *state.Brick {
+	if i < len(bricks) && bricks[i].Host == b.Host && bricks[i].Path == b.Path {
+		return &bricks[i]
+	}
+	for j := range bricks {
+		if bricks[j].Host == b.Host && bricks[j].Path == b.Path {
+			return &bricks[j]
+		}
+	}
+	return nil
 }
 
 // beginStartGrace notes that a volume was seen started now, and reads this
@@ -775,13 +792,22 @@ func (r *Refresher) inStartGrace(name string) bool {
 func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) bool) *state.Volume {
 	out := *v
 	out.Bricks = slices.Clone(v.Bricks)
+	r.applyRuntimeTo(&out, rt, up)
+	return &out
+}
+
+// applyRuntimeTo is applyRuntime on a volume of the caller's own, bricks
+// included.
+func (r *Refresher) applyRuntimeTo(out *state.Volume, rt *runtimes, up func(string) bool) {
+	v := out
 	if rt.localVolumes[v.Name] {
 		out.Tasks = rt.tasks[v.Name]
 	}
 	grace := r.inStartGrace(v.Name)
 	for i := range out.Bricks {
 		b := &out.Bricks[i]
-		st, read := rt.bricks[b.Name()]
+		name := b.Name()
+		st, read := rt.bricks[name]
 		switch {
 		case out.Status != "Started":
 			b.SetOffline()
@@ -809,11 +835,11 @@ func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) 
 		case rt.forget:
 			b.SetUnknown()
 		}
-		if n, ok := rt.heal[b.Name()]; ok {
+		if n, ok := rt.heal[name]; ok {
 			b.HealPendingEntries = n
 		}
 		if b.RuntimeUnknown && out.Status == "Started" {
-			if at, ok := r.hints[b.Name()]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
+			if at, ok := r.hints[name]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
 				b.RuntimeUnknown, b.Online = false, true
 			}
 		}
@@ -825,7 +851,6 @@ func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) 
 		}
 		out.HealPendingEntries, out.HealInfoTime = sum, rt.healAt
 	}
-	return &out
 }
 
 // maxHints bounds the bricks remembered from BRICK_CONNECTED events for

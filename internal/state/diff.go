@@ -65,8 +65,15 @@ func Diff(old, cur []Object) []Change {
 
 func diffProps(prev, cur *Object) (Change, bool) {
 	c := Change{Type: Modified, Ref: cur.Ref, Cur: cur.Props}
-	for _, p := range cur.Props {
-		old := prev.Prop(p.Name)
+	for i, p := range cur.Props {
+		// Objects of a kind list their properties in one order: look at
+		// the same place first.
+		var old any
+		if i < len(prev.Props) && prev.Props[i].Name == p.Name {
+			old = prev.Props[i].Value
+		} else {
+			old = prev.Prop(p.Name)
+		}
 		if !Equal(old, p.Value) {
 			c.Props = append(c.Props, p)
 			c.Old = append(c.Old, Property{p.Name, old})

@@ -23,6 +23,9 @@ type Model struct {
 	cur     *Snapshot
 	sinks   []Sink
 	started bool // the sinks have seen the manager and glusterd objects
+	// curDup says a brick name is in two places of cur (see SetAll);
+	// curDupStale, that a targeted update may have changed that since.
+	curDup, curDupStale bool
 }
 
 // NewModel returns a model holding an empty snapshot.
@@ -38,23 +41,127 @@ func (m *Model) AddSink(s Sink) {
 }
 
 // SetAll replaces the whole snapshot (full refresh). The glusterd object is
-// replaced too.
+// replaced too. A volume equal to the one it replaces, bricks included, is
+// not turned into objects at all, nor is a brick equal to the one it
+// replaces: a reconcile of a quiet cluster costs a comparison per volume,
+// and the changes are those a diff of every object would find, in the same
+// order.
 func (m *Model) SetAll(next *Snapshot) []Change {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var before []Object
-	if m.started {
-		before = m.cur.Objects()
-	}
-	m.started = true
 	next.Service = m.cur.Service
 	if next.GeoReps == nil {
-		next.GeoReps = m.cur.GeoReps
+		next.GeoReps = m.cur.GeoReps // read on their own
 	}
-	changes := Diff(before, next.Objects())
-	m.cur = next
+	dup := duplicateBricks(next)
+	if m.curDupStale {
+		m.curDup, m.curDupStale = duplicateBricks(m.cur), false
+	}
+	var changes []Change
+	switch {
+	case !m.started:
+		changes = Diff(nil, next.Objects())
+	case dup || m.curDup:
+		// A brick in two volumes at once (never so in glusterd): leaving
+		// out one of its objects could change what the other compares with.
+		changes = Diff(m.cur.Objects(), next.Objects())
+	default:
+		changes = Diff(changedObjects(m.cur, next))
+	}
+	m.started = true
+	m.cur, m.curDup = next, dup
 	m.publish(changes)
 	return changes
+}
+
+// duplicateBricks reports whether a brick name is in two places of the
+// snapshot.
+func duplicateBricks(s *Snapshot) bool {
+	type name struct{ host, path string }
+	n := 0
+	for _, v := range s.Volumes {
+		n += len(v.Bricks)
+	}
+	seen := make(map[name]struct{}, n)
+	for _, v := range s.Volumes {
+		for i := range v.Bricks {
+			k := name{v.Bricks[i].Host, v.Bricks[i].Path}
+			if _, ok := seen[k]; ok {
+				return true
+			}
+			seen[k] = struct{}{}
+		}
+	}
+	return false
+}
+
+// changedObjects lists the objects of two snapshots in the order of
+// Snapshot.Objects, leaving out the volumes and bricks that are equal in
+// both.
+func changedObjects(prev, next *Snapshot) (before, after []Object) {
+	before = append(before, managerObject(prev), glusterdObject(&prev.Glusterd))
+	after = append(after, managerObject(next), glusterdObject(&next.Glusterd))
+	for _, id := range slices.Sorted(maps.Keys(prev.Peers)) {
+		before = append(before, peerObject(prev.Peers[id]))
+	}
+	for _, id := range slices.Sorted(maps.Keys(next.Peers)) {
+		after = append(after, peerObject(next.Peers[id]))
+	}
+	for _, name := range slices.Sorted(maps.Keys(prev.Volumes)) {
+		if v, ok := next.Volumes[name]; ok {
+			before = appendChangedVolumeObjects(before, prev.Volumes[name], v)
+		} else {
+			before = appendVolumeObjects(before, prev.Volumes[name])
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(next.Volumes)) {
+		if v, ok := prev.Volumes[name]; ok {
+			after = appendChangedVolumeObjects(after, next.Volumes[name], v)
+		} else {
+			after = appendVolumeObjects(after, next.Volumes[name])
+		}
+	}
+	before = appendSnapshotObjects(before, prev.Snapshots)
+	after = appendSnapshotObjects(after, next.Snapshots)
+	before = appendGeoRepObjects(before, prev.GeoReps)
+	after = appendGeoRepObjects(after, next.GeoReps)
+	return before, after
+}
+
+// appendChangedVolumeObjects appends the objects of v that may differ from
+// those of other, the volume it replaces or is replaced by: none when the
+// two are equal, else the volume's object and those of the bricks not equal
+// to other's brick at the same place (all of them when the list of bricks
+// changed).
+func appendChangedVolumeObjects(objs []Object, v, other *Volume) []Object {
+	if v == other || volumeEqual(v, other) {
+		return objs
+	}
+	objs = append(objs, volumeObject(v))
+	sameList := len(v.Bricks) == len(other.Bricks)
+	for i := 0; sameList && i < len(v.Bricks); i++ {
+		sameList = v.Bricks[i].Host == other.Bricks[i].Host && v.Bricks[i].Path == other.Bricks[i].Path
+	}
+	for i := range v.Bricks {
+		if !sameList || v.Bricks[i] != other.Bricks[i] {
+			objs = append(objs, brickObject(v, i))
+		}
+	}
+	return objs
+}
+
+// volumeEqual reports whether two volumes show the same objects: every
+// field equal, times to the microsecond their property carries.
+func volumeEqual(a, b *Volume) bool {
+	return a.Name == b.Name && a.ID == b.ID && a.Status == b.Status && a.Type == b.Type &&
+		a.Transport == b.Transport && a.BrickCount == b.BrickCount && a.DistCount == b.DistCount &&
+		a.ReplicaCount == b.ReplicaCount && a.ArbiterCount == b.ArbiterCount &&
+		a.DisperseCount == b.DisperseCount && a.RedundancyCount == b.RedundancyCount &&
+		a.SnapshotCount == b.SnapshotCount && a.HealPendingEntries == b.HealPendingEntries &&
+		a.SplitBrainEntries == b.SplitBrainEntries && a.PossiblyHealingEntries == b.PossiblyHealingEntries &&
+		unixMicro(a.HealInfoTime) == unixMicro(b.HealInfoTime) &&
+		maps.Equal(a.Options, b.Options) && slices.Equal(a.Bricks, b.Bricks) &&
+		Equal(nonNilTasks(a.Tasks), nonNilTasks(b.Tasks)) && slices.Equal(a.QuotaLimits, b.QuotaLimits)
 }
 
 // SetVolume replaces one volume and its bricks; v == nil means the volume is
@@ -64,6 +171,7 @@ func (m *Model) SetVolume(name string, v *Volume) []Change {
 	defer m.mu.Unlock()
 	m.start()
 	prev := m.cur.Volumes[name]
+	m.curDupStale = true
 	membership := (prev == nil) != (v == nil)
 	var before, after []Object
 	if membership {

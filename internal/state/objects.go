@@ -145,7 +145,14 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 	if v == nil {
 		return objs
 	}
-	volRef := Ref{KindVolume, v.Name}
+	objs = append(objs, volumeObject(v))
+	for i := range v.Bricks {
+		objs = append(objs, brickObject(v, i))
+	}
+	return objs
+}
+
+func volumeObject(v *Volume) Object {
 	bricks := make([]Ref, len(v.Bricks))
 	for i := range v.Bricks {
 		bricks[i] = Ref{KindBrick, v.Bricks[i].Name()}
@@ -154,7 +161,7 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 	if opts == nil {
 		opts = map[string]string{}
 	}
-	objs = append(objs, Object{volRef, []Property{
+	return Object{Ref{KindVolume, v.Name}, []Property{
 		{"Name", v.Name},
 		{"Id", v.ID},
 		{"Status", v.Status},
@@ -178,32 +185,34 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 		{"HealInfoTime", unixMicro(v.HealInfoTime)},
 		{"QuotaEnabled", v.QuotaEnabled()},
 		{"QuotaLimits", shownQuotaLimits(v)},
-	}})
-	for i := range v.Bricks {
-		b := &v.Bricks[i]
-		objs = append(objs, Object{bricks[i], []Property{
-			{"Name", b.Name()},
-			{"Host", b.Host},
-			{"Path", b.Path},
-			{"HostUuid", b.HostUUID},
-			{"Volume", volRef},
-			{"IsArbiter", b.IsArbiter},
-			{"Online", b.State() == BrickStateOnline},
-			{"State", b.State()},
-			{"Pid", b.Pid},
-			{"Port", b.Port},
-			{"SizeTotal", b.SizeTotal},
-			{"SizeFree", b.SizeFree},
-			{"InodesTotal", b.InodesTotal},
-			{"InodesFree", b.InodesFree},
-			{"Device", b.Device},
-			{"FsName", b.FsName},
-			{"MountOptions", b.MountOptions},
-			{"HealPendingEntries", b.HealPendingEntries},
-			{"SplitBrainEntries", b.SplitBrainEntries},
-		}})
-	}
-	return objs
+	}}
+}
+
+// brickObject is the object of the volume's i-th brick.
+func brickObject(v *Volume, i int) Object {
+	b := &v.Bricks[i]
+	name := b.Name()
+	return Object{Ref{KindBrick, name}, []Property{
+		{"Name", name},
+		{"Host", b.Host},
+		{"Path", b.Path},
+		{"HostUuid", b.HostUUID},
+		{"Volume", Ref{KindVolume, v.Name}},
+		{"IsArbiter", b.IsArbiter},
+		{"Online", b.State() == BrickStateOnline},
+		{"State", b.State()},
+		{"Pid", b.Pid},
+		{"Port", b.Port},
+		{"SizeTotal", b.SizeTotal},
+		{"SizeFree", b.SizeFree},
+		{"InodesTotal", b.InodesTotal},
+		{"InodesFree", b.InodesFree},
+		{"Device", b.Device},
+		{"FsName", b.FsName},
+		{"MountOptions", b.MountOptions},
+		{"HealPendingEntries", b.HealPendingEntries},
+		{"SplitBrainEntries", b.SplitBrainEntries},
+	}}
 }
 
 func nonNil(s []string) []string {

@@ -2,9 +2,13 @@ package state
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 type recorder struct{ batches [][]Change }
@@ -176,5 +180,149 @@ func TestUpdateServiceConcurrent(t *testing.T) {
 	c := m.UpdateService(func(s *Service) { s.Webhooks[0].State = "failing" })
 	if len(c) != 1 || c[0].Props[0].Name != "Webhooks" || m.Service().Webhooks[0].State != "failing" {
 		t.Fatalf("changing a webhook in place: %+v", c)
+	}
+}
+
+// TestSetAllAsAFullDiff: SetAll, which turns only the volumes and bricks
+// that changed into objects, reports exactly what a diff of every object of
+// the two snapshots reports, in the same order, over random changes.
+func TestSetAllAsAFullDiff(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	clone := func(s *Snapshot) *Snapshot {
+		c := NewSnapshot()
+		c.Glusterd = s.Glusterd
+		for k, v := range s.Volumes {
+			cv := *v
+			cv.Options = maps.Clone(v.Options)
+			cv.Bricks = slices.Clone(v.Bricks)
+			cv.Tasks = slices.Clone(v.Tasks)
+			c.Volumes[k] = &cv
+		}
+		for k, p := range s.Peers {
+			cp := *p
+			c.Peers[k] = &cp
+		}
+		for k, sn := range s.Snapshots {
+			c.Snapshots[k] = sn
+		}
+		return c
+	}
+	pick := func(s *Snapshot) *Volume {
+		names := slices.Sorted(maps.Keys(s.Volumes))
+		if len(names) == 0 {
+			return nil
+		}
+		return s.Volumes[names[rng.IntN(len(names))]]
+	}
+	mutations := []func(s *Snapshot){
+		func(s *Snapshot) {
+			if v := pick(s); v != nil {
+				v.Options[fmt.Sprintf("user.k%d", rng.IntN(3))] = fmt.Sprint(rng.IntN(3))
+			}
+		},
+		func(s *Snapshot) {
+			if v := pick(s); v != nil && len(v.Bricks) > 0 {
+				b := &v.Bricks[rng.IntN(len(v.Bricks))]
+				b.Online, b.Pid = !b.Online, int64(rng.IntN(3))
+			}
+		},
+		func(s *Snapshot) {
+			if v := pick(s); v != nil {
+				v.HealInfoTime = time.UnixMicro(int64(rng.IntN(3))).Add(time.Duration(rng.IntN(999)))
+			}
+		},
+		func(s *Snapshot) {
+			if v := pick(s); v != nil {
+				b := Brick{Host: "h", Path: fmt.Sprintf("/%s/b%d", v.Name, rng.IntN(3)), Pid: -1}
+				if !slices.Contains(v.Bricks, b) {
+					v.Bricks = append(v.Bricks, b)
+				}
+			}
+		},
+		func(s *Snapshot) {
+			// A brick moves to another volume.
+			from, to := pick(s), pick(s)
+			if from != nil && from != to && len(from.Bricks) > 0 {
+				b := from.Bricks[len(from.Bricks)-1]
+				from.Bricks = from.Bricks[:len(from.Bricks)-1]
+				to.Bricks = append(to.Bricks, b)
+			}
+		},
+		func(s *Snapshot) {
+			if v := pick(s); v != nil && len(v.Bricks) > 0 {
+				v.Bricks = slices.Delete(v.Bricks, 0, 1)
+			}
+		},
+		func(s *Snapshot) {
+			if v := pick(s); v != nil && len(v.Bricks) > 1 {
+				v.Bricks[0], v.Bricks[1] = v.Bricks[1], v.Bricks[0]
+			}
+		},
+		func(s *Snapshot) {
+			if v := pick(s); v != nil {
+				delete(s.Volumes, v.Name)
+			}
+		},
+		func(s *Snapshot) {
+			v := benchVolume(rng.IntN(8))
+			s.Volumes[v.Name] = v
+		},
+		func(s *Snapshot) {
+			if v := pick(s); v != nil {
+				v.Tasks = append(v.Tasks, Task{ID: "t", Status: fmt.Sprint(rng.IntN(2)), Figures: map[string]string{"files": "1"}})
+			}
+		},
+		func(s *Snapshot) {
+			if v := pick(s); v != nil {
+				v.Status = []string{"Started", "Stopped"}[rng.IntN(2)]
+			}
+		},
+		func(s *Snapshot) { s.Glusterd.LastRefresh = time.UnixMicro(int64(rng.IntN(3))) },
+		func(s *Snapshot) {
+			for _, p := range s.Peers {
+				p.Connected = rng.IntN(2) == 0
+			}
+		},
+	}
+	// A brick in two volumes at once, which glusterd never shows.
+	duplicate := func(s *Snapshot) {
+		from, to := pick(s), pick(s)
+		if from != nil && to != nil && len(from.Bricks) > 0 {
+			to.Bricks = append(to.Bricks, from.Bricks[0])
+		}
+	}
+	for _, dups := range []bool{false, true} {
+		if dups {
+			mutations = append(mutations, duplicate)
+		}
+		setAllAsAFullDiff(t, rng, clone, pick, mutations)
+	}
+}
+
+func setAllAsAFullDiff(t *testing.T, rng *rand.Rand, clone func(*Snapshot) *Snapshot, pick func(*Snapshot) *Volume, mutations []func(*Snapshot)) {
+	t.Helper()
+	prev := benchSnapshot(6)
+	m := NewModel()
+	m.SetAll(clone(prev))
+	for round := range 2000 {
+		next := clone(prev)
+		for range 1 + rng.IntN(4) {
+			mutations[rng.IntN(len(mutations))](next)
+		}
+		if rng.IntN(4) == 0 {
+			// A targeted update between two full ones.
+			other := clone(prev)
+			mutations[rng.IntN(len(mutations))](other)
+			if v := pick(other); v != nil {
+				m.SetVolume(v.Name, v)
+				prev.Volumes[v.Name] = v
+			}
+		}
+		want := Diff(prev.Objects(), next.Objects())
+		got := m.SetAll(clone(next))
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: SetAll reported\n%+v\nwant\n%+v", round, got, want)
+		}
+		prev = next
 	}
 }
