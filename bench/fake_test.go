@@ -68,43 +68,7 @@ func BenchmarkDaemonReload(b *testing.B) {
 	e := benchEnv(b)
 	n := envInt("GLUSTERBUS_BENCH_VOLUMES", 5000)
 	dir, _, _ := genFake(b, e, n)
-	addr := testbus.Start(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Config{
-			Bus:             addr,
-			Gluster:         []string{filepath.Join(e.bin, "fakegluster"), "-dir", dir},
-			GlusterdWorkdir: filepath.Join(dir, "workdir"),
-			StateDir:        b.TempDir(),
-			Interval:        time.Hour,
-			QuietPeriod:     2 * time.Second,
-			CLITimeout:      time.Minute,
-			EventsPort:      -1,
-			Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	for deadline := time.Now().Add(5 * time.Minute); ; {
-		var owner string
-		if conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, exporter.BusName).Store(&owner) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the daemon did not take its name")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	conn := runBenchDaemon(b, []string{filepath.Join(e.bin, "fakegluster"), "-dir", dir}, "", filepath.Join(dir, "workdir"))
 	opts := map[string]dbus.Variant{}
 	for b.Loop() {
 		call(b, conn, exporter.ManagerPath, managerIface+".Reload", opts)
@@ -116,14 +80,67 @@ func BenchmarkDaemonReload(b *testing.B) {
 	runtime.ReadMemStats(&m)
 	b.ReportMetric(float64(m.HeapAlloc)/1e6, "live-heap-MB")
 	b.ReportMetric(float64(m.HeapSys)/1e6, "heap-sys-MB")
-	if path := os.Getenv("GLUSTERBUS_BENCH_HEAPPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
+	writeHeapProfile(b)
+}
+
+// runBenchDaemon runs the daemon in this process on a private bus with the
+// benchmarks' settings, reading gluster with cli (and glusterd's socket,
+// if any), and returns a client connection once it holds its name; both
+// stop when the benchmark ends.
+func runBenchDaemon(b *testing.B, cli []string, socket, workdir string) *dbus.Conn {
+	addr := testbus.Start(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Config{
+			Bus:             addr,
+			Gluster:         cli,
+			GlusterdSocket:  socket,
+			GlusterdWorkdir: workdir,
+			StateDir:        b.TempDir(),
+			Interval:        time.Hour,
+			QuietPeriod:     2 * time.Second,
+			CLITimeout:      time.Minute,
+			EventsPort:      -1,
+			Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+	}()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
 		}
-		defer f.Close()
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			b.Fatal(err)
+	})
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	for deadline := time.Now().Add(5 * time.Minute); ; {
+		var owner string
+		if conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, exporter.BusName).Store(&owner) == nil {
+			return conn
 		}
+		if time.Now().After(deadline) {
+			b.Fatal("the daemon did not take its name")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// writeHeapProfile writes a heap profile to GLUSTERBUS_BENCH_HEAPPROFILE,
+// if set.
+func writeHeapProfile(b *testing.B) {
+	path := os.Getenv("GLUSTERBUS_BENCH_HEAPPROFILE")
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
 	}
 }

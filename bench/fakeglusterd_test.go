@@ -5,15 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"runtime/pprof"
 	"syscall"
 	"testing"
 	"time"
@@ -21,11 +18,9 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/glusterbus/glusterbus/bench/xmlgen"
-	"github.com/glusterbus/glusterbus/internal/daemon"
 	"github.com/glusterbus/glusterbus/internal/exporter"
 	glustercli "github.com/glusterbus/glusterbus/internal/gluster"
 	"github.com/glusterbus/glusterbus/internal/glusterd"
-	"github.com/glusterbus/glusterbus/internal/testbus"
 )
 
 // fakeBins returns a directory holding the fakegluster and fakeglusterd
@@ -184,45 +179,8 @@ func BenchmarkDaemonReloadSocket(b *testing.B) {
 	n := envInt("GLUSTERBUS_BENCH_VOLUMES", 5000)
 	bin := fakeBins(b)
 	f := startFakeGlusterd(b, bin, n)
-	addr := testbus.Start(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	began := time.Now()
-	go func() {
-		done <- daemon.Run(ctx, daemon.Config{
-			Bus:             addr,
-			Gluster:         []string{filepath.Join(bin, "fakegluster"), "-dir", f.dir},
-			GlusterdSocket:  f.socket,
-			GlusterdWorkdir: filepath.Join(f.dir, "workdir"),
-			StateDir:        b.TempDir(),
-			Interval:        time.Hour,
-			QuietPeriod:     2 * time.Second,
-			CLITimeout:      time.Minute,
-			EventsPort:      -1,
-			Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	for deadline := time.Now().Add(5 * time.Minute); ; {
-		var owner string
-		if conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, exporter.BusName).Store(&owner) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the daemon did not take its name")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	conn := runBenchDaemon(b, []string{filepath.Join(bin, "fakegluster"), "-dir", f.dir}, f.socket, filepath.Join(f.dir, "workdir"))
 	firstRead := time.Since(began)
 	opts := map[string]dbus.Variant{}
 	cpu0 := processCPU()
@@ -235,16 +193,7 @@ func BenchmarkDaemonReloadSocket(b *testing.B) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	b.ReportMetric(float64(m.HeapAlloc)/1e6, "live-heap-MB")
-	if path := os.Getenv("GLUSTERBUS_BENCH_HEAPPROFILE"); path != "" {
-		out, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer out.Close()
-		if err := pprof.WriteHeapProfile(out); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeHeapProfile(b)
 }
 
 // processCPU is the user and system time of this process.
