@@ -124,6 +124,7 @@ func TestSameAsCLI(t *testing.T) {
 
 	same(t, "LocalUUID", cli.LocalUUID, rpc.LocalUUID)
 	same(t, "OpVersion", cli.OpVersion, rpc.OpVersion)
+	same(t, "Version", cli.Version, rpc.Release)
 	same(t, "Workdir", cli.Workdir, rpc.Workdir)
 	if wd, _ := rpc.Workdir(ctx); wd != n1.Workdir {
 		t.Errorf("Workdir = %q, want %q", wd, n1.Workdir)

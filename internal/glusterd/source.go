@@ -30,10 +30,11 @@ type Source struct {
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
-	mu         sync.Mutex
-	logged     string    // the way last logged: "", "rpc" or "cli"
-	cliUntil   time.Time // the socket failed: the CLI until then
-	misreadOps map[string]bool
+	mu          sync.Mutex
+	logged      string    // the way last logged: "", "rpc" or "cli"
+	cliUntil    time.Time // the socket failed: the CLI until then
+	misreadOps  map[string]bool
+	releaseOnce sync.Once
 }
 
 // VolumeInfo implements refresh.Source.
@@ -104,9 +105,20 @@ func (s *Source) OpVersion(ctx context.Context) (uint32, error) {
 	return via(s, ctx, "op-version", func(ctx context.Context) (uint32, error) { return s.RPC.OpVersion(ctx) }, s.CLI.OpVersion)
 }
 
-// Version implements refresh.Source through the CLI: glusterd's CLI
-// program has no procedure for its release.
+// Version implements refresh.Source: the release of the glusterd on the
+// socket (Client.Release), else the CLI's `--version`. A release that
+// cannot be read that way (no root, glusterd in another pid namespace)
+// says nothing of the socket's other reads, which stay on it.
 func (s *Source) Version(ctx context.Context) (string, error) {
+	if s.RPC != nil && s.socketFirst() {
+		v, err := s.RPC.Release(ctx)
+		if err == nil {
+			return v, nil
+		}
+		s.releaseOnce.Do(func() {
+			s.log().Info("glusterd's release is read with gluster --version", "reason", err)
+		})
+	}
 	return s.CLI.Version(ctx)
 }
 
