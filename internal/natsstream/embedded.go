@@ -31,8 +31,12 @@ type EmbeddedConfig struct {
 	// ClusterName names the NATS cluster (the same on every node).
 	ClusterName string
 	// Routes are the other nodes' cluster addresses (host:port). None runs a
-	// single server.
+	// single server, unless Clustered.
 	Routes []string
+	// Clustered listens for the other nodes even with no Routes, so that
+	// ReloadEmbedded can add routes later. A server started without it
+	// cannot be made a cluster by a reload.
+	Clustered bool
 	// LogFile, if set, receives the server's own log.
 	LogFile string
 }
@@ -56,7 +60,7 @@ func (c EmbeddedConfig) Config() (string, error) {
 	if c.LogFile != "" {
 		fmt.Fprintf(&b, "log_file: %s\n", strconv.Quote(c.LogFile))
 	}
-	if len(c.Routes) > 0 {
+	if len(c.Routes) > 0 || c.Clustered {
 		listen := c.ClusterListen
 		if listen == "" {
 			listen = net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultClusterPort))
@@ -102,4 +106,24 @@ func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
 		return nil, errors.New("the embedded NATS server did not start")
 	}
 	return s, nil
+}
+
+// ReloadEmbedded applies c to a server StartEmbedded started, as
+// nats-server applies a changed configuration file: routes are added and
+// removed, connections stay. c must differ from the starting configuration
+// only in what nats-server can reload (Routes, not the listen addresses,
+// names or whether it is Clustered).
+func ReloadEmbedded(s *server.Server, c EmbeddedConfig) error {
+	conf, err := c.Config()
+	if err != nil {
+		return err
+	}
+	opts := &server.Options{}
+	if err := opts.ProcessConfigString(conf); err != nil {
+		return fmt.Errorf("embedded NATS configuration: %w", err)
+	}
+	if err := s.ReloadOptions(opts); err != nil {
+		return fmt.Errorf("reloading the embedded NATS server: %w", err)
+	}
+	return nil
 }
