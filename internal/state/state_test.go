@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -176,5 +177,27 @@ func TestUpdateServiceConcurrent(t *testing.T) {
 	c := m.UpdateService(func(s *Service) { s.Webhooks[0].State = "failing" })
 	if len(c) != 1 || c[0].Props[0].Name != "Webhooks" || m.Service().Webhooks[0].State != "failing" {
 		t.Fatalf("changing a webhook in place: %+v", c)
+	}
+}
+
+// TestClusterStreamOnManager: the stream's condition is shown on the
+// manager, and only what changed is a change.
+func TestClusterStreamOnManager(t *testing.T) {
+	m := NewModel()
+	cs := ClusterStreamState{State: "connected", Cursor: 5, Published: 5}
+	c := m.UpdateService(func(s *Service) { s.ClusterStream = cs })
+	if len(c) != 1 || len(c[0].Props) != 3 {
+		t.Fatalf("first condition: %+v", c)
+	}
+	if c := m.UpdateService(func(s *Service) { s.ClusterStream = cs }); len(c) != 0 {
+		t.Fatalf("the same condition again: %+v", c)
+	}
+	c = m.UpdateService(func(s *Service) { s.ClusterStream.State, s.ClusterStream.LastError = "failing", "no quorum" })
+	var names []string
+	for _, p := range c[0].Props {
+		names = append(names, p.Name)
+	}
+	if strings.Join(names, " ") != "ClusterStream ClusterStreamLastError" {
+		t.Fatalf("failing: changed %v", names)
 	}
 }
