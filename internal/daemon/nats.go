@@ -72,6 +72,9 @@ func startNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state
 }
 
 func runNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.Model, workdir string, log *slog.Logger) error {
+	// The helpers below stop when runNATS returns, also on an error.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var g state.Glusterd
 	for g = model.Glusterd(); g.UUID == ""; g = model.Glusterd() {
 		select {
@@ -98,6 +101,7 @@ func runNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.M
 		}
 		routesDone := make(chan struct{})
 		defer func() {
+			stop()
 			<-routesDone
 			srv.Shutdown()
 			srv.WaitForShutdown()
@@ -128,10 +132,10 @@ func runNATS(ctx context.Context, cfg Config, j *journal.Journal, model *state.M
 	hooks := natsstream.NewHookDeliverer(natsstream.HookOptions{JS: js, Cluster: cluster, File: hooksFile, Logger: log})
 	hooksDone := make(chan struct{})
 	go func() { hooks.Run(ctx); close(hooksDone) }()
-	defer func() { <-hooksDone }()
+	defer func() { stop(); <-hooksDone }()
 	shown := make(chan struct{})
 	go func() { showClusterStream(ctx, nc, pub, model, time.Second); close(shown) }()
-	defer func() { <-shown }()
+	defer func() { stop(); <-shown }()
 	return pub.Run(ctx)
 }
 
