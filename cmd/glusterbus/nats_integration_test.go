@@ -184,8 +184,9 @@ type natsServer struct {
 }
 
 // startNATSServers builds nats-server from the module and runs one on each
-// node's address, clustered, with JetStream; it returns their client URLs.
-func startNATSServers(t *testing.T, nodes []*testbed.Node) []string {
+// node's address, clustered, with JetStream; it returns their client URLs
+// and a function that stops them (also called at the end of the test).
+func startNATSServers(t *testing.T, nodes []*testbed.Node) ([]string, func()) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "nats-server")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
@@ -217,8 +218,8 @@ func startNATSServers(t *testing.T, nodes []*testbed.Node) []string {
 		servers = append(servers, s)
 		urls = append(urls, "nats://"+n.Addr+":4222")
 	}
-	t.Cleanup(func() {
-		for i, s := range servers {
+	stop := func() {
+		for _, s := range servers {
 			_ = s.cmd.Process.Signal(os.Interrupt)
 			select {
 			case <-s.exited:
@@ -226,12 +227,17 @@ func startNATSServers(t *testing.T, nodes []*testbed.Node) []string {
 				_ = s.cmd.Process.Kill()
 				<-s.exited
 			}
-			if t.Failed() {
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			for i, s := range servers {
 				t.Logf("nats-server %d:\n%s", i+1, s.logs.String())
 			}
 		}
 	})
-	return urls
+	return urls, stop
 }
 
 // clusterChanges is how many volume changes the cluster stream tests make:
@@ -323,8 +329,9 @@ func testClusterStream(t *testing.T, external bool) {
 	}
 
 	var urls []string
+	stopServers := func() {}
 	if external {
-		urls = startNATSServers(t, c.Nodes)
+		urls, stopServers = startNATSServers(t, c.Nodes)
 	} else {
 		for _, gn := range c.Nodes {
 			urls = append(urls, "nats://"+gn.Addr+":4222")
@@ -557,6 +564,41 @@ func testClusterStream(t *testing.T, external bool) {
 	cancel()
 	if err := <-readDone; err != nil {
 		t.Errorf("reading the stream: %v", err)
+	}
+
+	if external {
+		// Without NATS, the manager says so in a PropertiesChanged.
+		conn, err := dbus.Connect(nodes[0].bus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.AddMatchSignal(dbus.WithMatchObjectPath(exporter.ManagerPath),
+			dbus.WithMatchMember("PropertiesChanged")); err != nil {
+			t.Fatal(err)
+		}
+		sigs := make(chan *dbus.Signal, 100)
+		conn.Signal(sigs)
+		stopServers()
+		deadline := time.After(60 * time.Second)
+		for disconnected := false; !disconnected; {
+			select {
+			case sig := <-sigs:
+				if len(sig.Body) < 2 {
+					continue
+				}
+				changed, _ := sig.Body[1].(map[string]dbus.Variant)
+				if v, ok := changed["ClusterStream"]; ok && v.Value() == "disconnected" {
+					disconnected = true
+				}
+			case <-deadline:
+				t.Fatal("no PropertiesChanged with ClusterStream disconnected within 60 s of stopping NATS")
+			}
+		}
+		var lastErr string
+		if err := conn.Object(exporter.BusName, exporter.ManagerPath).StoreProperty(exporter.ManagerInterface+".ClusterStreamLastError", &lastErr); err != nil || lastErr == "" {
+			t.Errorf("disconnected, ClusterStreamLastError %q (%v)", lastErr, err)
+		}
 	}
 
 	// Nothing any daemon journaled, the killed one's too, is missing from
