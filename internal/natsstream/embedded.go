@@ -31,12 +31,9 @@ type EmbeddedConfig struct {
 	// ClusterName names the NATS cluster (the same on every node).
 	ClusterName string
 	// Routes are the other nodes' cluster addresses (host:port). None runs a
-	// single server, unless Clustered.
+	// single server (clustered JetStream does not start without a route),
+	// which a reload cannot make a cluster.
 	Routes []string
-	// Clustered listens for the other nodes even with no Routes, so that
-	// ReloadEmbedded can add routes later. A server started without it
-	// cannot be made a cluster by a reload.
-	Clustered bool
 	// LogFile, if set, receives the server's own log.
 	LogFile string
 }
@@ -60,7 +57,7 @@ func (c EmbeddedConfig) Config() (string, error) {
 	if c.LogFile != "" {
 		fmt.Fprintf(&b, "log_file: %s\n", strconv.Quote(c.LogFile))
 	}
-	if len(c.Routes) > 0 || c.Clustered {
+	if len(c.Routes) > 0 {
 		listen := c.ClusterListen
 		if listen == "" {
 			listen = net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultClusterPort))
@@ -111,8 +108,8 @@ func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
 // ReloadEmbedded applies c to a server StartEmbedded started, as
 // nats-server applies a changed configuration file: routes are added and
 // removed, connections stay. c must differ from the starting configuration
-// only in what nats-server can reload (Routes, not the listen addresses,
-// names or whether it is Clustered).
+// only in what nats-server can reload: Routes, but not the listen
+// addresses, and not from none to some or from some to none.
 func ReloadEmbedded(s *server.Server, c EmbeddedConfig) error {
 	conf, err := c.Config()
 	if err != nil {
