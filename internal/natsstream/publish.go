@@ -160,7 +160,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 				continue
 			}
 			ready = true
-			p.update(func(s *Status) { s.Ready = true })
+			// What failed was reaching the stream: it is over, even if
+			// nothing is left to publish (which would clear it below).
+			p.update(func(s *Status) { s.Ready, s.LastError = true, "" })
 			p.log.Info("nats: stream ready", "stream", StreamName, "after_seq", cur, "last_seq", j.LastSeq())
 		}
 		evs, err := j.Range(cur, p.opts.PageSize)
