@@ -31,7 +31,8 @@ type EmbeddedConfig struct {
 	// ClusterName names the NATS cluster (the same on every node).
 	ClusterName string
 	// Routes are the other nodes' cluster addresses (host:port). None runs a
-	// single server.
+	// single server (clustered JetStream does not start without a route),
+	// which a reload cannot make a cluster.
 	Routes []string
 	// LogFile, if set, receives the server's own log.
 	LogFile string
@@ -102,4 +103,24 @@ func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
 		return nil, errors.New("the embedded NATS server did not start")
 	}
 	return s, nil
+}
+
+// ReloadEmbedded applies c to a server StartEmbedded started, as
+// nats-server applies a changed configuration file: routes are added and
+// removed, connections stay. c must differ from the starting configuration
+// only in what nats-server can reload: Routes, but not the listen
+// addresses, and not from none to some or from some to none.
+func ReloadEmbedded(s *server.Server, c EmbeddedConfig) error {
+	conf, err := c.Config()
+	if err != nil {
+		return err
+	}
+	opts := &server.Options{}
+	if err := opts.ProcessConfigString(conf); err != nil {
+		return fmt.Errorf("embedded NATS configuration: %w", err)
+	}
+	if err := s.ReloadOptions(opts); err != nil {
+		return fmt.Errorf("reloading the embedded NATS server: %w", err)
+	}
+	return nil
 }

@@ -50,6 +50,7 @@ type Status struct {
 	Duplicates uint64 // events the stream already had (another node's, or a retry)
 	Lost       uint64 // events retention removed before they were published
 	LastError  string
+	Ready      bool // the stream was found or created; false again while it is looked for anew
 }
 
 // Publisher follows the journal from its durable cursor and publishes each
@@ -171,6 +172,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 				continue
 			}
 			ready = true
+			// What failed was reaching the stream: it is over, even if
+			// nothing is left to publish (which would clear it below).
+			p.update(func(s *Status) { s.Ready, s.LastError = true, "" })
 			p.log.Info("nats: stream ready", "stream", StreamName, "after_seq", cur, "last_seq", j.LastSeq())
 		}
 		evs, err := j.Range(cur, p.opts.PageSize)
@@ -212,6 +216,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrNoStreamResponse) {
 				ready = false
+				p.update(func(s *Status) { s.Ready = false })
 			}
 			if !fail("publishing", err) {
 				break

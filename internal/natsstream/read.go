@@ -144,7 +144,6 @@ func readPending(ctx context.Context, c jetstream.Consumer, emit func(StreamMess
 			}
 			return err
 		}
-		failures = 0
 		n, done := 0, false
 		for m := range batch.Messages() {
 			n++
@@ -155,8 +154,15 @@ func readPending(ctx context.Context, c jetstream.Consumer, emit func(StreamMess
 			done = done || pending == 0
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+			// As a failed Fetch: a server whose consumer moved, or a
+			// cluster settling after a restart ("no responders"), answers
+			// again soon. The ordered consumer resumes after what it gave.
+			if failures++; failures < readAttempts && sleep(ctx, readRetryWait) {
+				continue
+			}
 			return err
 		}
+		failures = 0
 		if done || n == 0 {
 			return nil
 		}

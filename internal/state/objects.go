@@ -110,6 +110,10 @@ func managerObject(s *Snapshot) Object {
 		{"Peers", peers},
 		{"JournalError", s.Service.JournalError},
 		{"Webhooks", nonNilWebhooks(s.Service.Webhooks)},
+		{"ClusterStream", s.Service.ClusterStream.State},
+		{"ClusterStreamCursor", s.Service.ClusterStream.Cursor},
+		{"ClusterStreamPublished", s.Service.ClusterStream.Published},
+		{"ClusterStreamLastError", s.Service.ClusterStream.LastError},
 	}}
 }
 

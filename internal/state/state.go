@@ -28,6 +28,18 @@ type Snapshot struct {
 type Service struct {
 	JournalError string         // why events cannot be journaled now; "" when they can
 	Webhooks     []WebhookState // delivery to each configured webhook, by URL
+	// ClusterStream is this daemon's publishing to the cluster-wide
+	// stream; its zero value means the stream is not configured.
+	ClusterStream ClusterStreamState
+}
+
+// ClusterStreamState is this daemon's publishing to the cluster-wide NATS
+// stream, as shown on the manager.
+type ClusterStreamState struct {
+	State     string // "" (off), connecting, connected, disconnected, failing, failed
+	Cursor    uint64 // last journal sequence the stream acknowledged
+	Published uint64 // events the stream acknowledged since the daemon started, new or already held
+	LastError string // why publishing fails now; "" while it works
 }
 
 // WebhookState is the delivery state of one webhook. It is comparable, so

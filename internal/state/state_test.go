@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -324,5 +325,27 @@ func setAllAsAFullDiff(t *testing.T, rng *rand.Rand, clone func(*Snapshot) *Snap
 			t.Fatalf("round %d: SetAll reported\n%+v\nwant\n%+v", round, got, want)
 		}
 		prev = next
+	}
+}
+
+// TestClusterStreamOnManager: the stream's condition is shown on the
+// manager, and only what changed is a change.
+func TestClusterStreamOnManager(t *testing.T) {
+	m := NewModel()
+	cs := ClusterStreamState{State: "connected", Cursor: 5, Published: 5}
+	c := m.UpdateService(func(s *Service) { s.ClusterStream = cs })
+	if len(c) != 1 || len(c[0].Props) != 3 {
+		t.Fatalf("first condition: %+v", c)
+	}
+	if c := m.UpdateService(func(s *Service) { s.ClusterStream = cs }); len(c) != 0 {
+		t.Fatalf("the same condition again: %+v", c)
+	}
+	c = m.UpdateService(func(s *Service) { s.ClusterStream.State, s.ClusterStream.LastError = "failing", "no quorum" })
+	var names []string
+	for _, p := range c[0].Props {
+		names = append(names, p.Name)
+	}
+	if strings.Join(names, " ") != "ClusterStream ClusterStreamLastError" {
+		t.Fatalf("failing: changed %v", names)
 	}
 }
