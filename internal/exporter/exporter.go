@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
@@ -44,6 +45,11 @@ type Exporter struct {
 	wireMu      sync.Mutex
 	unencodable int    // objects whose values D-Bus cannot carry
 	scratch     []byte // reused to encode an entry
+	// The entries are let go when no call came for encodedIdle (see
+	// releaseIdleEntries); lastCall and release are under wireMu.
+	encodedIdle time.Duration
+	lastCall    time.Time
+	release     *time.Timer
 }
 
 // largeReply is how many objects make a GetManagedObjects reply large

@@ -13,7 +13,8 @@ import (
 
 // GetManagedObjects is answered from a cache of each object's entry of the
 // reply, kept in its wire form ({o a{sa{sv}}}, starting 8-aligned) and
-// encoded again, at the next call, only when Apply changed the object. The
+// encoded again, at the next call, only when Apply changed the object (or
+// after a minute without calls, when the cache is let go). The
 // reply is those entries behind a header of its own, written as bytes
 // through the signal queue: after the signals of every change it shows,
 // before those of any change it does not. At 20 000 objects godbus took
@@ -133,12 +134,54 @@ func (e *Exporter) removeManaged(o *object) {
 	}
 }
 
+// defaultEncodedIdle is how long the encoded entries are kept after the
+// last GetManagedObjects: a client that asks again soon (a dashboard, a
+// monitor's reconnect) gets the fast reply, while a daemon nobody asks does
+// not hold a second copy of its tree (tens of megabytes at 20 000 objects).
+const defaultEncodedIdle = time.Minute
+
+// releaseIdleEntries lets the encoded entries go when no call came for
+// encodedIdle; the next call encodes every entry again.
+func (e *Exporter) releaseIdleEntries() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.wireMu.Lock()
+	defer e.wireMu.Unlock()
+	if left := e.encodedIdle - time.Since(e.lastCall); left > 0 {
+		e.release.Reset(left)
+		return
+	}
+	e.release = nil
+	for _, o := range e.managed {
+		o.wire, o.wireLen = nil, 0
+		e.markStale(o)
+	}
+	e.scratch = nil
+	if len(e.managed) >= largeReply && e.onBurst != nil {
+		e.onBurst() // give the memory back to the system
+	}
+}
+
+// noteCall records a call, for releaseIdleEntries; e.wireMu is held.
+func (e *Exporter) noteCall() {
+	e.lastCall = time.Now()
+	if e.release == nil {
+		idle := e.encodedIdle
+		if idle <= 0 {
+			idle = defaultEncodedIdle
+			e.encodedIdle = idle
+		}
+		e.release = time.AfterFunc(idle, e.releaseIdleEntries)
+	}
+}
+
 // managedBody returns the pieces of the reply's body, with pieces[0] left
 // for the header, and the body's length; e.mu is held. It fails when an
 // object has a value D-Bus cannot carry.
 func (e *Exporter) managedBody() (net.Buffers, int, error) {
 	e.wireMu.Lock()
 	defer e.wireMu.Unlock()
+	e.noteCall()
 	e.encodeStale()
 	if e.unencodable > 0 {
 		return nil, 0, wireError("an object has a value D-Bus cannot carry")

@@ -262,3 +262,54 @@ func TestGetManagedObjectsWithoutEncodedReplies(t *testing.T) {
 		t.Fatalf("%d objects", len(out))
 	}
 }
+
+// TestEncodedEntriesLetGoWhenIdle: without calls for a while the encoded
+// entries are let go, and the next call encodes them again to the same
+// reply, changes made meanwhile included.
+func TestEncodedEntriesLetGoWhenIdle(t *testing.T) {
+	f := newFixture(t)
+	f.exp.wireMu.Lock()
+	f.exp.encodedIdle = 100 * time.Millisecond
+	f.exp.wireMu.Unlock()
+	f.model.SetAll(benchSnapshot(20))
+	first := f.managed(t)
+	encoded := func() int {
+		f.exp.mu.RLock()
+		defer f.exp.mu.RUnlock()
+		f.exp.wireMu.Lock()
+		defer f.exp.wireMu.Unlock()
+		n := 0
+		for _, o := range f.exp.managed {
+			if o.wire != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if n := encoded(); n != len(first) {
+		t.Fatalf("%d of %d entries encoded after a call", n, len(first))
+	}
+	deadline := time.Now().Add(time.Minute)
+	for encoded() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d entries still encoded long after the last call", encoded())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if again := f.managed(t); !reflect.DeepEqual(again, first) {
+		t.Fatalf("the reply after the entries were let go differs:\n%v\nwant\n%v", again, first)
+	}
+	v := benchVolume(3)
+	v.Options["user.x"] = "y"
+	f.model.SetVolume(v.Name, v)
+	for encoded() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("entries still encoded long after the last call")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := f.managed(t)
+	if opts := got[VolumePrefix+dbus.ObjectPath(v.Name)][VolumeInterface]["Options"].Value().(map[string]string); opts["user.x"] != "y" {
+		t.Fatalf("a change made while the entries were let go is missing: %v", opts)
+	}
+}
