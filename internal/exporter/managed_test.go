@@ -26,13 +26,7 @@ func TestGetManagedObjectsOnBus(t *testing.T) {
 	snap.Volumes["vol00002"].Tasks = []state.Task{{ID: "t1", Type: "Rebalance", Status: "completed", Figures: map[string]string{"files": "3"}}}
 	snap.Peers["u2"] = &state.Peer{UUID: "u2", Hostname: "n2", Hostnames: []string{"n2", "10.0.0.2"}, Connected: true}
 	snap.Snapshots["s1"] = &state.VolumeSnapshot{Name: "s1", ID: "u1", OriginVolume: "vol00001", Status: "Started"}
-	snap.Volumes["vol00001"].Options["features.quota"] = "on"
-	snap.Volumes["vol00001"].QuotaLimits = []state.QuotaLimit{{Path: "/a", HardLimit: 10 << 20, SoftLimit: 8 << 20, Used: 9 << 20, Available: 1 << 20, SoftExceeded: true}}
-	snap.GeoReps = map[string]*state.GeoRepSession{state.GeoRepKey("vol00002", "geo@h2::dr"): {
-		PrimaryVolume: "vol00002", Secondary: "geo@h2::dr", SecondaryHost: "h2", SecondaryVolume: "dr", SecondaryUser: "geo",
-		Workers: []state.GeoRepWorker{{PrimaryNode: "n1", PrimaryNodeUUID: "u1", PrimaryBrick: "/b", SecondaryNode: "h2",
-			Status: "Faulty", LastSynced: 1700000000000000, Entry: -1, Data: -1, Meta: -1, Failures: -1}},
-		CheckpointTime: 1700000000000000}}
+	addQuotaAndGeoRep(snap)
 	f.model.SetAll(snap)
 	got := f.managed(t)
 	if want := len(snap.Objects()); len(got) != want {

@@ -198,13 +198,7 @@ func TestReplyDecodesAsGodbus(t *testing.T) {
 	snap := benchSnapshot(40)
 	snap.Service.Webhooks = []state.WebhookState{{URL: "https://hook", State: "ok", Delivered: 3, LastErrorUsec: -5}}
 	snap.Volumes["vol00003"].Tasks = []state.Task{{ID: "t", Type: "Rebalance", Status: "in progress", Figures: map[string]string{"files": "1", "size": "2"}}}
-	snap.Volumes["vol00001"].Options["features.quota"] = "on"
-	snap.Volumes["vol00001"].QuotaLimits = []state.QuotaLimit{{Path: "/a", HardLimit: 10 << 20, SoftLimit: 8 << 20, Used: 9 << 20, Available: 1 << 20, SoftExceeded: true}}
-	snap.GeoReps = map[string]*state.GeoRepSession{state.GeoRepKey("vol00002", "geo@h2::dr"): {
-		PrimaryVolume: "vol00002", Secondary: "geo@h2::dr", SecondaryHost: "h2", SecondaryVolume: "dr", SecondaryUser: "geo",
-		Workers: []state.GeoRepWorker{{PrimaryNode: "n1", PrimaryNodeUUID: "u1", PrimaryBrick: "/b", SecondaryNode: "h2",
-			Status: "Faulty", LastSynced: 1700000000000000, Entry: -1, Data: -1, Meta: -1, Failures: -1}},
-		CheckpointTime: 1700000000000000}}
+	addQuotaAndGeoRep(snap)
 	m.SetAll(snap)
 	check("first read")
 	v := benchVolume(7)
@@ -273,4 +267,16 @@ func TestStaleEntriesBounded(t *testing.T) {
 	if len(exp.stale) != 0 {
 		t.Fatalf("%d stale entries after a call", len(exp.stale))
 	}
+}
+
+// addQuotaAndGeoRep gives a benchSnapshot of at least 3 volumes quota
+// limits and a geo-replication session, for the value types they bring.
+func addQuotaAndGeoRep(snap *state.Snapshot) {
+	snap.Volumes["vol00001"].Options["features.quota"] = "on"
+	snap.Volumes["vol00001"].QuotaLimits = []state.QuotaLimit{{Path: "/a", HardLimit: 10 << 20, SoftLimit: 8 << 20, Used: 9 << 20, Available: 1 << 20, SoftExceeded: true}}
+	snap.GeoReps = map[string]*state.GeoRepSession{state.GeoRepKey("vol00002", "geo@h2::dr"): {
+		PrimaryVolume: "vol00002", Secondary: "geo@h2::dr", SecondaryHost: "h2", SecondaryVolume: "dr", SecondaryUser: "geo",
+		Workers: []state.GeoRepWorker{{PrimaryNode: "n1", PrimaryNodeUUID: "u1", PrimaryBrick: "/b", SecondaryNode: "h2",
+			Status: "Faulty", LastSynced: 1700000000000000, Entry: -1, Data: -1, Meta: -1, Failures: -1}},
+		CheckpointTime: 1700000000000000}}
 }

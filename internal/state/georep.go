@@ -129,25 +129,12 @@ func geoRepObject(key string, s *GeoRepSession) Object {
 
 // SetGeoReps replaces the set of geo-replication sessions, by GeoRepKey.
 func (m *Model) SetGeoReps(sessions map[string]*GeoRepSession) []Change {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.start()
-	before := appendGeoRepObjects(nil, m.cur.GeoReps)
-	m.cur.GeoReps = sessions
-	changes := Diff(before, appendGeoRepObjects(nil, sessions))
-	m.publish(changes)
-	return changes
+	return replaceSet(m, func(s *Snapshot) *map[string]*GeoRepSession { return &s.GeoReps }, sessions, appendGeoRepObjects)
 }
 
 // GeoReps returns copies of the known geo-replication sessions by
 // GeoRepKey; their workers are shared with the model, which never changes
 // them in place.
 func (m *Model) GeoReps() map[string]GeoRepSession {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[string]GeoRepSession, len(m.cur.GeoReps))
-	for key, s := range m.cur.GeoReps {
-		out[key] = *s
-	}
-	return out
+	return copySet(m, func(s *Snapshot) map[string]*GeoRepSession { return s.GeoReps })
 }

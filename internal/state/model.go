@@ -214,23 +214,37 @@ func (m *Model) peerObjects() []Object {
 
 // SetSnapshots replaces the set of volume snapshots.
 func (m *Model) SetSnapshots(snaps map[string]*VolumeSnapshot) []Change {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.start()
-	before := appendSnapshotObjects(nil, m.cur.Snapshots)
-	m.cur.Snapshots = snaps
-	changes := Diff(before, appendSnapshotObjects(nil, snaps))
-	m.publish(changes)
-	return changes
+	return replaceSet(m, func(s *Snapshot) *map[string]*VolumeSnapshot { return &s.Snapshots }, snaps, appendSnapshotObjects)
 }
 
 // Snapshots returns copies of the known volume snapshots by name.
 func (m *Model) Snapshots() map[string]VolumeSnapshot {
+	return copySet(m, func(s *Snapshot) map[string]*VolumeSnapshot { return s.Snapshots })
+}
+
+// replaceSet replaces a set of objects read on its own (snapshots,
+// geo-replication sessions), field of the current snapshot, with next.
+func replaceSet[T any](m *Model, field func(*Snapshot) *map[string]*T, next map[string]*T,
+	objects func([]Object, map[string]*T) []Object) []Change {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string]VolumeSnapshot, len(m.cur.Snapshots))
-	for name, s := range m.cur.Snapshots {
-		out[name] = *s
+	m.start()
+	set := field(m.cur)
+	before := objects(nil, *set)
+	*set = next
+	changes := Diff(before, objects(nil, next))
+	m.publish(changes)
+	return changes
+}
+
+// copySet returns copies of the members of a set of objects by key.
+func copySet[T any](m *Model, field func(*Snapshot) map[string]*T) map[string]T {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	set := field(m.cur)
+	out := make(map[string]T, len(set))
+	for key, v := range set {
+		out[key] = *v
 	}
 	return out
 }
