@@ -169,31 +169,9 @@ func appendWireValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return endWireArray(b, at, start)
 	case map[string]string:
-		var buf [16]string
-		b, at, start := beginWireArray(b, 8)
-		for _, k := range sortedKeys(v, buf[:]) {
-			b = wirePad(b, 8)
-			if b, err = appendWireString(b, k); err != nil {
-				return b, err
-			}
-			if b, err = appendWireString(b, v[k]); err != nil {
-				return b, err
-			}
-		}
-		return endWireArray(b, at, start)
+		return appendWireDict(b, v, appendWireString)
 	case map[string]dbus.Variant:
-		var buf [16]string
-		b, at, start := beginWireArray(b, 8)
-		for _, k := range sortedKeys(v, buf[:]) {
-			b = wirePad(b, 8)
-			if b, err = appendWireString(b, k); err != nil {
-				return b, err
-			}
-			if b, err = appendWireVariant(b, v[k]); err != nil {
-				return b, err
-			}
-		}
-		return endWireArray(b, at, start)
+		return appendWireDict(b, v, appendWireVariant)
 	}
 	return appendWireReflect(b, reflect.ValueOf(v), depth)
 }
@@ -322,4 +300,22 @@ func appendWireReflect(b []byte, v reflect.Value, depth int) ([]byte, error) {
 		return endWireArray(b, at, start)
 	}
 	return b, wireError("no D-Bus form for " + v.Type().String())
+}
+
+// appendWireDict writes an a{s...} dict, its keys sorted as godbus sorts
+// them, each value with value.
+func appendWireDict[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	var buf [16]string
+	var err error
+	b, at, start := beginWireArray(b, 8)
+	for _, k := range sortedKeys(m, buf[:]) {
+		b = wirePad(b, 8)
+		if b, err = appendWireString(b, k); err != nil {
+			return b, err
+		}
+		if b, err = value(b, m[k]); err != nil {
+			return b, err
+		}
+	}
+	return endWireArray(b, at, start)
 }
