@@ -121,6 +121,14 @@ func TestHealCountsOnRealCluster(t *testing.T) {
 	if v, _ := model.Volume("plain"); !v.HealInfoTime.IsZero() {
 		t.Errorf("a volume that does not self-heal has heal counts read at %v", v.HealInfoTime)
 	}
+	// Counts read again and found as they were keep their time.
+	firstRead := vol().HealInfoTime
+	if err := r.All(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v := vol(); !v.HealInfoTime.Equal(firstRead) {
+		t.Errorf("unchanged counts read again: read at %v, want %v kept", v.HealInfoTime, firstRead)
+	}
 
 	pid := c.BrickPID(t, "rep", 1, dirs[2])
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -134,6 +142,9 @@ func TestHealCountsOnRealCluster(t *testing.T) {
 	r.TriggerRuntime("rep") // as BRICK_DISCONNECTED would
 	waitCluster(t, "entries pending self-heal", func() bool { return vol().HealPendingEntries > 0 })
 	v := vol()
+	if !v.HealInfoTime.After(firstRead) {
+		t.Errorf("counts found changed read at %v, not after %v", v.HealInfoTime, firstRead)
+	}
 	byPath := map[string]uint64{}
 	for _, b := range v.Bricks {
 		byPath[b.Path] = b.HealPendingEntries

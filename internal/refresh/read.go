@@ -804,6 +804,7 @@ func (r *Refresher) applyRuntimeTo(out *state.Volume, rt *runtimes, up func(stri
 		out.Tasks = rt.tasks[v.Name]
 	}
 	grace := r.inStartGrace(v.Name)
+	healChanged := false
 	for i := range out.Bricks {
 		b := &out.Bricks[i]
 		name := b.Name()
@@ -836,6 +837,7 @@ func (r *Refresher) applyRuntimeTo(out *state.Volume, rt *runtimes, up func(stri
 			b.SetUnknown()
 		}
 		if n, ok := rt.heal[name]; ok {
+			healChanged = healChanged || b.HealPendingEntries != n
 			b.HealPendingEntries = n
 		}
 		if b.RuntimeUnknown && out.Status == "Started" {
@@ -849,7 +851,13 @@ func (r *Refresher) applyRuntimeTo(out *state.Volume, rt *runtimes, up func(stri
 		for i := range out.Bricks {
 			sum += out.Bricks[i].HealPendingEntries
 		}
-		out.HealPendingEntries, out.HealInfoTime = sum, rt.healAt
+		// Counts read again and found as they were keep their time: a time
+		// new at every read would make every self-healing volume differ
+		// from the last read, and the diff of a quiet cluster O(cluster).
+		if healChanged || sum != out.HealPendingEntries || out.HealInfoTime.IsZero() {
+			out.HealInfoTime = rt.healAt
+		}
+		out.HealPendingEntries = sum
 	}
 }
 
