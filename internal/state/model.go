@@ -53,20 +53,32 @@ func (m *Model) SetAll(next *Snapshot) []Change {
 	if next.GeoReps == nil {
 		next.GeoReps = m.cur.GeoReps // read on their own
 	}
-	dup := duplicateBricks(next)
+	next.index = nil
+	if sameVolumeNames(next, m.cur) {
+		next.index = m.cur.keepIndex()
+	}
+	next.keepIndex()
 	if m.curDupStale {
 		m.curDup, m.curDupStale = duplicateBricks(m.cur), false
 	}
 	var changes []Change
-	switch {
-	case !m.started:
+	dup := m.curDup
+	if !m.started {
+		dup = duplicateBricks(next)
 		changes = Diff(nil, next.Objects())
-	case dup || m.curDup:
-		// A brick in two volumes at once (never so in glusterd): leaving
-		// out one of its objects could change what the other compares with.
-		changes = Diff(m.cur.Objects(), next.Objects())
-	default:
-		changes = Diff(changedObjects(m.cur, next))
+	} else {
+		before, after, moved := changedObjects(m.cur, next)
+		if moved {
+			dup = duplicateBricks(next)
+		}
+		if dup || m.curDup {
+			// A brick in two volumes at once (never so in glusterd):
+			// leaving out one of its objects could change what the other
+			// compares with.
+			changes = Diff(m.cur.Objects(), next.Objects())
+		} else {
+			changes = Diff(before, after)
+		}
 	}
 	m.started = true
 	m.cur, m.curDup = next, dup
@@ -97,8 +109,9 @@ func duplicateBricks(s *Snapshot) bool {
 
 // changedObjects lists the objects of two snapshots in the order of
 // Snapshot.Objects, leaving out the volumes and bricks that are equal in
-// both.
-func changedObjects(prev, next *Snapshot) (before, after []Object) {
+// both. moved says whether a brick may be somewhere else in next: a volume
+// came or went, or changed its list of bricks.
+func changedObjects(prev, next *Snapshot) (before, after []Object, moved bool) {
 	before = append(before, managerObject(prev), glusterdObject(&prev.Glusterd))
 	after = append(after, managerObject(next), glusterdObject(&next.Glusterd))
 	for _, id := range slices.Sorted(maps.Keys(prev.Peers)) {
@@ -107,16 +120,19 @@ func changedObjects(prev, next *Snapshot) (before, after []Object) {
 	for _, id := range slices.Sorted(maps.Keys(next.Peers)) {
 		after = append(after, peerObject(next.Peers[id]))
 	}
-	for _, name := range slices.Sorted(maps.Keys(prev.Volumes)) {
+	moved = prev.index == nil || prev.index != next.index
+	for _, name := range prev.volumeIndex().names {
 		if v, ok := next.Volumes[name]; ok {
-			before = appendChangedVolumeObjects(before, prev.Volumes[name], v)
+			var sameBricks bool
+			before, sameBricks = appendChangedVolumeObjects(before, prev.Volumes[name], v)
+			moved = moved || !sameBricks
 		} else {
 			before = appendVolumeObjects(before, prev.Volumes[name])
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(next.Volumes)) {
+	for _, name := range next.volumeIndex().names {
 		if v, ok := prev.Volumes[name]; ok {
-			after = appendChangedVolumeObjects(after, next.Volumes[name], v)
+			after, _ = appendChangedVolumeObjects(after, next.Volumes[name], v)
 		} else {
 			after = appendVolumeObjects(after, next.Volumes[name])
 		}
@@ -125,17 +141,17 @@ func changedObjects(prev, next *Snapshot) (before, after []Object) {
 	after = appendSnapshotObjects(after, next.Snapshots)
 	before = appendGeoRepObjects(before, prev.GeoReps)
 	after = appendGeoRepObjects(after, next.GeoReps)
-	return before, after
+	return before, after, moved
 }
 
 // appendChangedVolumeObjects appends the objects of v that may differ from
 // those of other, the volume it replaces or is replaced by: none when the
 // two are equal, else the volume's object and those of the bricks not equal
 // to other's brick at the same place (all of them when the list of bricks
-// changed).
-func appendChangedVolumeObjects(objs []Object, v, other *Volume) []Object {
+// changed). sameBricks says whether the two list the same bricks.
+func appendChangedVolumeObjects(objs []Object, v, other *Volume) (_ []Object, sameBricks bool) {
 	if v == other || volumeEqual(v, other) {
-		return objs
+		return objs, true
 	}
 	objs = append(objs, volumeObject(v))
 	sameList := len(v.Bricks) == len(other.Bricks)
@@ -147,7 +163,7 @@ func appendChangedVolumeObjects(objs []Object, v, other *Volume) []Object {
 			objs = append(objs, brickObject(v, i))
 		}
 	}
-	return objs
+	return objs, sameList
 }
 
 // volumeEqual reports whether two volumes show the same objects: every
@@ -184,6 +200,7 @@ func (m *Model) SetVolume(name string, v *Volume) []Change {
 		m.cur.Volumes[name] = v
 	}
 	if membership {
+		m.cur.index = nil
 		after = append(after, managerObject(m.cur))
 	}
 	after = appendVolumeObjects(after, v)

@@ -70,7 +70,7 @@ func (s *Snapshot) Objects() []Object {
 	for _, id := range slices.Sorted(maps.Keys(s.Peers)) {
 		objs = append(objs, peerObject(s.Peers[id]))
 	}
-	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
+	for _, name := range s.volumeIndex().names {
 		objs = appendVolumeObjects(objs, s.Volumes[name])
 	}
 	objs = appendSnapshotObjects(objs, s.Snapshots)
@@ -97,16 +97,12 @@ func snapshotObject(s *VolumeSnapshot) Object {
 }
 
 func managerObject(s *Snapshot) Object {
-	vols := make([]Ref, 0, len(s.Volumes))
-	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
-		vols = append(vols, Ref{KindVolume, name})
-	}
 	peers := make([]Ref, 0, len(s.Peers))
 	for _, id := range slices.Sorted(maps.Keys(s.Peers)) {
 		peers = append(peers, Ref{KindPeer, id})
 	}
 	return Object{Ref{KindManager, ""}, []Property{
-		{"Volumes", vols},
+		{"Volumes", s.volumeIndex().refs},
 		{"Peers", peers},
 		{"JournalError", s.Service.JournalError},
 		{"Webhooks", nonNilWebhooks(s.Service.Webhooks)},

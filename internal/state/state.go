@@ -7,7 +7,11 @@
 // to the sinks (the D-Bus exporter, the event journal).
 package state
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"time"
+)
 
 // Snapshot is the cluster as read at one moment.
 type Snapshot struct {
@@ -22,6 +26,53 @@ type Snapshot struct {
 	// Service is the daemon's own condition, shown on the manager. It is
 	// not read from the cluster: full refreshes keep it as it is.
 	Service Service
+
+	// index is Volumes' names in order, kept by the Model for the
+	// snapshot it holds (a caller may change its own snapshot's volumes
+	// at any time); a full read of the same volumes shares the one it
+	// replaces (see SetAll).
+	index *volumeIndex
+}
+
+// volumeIndex is a set of volume names in order, and the manager's
+// references to them. It is never changed once made.
+type volumeIndex struct {
+	names []string
+	refs  []Ref
+}
+
+// volumeIndex returns the snapshot's volume names in order: the index the
+// Model keeps, or one made now.
+func (s *Snapshot) volumeIndex() *volumeIndex {
+	if s.index != nil {
+		return s.index
+	}
+	names := slices.Sorted(maps.Keys(s.Volumes))
+	refs := make([]Ref, len(names))
+	for i, name := range names {
+		refs[i] = Ref{KindVolume, name}
+	}
+	return &volumeIndex{names, refs}
+}
+
+// keepIndex makes the snapshot keep its index from now on; only the Model
+// calls it, for the snapshot it holds.
+func (s *Snapshot) keepIndex() *volumeIndex {
+	s.index = s.volumeIndex()
+	return s.index
+}
+
+// sameVolumeNames reports whether two snapshots hold the same volume names.
+func sameVolumeNames(a, b *Snapshot) bool {
+	if len(a.Volumes) != len(b.Volumes) {
+		return false
+	}
+	for name := range a.Volumes {
+		if _, ok := b.Volumes[name]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Service is the daemon's own condition.
