@@ -198,7 +198,14 @@ func declaredIn(m introspect.Method) string {
 // never waits for the bus (see signalQueue), so the model's lock, under
 // which it runs, is never held across a write to the bus.
 func (e *Exporter) Apply(changes []state.Change) {
-	sigs := make([]pendingSignal, 0, len(changes))
+	// Without a connection the signals would be dropped: not making them
+	// spares the first read of a large cluster, made before the bus name is
+	// taken, a map of properties per object.
+	announce := e.signals.connected()
+	var sigs []pendingSignal
+	if announce {
+		sigs = make([]pendingSignal, 0, len(changes))
+	}
 	e.mu.Lock()
 	for _, c := range changes {
 		path := Path(c.Ref)
@@ -215,8 +222,10 @@ func (e *Exporter) Apply(changes []state.Change) {
 			e.objects[path] = obj
 			e.link(path)
 			e.addManaged(path, obj)
-			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesAdded",
-				[]any{path, map[string]map[string]dbus.Variant{iface: obj.props()}}, nil})
+			if announce {
+				sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesAdded",
+					[]any{path, map[string]map[string]dbus.Variant{iface: obj.props()}}, nil})
+			}
 		case state.Modified:
 			obj, ok := e.objects[path]
 			if !ok {
@@ -228,7 +237,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 			changed := map[string]dbus.Variant{}
 			for _, p := range c.Props {
 				v := obj.set(p.Name, p.Value)
-				if !e.silent[iface+"."+p.Name] {
+				if announce && !e.silent[iface+"."+p.Name] {
 					changed[p.Name] = v
 				}
 			}
@@ -245,8 +254,10 @@ func (e *Exporter) Apply(changes []state.Change) {
 			e.removeManaged(obj)
 			delete(e.objects, path)
 			e.unlink(path)
-			sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesRemoved",
-				[]any{path, []string{iface}}, nil})
+			if announce {
+				sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesRemoved",
+					[]any{path, []string{iface}}, nil})
+			}
 		}
 	}
 	// Queued before the tree is unlocked, so signals keep the order of the

@@ -121,6 +121,13 @@ func (e *Exporter) Emit(path dbus.ObjectPath, name string, args ...any) {
 	e.signals.put(pendingSignal{path, name, args, nil})
 }
 
+// connected says whether a connection is set: signals put now go out.
+func (q *signalQueue) connected() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.conn != nil
+}
+
 // encodedConn returns the current connection if it is c and it takes
 // encoded messages, or nil.
 func (q *signalQueue) encodedConn(c *dbus.Conn) *bus.Conn {
