@@ -120,7 +120,7 @@ func DumpLocalState(dump func(dir, file string) error) (*LocalState, error) {
 // DumpLocalStateWith is DumpLocalState parsing the dump with parse, which
 // returns a state of its own: the inode figures are added to its bricks.
 func DumpLocalStateWith(dump func(dir, file string) error, parse func([]byte) (*LocalState, error)) (*LocalState, error) {
-	dir, err := os.MkdirTemp("", "glusterbus-get-state-")
+	dir, err := os.MkdirTemp(dumpParent(), "glusterbus-get-state-")
 	if err != nil {
 		return nil, fmt.Errorf("gluster get-state: %w", err)
 	}
@@ -141,6 +141,16 @@ func DumpLocalStateWith(dump func(dir, file string) error, parse func([]byte) (*
 		addInodes(&st.Bricks[i])
 	}
 	return st, nil
+}
+
+// dumpParent is where the private directory of a dump is made. glusterd
+// writes the file, so it must see that directory as this process does: under
+// the systemd unit, whose /tmp is its own (PrivateTmp=), the unit's
+// RuntimeDirectory= (/run/glusterbus, shared with glusterd, and in memory),
+// which systemd names in $RUNTIME_DIRECTORY; else the temporary directory.
+func dumpParent() string {
+	first, _, _ := strings.Cut(os.Getenv("RUNTIME_DIRECTORY"), ":")
+	return first // "" is os.TempDir()
 }
 
 // workdir is glusterd's working directory, asked once.

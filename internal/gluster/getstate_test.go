@@ -2,6 +2,7 @@ package gluster
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -153,5 +154,31 @@ func TestParseGetStateTasks(t *testing.T) {
 	AddNodeState(&other, read("node-state-10.3-remove-brick-completed.info"))
 	if other.Type != "" || other.HaveDetail {
 		t.Errorf("another task's node_state.info was taken: %+v", other)
+	}
+}
+
+// Under the systemd unit the dump goes where glusterd can write it: the
+// service's runtime directory, which systemd names in $RUNTIME_DIRECTORY,
+// not its private /tmp; and nothing of it is left there.
+func TestDumpGoesToTheRuntimeDirectory(t *testing.T) {
+	runtimeDir := t.TempDir()
+	t.Setenv("RUNTIME_DIRECTORY", runtimeDir+":/run/other")
+	data, err := os.ReadFile("testdata/get-state-10.3-detail.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dumpedIn string
+	st, err := DumpLocalState(func(dir, file string) error {
+		dumpedIn = dir
+		return os.WriteFile(filepath.Join(dir, file), data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(dumpedIn) != runtimeDir || len(st.Bricks) == 0 {
+		t.Errorf("dumped in %s (%d bricks read), want a directory of its own in %s", dumpedIn, len(st.Bricks), runtimeDir)
+	}
+	if left, _ := os.ReadDir(runtimeDir); len(left) != 0 {
+		t.Errorf("left in the runtime directory: %v", left)
 	}
 }
