@@ -25,15 +25,19 @@ import (
 
 // Exporter is a dbus.Handler over the daemon's objects and a state.Sink.
 type Exporter struct {
-	log      *slog.Logger
-	ctx      context.Context
-	ifaces   map[string]introspect.Interface
-	layouts  map[string]*layout
-	silent   map[string]bool // "iface.Prop" that emit no PropertiesChanged
-	methods  map[string]map[string]*Method
-	signals  signalQueue
-	mu       sync.RWMutex
-	objects  map[dbus.ObjectPath]*object
+	log     *slog.Logger
+	ctx     context.Context
+	ifaces  map[string]introspect.Interface
+	layouts map[string]*layout
+	silent  map[string]bool // "iface.Prop" that emit no PropertiesChanged
+	methods map[string]map[string]*Method
+	signals signalQueue
+	mu      sync.RWMutex
+	objects map[dbus.ObjectPath]*object
+	// paths holds the path of each exported object, made once: property
+	// values refer to objects by path (a volume's bricks, a brick's
+	// volume), and share these strings.
+	paths    map[state.Ref]dbus.ObjectPath
 	children map[dbus.ObjectPath]map[string]bool // intermediate path -> child elements
 	onBurst  func()                              // see OnLargeReply
 
@@ -103,15 +107,41 @@ func (o *object) variant(i int) dbus.Variant {
 	return dbus.MakeVariantWithSignature(o.values[i], o.layout.sigs[i])
 }
 
-// set stores a state value as the named property and returns it as a
-// variant; names outside api/ are a bug of the caller.
+// set stores a value as D-Bus carries it (see Exporter.toDBus) as the
+// named property and returns it as a variant; names outside api/ are a bug
+// of the caller.
 func (o *object) set(name string, value any) dbus.Variant {
 	i, ok := o.layout.index[name]
 	if !ok {
 		panic("exporter: property " + name + " is not in api/ for " + o.iface)
 	}
-	o.values[i] = toDBus(value)
+	o.values[i] = value
 	return o.variant(i)
+}
+
+// path returns the object path of ref: the exported object's own, or made
+// now for an object not exported (yet); e.mu is held.
+func (e *Exporter) path(ref state.Ref) dbus.ObjectPath {
+	if p, ok := e.paths[ref]; ok {
+		return p
+	}
+	return Path(ref)
+}
+
+// toDBus converts a state property value to the Go value godbus sends;
+// e.mu is held.
+func (e *Exporter) toDBus(v any) any {
+	switch v := v.(type) {
+	case state.Ref:
+		return e.path(v)
+	case []state.Ref:
+		paths := make([]dbus.ObjectPath, len(v))
+		for i, r := range v {
+			paths[i] = e.path(r)
+		}
+		return paths
+	}
+	return v
 }
 
 // New returns an exporter with no objects. ctx bounds method calls.
@@ -142,6 +172,7 @@ func New(ctx context.Context, log *slog.Logger) *Exporter {
 		silent:   silent,
 		methods:  map[string]map[string]*Method{},
 		objects:  map[dbus.ObjectPath]*object{},
+		paths:    map[state.Ref]dbus.ObjectPath{},
 		children: map[dbus.ObjectPath]map[string]bool{},
 	}
 }
@@ -207,14 +238,21 @@ func (e *Exporter) Apply(changes []state.Change) {
 		sigs = make([]pendingSignal, 0, len(changes))
 	}
 	e.mu.Lock()
+	// The objects added first, so that the properties of those added
+	// with them refer to them by their own paths.
 	for _, c := range changes {
-		path := Path(c.Ref)
+		if _, ok := e.paths[c.Ref]; !ok && c.Type == state.Added {
+			e.paths[c.Ref] = Path(c.Ref)
+		}
+	}
+	for _, c := range changes {
+		path := e.path(c.Ref)
 		iface := Interface(c.Ref.Kind)
 		switch c.Type {
 		case state.Added:
 			obj := e.newObject(iface)
 			for _, p := range c.Props {
-				obj.set(p.Name, p.Value)
+				obj.set(p.Name, e.toDBus(p.Value))
 			}
 			if old, ok := e.objects[path]; ok {
 				e.removeManaged(old)
@@ -229,6 +267,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 		case state.Modified:
 			obj, ok := e.objects[path]
 			if !ok {
+				e.paths[c.Ref] = path
 				obj = e.newObject(iface)
 				e.objects[path] = obj
 				e.link(path)
@@ -236,7 +275,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 			}
 			changed := map[string]dbus.Variant{}
 			for _, p := range c.Props {
-				v := obj.set(p.Name, p.Value)
+				v := obj.set(p.Name, e.toDBus(p.Value))
 				if announce && !e.silent[iface+"."+p.Name] {
 					changed[p.Name] = v
 				}
@@ -247,6 +286,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 					[]any{iface, changed, []string{}}, nil})
 			}
 		case state.Removed:
+			delete(e.paths, c.Ref)
 			obj, ok := e.objects[path]
 			if !ok {
 				continue

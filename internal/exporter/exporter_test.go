@@ -215,7 +215,7 @@ func TestMatchesContract(t *testing.T) {
 					want = d.Type
 				}
 			}
-			if got := dbus.SignatureOf(toDBus(p.Value)).String(); got != want {
+			if got := dbus.SignatureOf(f.exp.toDBus(p.Value)).String(); got != want {
 				t.Errorf("%v %s: the model's value has type %s, api declares %q", o.Ref, p.Name, got, want)
 			}
 		}

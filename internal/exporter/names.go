@@ -85,21 +85,6 @@ func Interface(k state.Kind) string {
 	return [...]string{ManagerInterface, GlusterdInterface, PeerInterface, VolumeInterface, BrickInterface, SnapshotInterface, GeoRepInterface}[k]
 }
 
-// toDBus converts a state property value to the Go value godbus sends.
-func toDBus(v any) any {
-	switch v := v.(type) {
-	case state.Ref:
-		return Path(v)
-	case []state.Ref:
-		paths := make([]dbus.ObjectPath, len(v))
-		for i, r := range v {
-			paths[i] = Path(r)
-		}
-		return paths
-	}
-	return v
-}
-
 // GeoRepElement is the path element of a geo-replication session: the
 // primary volume's and the secondary's encodings joined by "__". A single
 // "_" could not separate them, as it begins every escape; "__" never occurs
