@@ -119,6 +119,7 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 
 	// Phase 1: refreshes, memory, GetManagedObjects.
 	d := startDaemon(t, e, addr, gluster, s.workdir, append([]string{"--interval", "1h"}, s.serveArgs...)...)
+	atReady := readProc(t, d.pid)
 	calls, startCLI := cliWithin(readCLILog(t, cliLog), d.started, d.ready)
 	startup := cost{d.ready.Sub(d.started), startCLI, len(calls), calls}
 	// RSS once the start-up burst is over: the daemon gives back what its
@@ -215,7 +216,8 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 		objects, len(gmo), ms(median(gmo)), ms(median(gmo)))
 	r.printf("| `GetManagedObjects` from a client that reads the reply without decoding it (%.1f MB), median of %d | %s | – | %s | – |\n",
 		float64(rawBytes)/1e6, len(raw), ms(median(raw)), ms(median(raw)))
-	r.printf("\nThe daemon's CPU (utime+stime) per `Reload`, over the %d: %s.\n", len(full), ms(reloadCPU))
+	r.printf("\nThe daemon's CPU (utime+stime) from its start to the bus name: %s; per `Reload`, over the %d: %s.\n",
+		ms(atReady.cpu), len(full), ms(reloadCPU))
 	r.printf("\nEvery `Reload` (wall / CLI / own): ")
 	for i, c := range full {
 		if i > 0 {
@@ -240,7 +242,7 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 
 	if s.ownTargets {
 		r.target(fmt.Sprintf("own time of the first full read ≤ %s (%s)", ms(firstReadBudget), s.label),
-			fmt.Sprintf("%s own (%s wall)", ms(startup.own()), ms(startup.wall)), ms(firstReadBudget), startup.own() <= firstReadBudget)
+			fmt.Sprintf("%s own (%s wall, %s CPU)", ms(startup.own()), ms(startup.wall), ms(atReady.cpu)), ms(firstReadBudget), startup.own() <= firstReadBudget)
 		r.target(fmt.Sprintf("own time of a `Reload` of the unchanged cluster ≤ %s (%s)", ms(reloadBudget), s.label),
 			fmt.Sprintf("%s own, median of %d (%s CPU)", ms(fc.own()), len(full), ms(reloadCPU)), ms(reloadBudget), fc.own() <= reloadBudget)
 		r.target(fmt.Sprintf("peak RSS, VmHWM (%s)", s.label), mb(afterGMO.hwm), "100 MB", afterGMO.hwm < peakRSSBudget)
