@@ -702,12 +702,10 @@ func toPointers(m map[string]state.Peer) map[string]*state.Peer {
 // started for the first time begins its start grace with its bricks
 // unknown.
 func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runtimes, up func(string) bool) *state.Volume {
-	// The model never changes a map in place: options as they were are
-	// kept rather than copied again.
-	opts := prev.Options
-	if !maps.Equal(opts, v.Options) || (opts == nil) != (v.Options == nil) {
-		opts = maps.Clone(v.Options)
-	}
+	// Neither the model nor the sources change a map of options once
+	// made: the source's is shared (the glusterd client keeps it for the
+	// volume's next unchanged answer), not copied.
+	opts := v.Options
 	out := &state.Volume{
 		Name: v.Name, ID: v.ID, Status: v.Status, Type: v.Type, Transport: v.Transport,
 		BrickCount: v.BrickCount, DistCount: v.DistCount, ReplicaCount: v.ReplicaCount,
