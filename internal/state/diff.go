@@ -36,6 +36,17 @@ type Change struct {
 // objects, then the modified ones, then the removed ones, each group in the
 // order of its list. Unchanged objects yield nothing.
 func Diff(old, cur []Object) []Change {
+	if len(old) == 0 {
+		// Everything is new (the first read): no lookups to make.
+		var added []Change
+		if len(cur) > 0 {
+			added = make([]Change, len(cur))
+		}
+		for i := range cur {
+			added[i] = Change{Type: Added, Ref: cur[i].Ref, Props: cur[i].Props, Cur: cur[i].Props}
+		}
+		return added
+	}
 	oldByRef := make(map[Ref]*Object, len(old))
 	for i := range old {
 		oldByRef[old[i].Ref] = &old[i]
