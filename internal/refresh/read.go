@@ -326,7 +326,7 @@ func (r *Refresher) countHeals(ctx context.Context, ls *gluster.LocalState, rt *
 			r.log.Warn("counting self-heal entries failed", "brick", b.Host+":"+b.Path, "err", err)
 			continue
 		}
-		rt.heal[b.Host+":"+b.Path] = n
+		rt.heal[brickKey{b.Host, b.Path}] = n
 		rt.healVolumes[b.Volume] = true
 		pending = pending || n > 0
 	}
@@ -446,7 +446,7 @@ func (r *Refresher) runtimeFailed(volume string, err error) {
 
 // runtimes is what reads of brick runtime found.
 type runtimes struct {
-	bricks map[string]gluster.BrickStatus // by brick name
+	bricks map[brickKey]*gluster.BrickStatus
 	// volumes whose every brick on a reachable node `volume status` read:
 	// a brick such a read left out is offline.
 	volumes map[string]bool
@@ -460,30 +460,34 @@ type runtimes struct {
 	// (none: no task).
 	localVolumes map[string]bool
 	tasks        map[string][]state.Task // by volume
-	// heal: brick name -> self-heal entries counted; healVolumes, the
+	// heal: self-heal entries counted per brick; healVolumes, the
 	// volumes whose bricks were counted, at healAt.
-	heal        map[string]uint64
+	heal        map[brickKey]uint64
 	healVolumes map[string]bool
 	healAt      time.Time
 }
 
 func newRuntimes() *runtimes {
-	return &runtimes{bricks: map[string]gluster.BrickStatus{}, volumes: map[string]bool{},
+	return &runtimes{bricks: map[brickKey]*gluster.BrickStatus{}, volumes: map[string]bool{},
 		localVolumes: map[string]bool{}, tasks: map[string][]state.Task{},
-		heal: map[string]uint64{}, healVolumes: map[string]bool{}}
+		heal: map[brickKey]uint64{}, healVolumes: map[string]bool{}}
 }
 
 // add records bricks read; a brick read by `volume status` keeps what it
 // has over what get-state tells (the process id, inodes, device).
 func (rt *runtimes) add(st []gluster.BrickStatus) {
-	for _, b := range st {
-		name := b.Host + ":" + b.Path
-		if old, ok := rt.bricks[name]; ok && old.Pid > 0 {
+	for i := range st {
+		b := &st[i]
+		key := brickKey{b.Host, b.Path}
+		if old, ok := rt.bricks[key]; ok && old.Pid > 0 {
 			continue
 		}
-		rt.bricks[name] = b
+		rt.bricks[key] = b
 	}
 }
+
+// brickKey names a brick in the maps of a read, without making its name.
+type brickKey struct{ host, path string }
 
 // covers says whether a read speaks for the brick, listed or not.
 func (rt *runtimes) covers(volume string, b *state.Brick) bool {
@@ -805,8 +809,8 @@ func (r *Refresher) applyRuntimeTo(out *state.Volume, rt *runtimes, up func(stri
 	healChanged := false
 	for i := range out.Bricks {
 		b := &out.Bricks[i]
-		name := b.Name()
-		st, read := rt.bricks[name]
+		key := brickKey{b.Host, b.Path}
+		st, read := rt.bricks[key]
 		switch {
 		case out.Status != "Started":
 			b.SetOffline()
@@ -821,7 +825,7 @@ func (r *Refresher) applyRuntimeTo(out *state.Volume, rt *runtimes, up func(stri
 			// volume's configuration and then its bricks are read again.
 			r.unconfirmed[v.Name] = true
 		case read && (st.Online || !grace):
-			applyStatus(b, &st)
+			applyStatus(b, st)
 		case read:
 			// Not running yet, in the start grace: still starting.
 		case rt.covers(v.Name, b) && !grace:
@@ -834,12 +838,12 @@ func (r *Refresher) applyRuntimeTo(out *state.Volume, rt *runtimes, up func(stri
 		case rt.forget:
 			b.SetUnknown()
 		}
-		if n, ok := rt.heal[name]; ok {
+		if n, ok := rt.heal[key]; ok {
 			healChanged = healChanged || b.HealPendingEntries != n
 			b.HealPendingEntries = n
 		}
 		if b.RuntimeUnknown && out.Status == "Started" {
-			if at, ok := r.hints[name]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
+			if at, ok := r.hints[b.Name()]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
 				b.RuntimeUnknown, b.Online = false, true
 			}
 		}
