@@ -60,6 +60,7 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	rt.forget = !wasRunning
 
 	snap := state.NewSnapshot()
+	snap.Volumes = make(map[string]*state.Volume, len(vols))
 	for i := range peers {
 		p := &peers[i]
 		snap.Peers[p.UUID] = &state.Peer{UUID: p.UUID, Hostname: p.Hostname, Hostnames: p.Hostnames, Connected: p.Connected, State: p.State}
@@ -292,6 +293,8 @@ func (r *Refresher) readLocalRuntime(ctx context.Context) *runtimes {
 		return rt
 	}
 	rt.local, rt.self = true, ls.UUID
+	rt.bricks = make(map[brickKey]*gluster.BrickStatus, len(ls.Bricks))
+	rt.heal = make(map[brickKey]uint64, len(ls.Bricks))
 	rt.add(ls.Bricks)
 	running := false
 	for _, name := range ls.Volumes {

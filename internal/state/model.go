@@ -2,6 +2,7 @@ package state
 
 import (
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 )
@@ -176,8 +177,17 @@ func volumeEqual(a, b *Volume) bool {
 		a.SnapshotCount == b.SnapshotCount && a.HealPendingEntries == b.HealPendingEntries &&
 		a.SplitBrainEntries == b.SplitBrainEntries && a.PossiblyHealingEntries == b.PossiblyHealingEntries &&
 		unixMicro(a.HealInfoTime) == unixMicro(b.HealInfoTime) &&
-		maps.Equal(a.Options, b.Options) && slices.Equal(a.Bricks, b.Bricks) &&
+		sameOptions(a.Options, b.Options) && slices.Equal(a.Bricks, b.Bricks) &&
 		Equal(nonNilTasks(a.Tasks), nonNilTasks(b.Tasks)) && slices.Equal(a.QuotaLimits, b.QuotaLimits)
+}
+
+// sameOptions says whether two maps of options hold the same: at once when
+// they are one map, as a volume read again unchanged shares it.
+func sameOptions(a, b map[string]string) bool {
+	if a != nil && b != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
+		return true
+	}
+	return maps.Equal(a, b)
 }
 
 // SetVolume replaces one volume and its bricks; v == nil means the volume is
