@@ -230,12 +230,16 @@ func ParseGetState(data []byte) (*LocalState, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			section = line[1 : len(line)-1]
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) >= 2 && raw[0] == '[' && raw[len(raw)-1] == ']' {
+			section = string(raw[1 : len(raw)-1])
 			sections[section] = true
 			continue
 		}
+		if !wantedLine(section, raw) {
+			continue
+		}
+		line := string(raw)
 		key, value, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
@@ -333,6 +337,41 @@ func ParseGetState(data []byte) (*LocalState, error) {
 		st.Tasks = append(st.Tasks, *t)
 	}
 	return &st, nil
+}
+
+// wantedLine says whether a line of a dump's section may matter to
+// ParseGetState, before a string is made of it: at thousands of volumes
+// most lines (options, clients, services, peers) do not.
+func wantedLine(section string, line []byte) bool {
+	switch section {
+	case "Global":
+		return true
+	case "Volumes":
+		key, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return false
+		}
+		_, rest, ok := bytes.Cut(bytes.TrimSpace(key), []byte("."))
+		if !ok {
+			return false
+		}
+		switch string(rest) {
+		case "name", "replica_count", "disperse_count", "time_left":
+			return true
+		}
+		if bytes.HasPrefix(rest, []byte("rebalance.")) {
+			return true
+		}
+		brick, field, ok := bytes.Cut(rest, []byte("."))
+		if !ok || !bytes.HasPrefix(brick, []byte("Brick")) {
+			return false
+		}
+		switch string(field) {
+		case "path", "status", "port", "spacefree", "spacetotal":
+			return true
+		}
+	}
+	return false
 }
 
 const zeroUUID = "00000000-0000-0000-0000-000000000000"
