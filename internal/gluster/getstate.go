@@ -216,16 +216,17 @@ func addInodes(b *BrickStatus) {
 // when it carries a status.
 func ParseGetState(data []byte) (*LocalState, error) {
 	var (
-		st       LocalState
-		section  string
-		sections = map[string]bool{}
-		volumes  = map[string]string{}       // "Volume1" -> name
-		bricks   = map[string]*BrickStatus{} // "Volume1.Brick2" -> brick
-		order    []string                    // brick keys in file order
-		local    = map[string]bool{}         // brick keys with a status
-		tasks    = map[string]*Task{}        // "Volume1" -> its task
-		healed   = map[string]bool{}         // "Volume1" -> replicated or dispersed
-		volOrder []string
+		st        LocalState
+		section   string
+		sections  = map[string]bool{}
+		volumes   = map[string]string{}       // "Volume1" -> name
+		bricks    = map[string]*BrickStatus{} // "Volume1.Brick2" -> brick
+		order     []string                    // brick keys in file order
+		local     = map[string]bool{}         // brick keys with a status
+		tasks     = map[string]*Task{}        // "Volume1" -> its task
+		healed    = map[string]bool{}         // "Volume1" -> replicated or dispersed
+		volOrder  []string
+		lastBrick string // the key of the brick of the last line
 	)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
@@ -280,7 +281,12 @@ func ParseGetState(data []byte) (*LocalState, error) {
 			if !ok || !strings.HasPrefix(brick, "Brick") {
 				continue
 			}
-			bk := vol + "." + brick
+			// A brick's lines come one after the other: its key is kept
+			// once made (the comparison's key stays on the stack).
+			if lastBrick != vol+"."+brick {
+				lastBrick = vol + "." + brick
+			}
+			bk := lastBrick
 			b := bricks[bk]
 			if b == nil {
 				b = &BrickStatus{Pid: -1}
