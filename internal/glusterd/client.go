@@ -329,7 +329,9 @@ type parsedVolume struct {
 // volumeAnswer reads GET_VOLUME's answer about one volume. An answer that
 // is the same as the last one about that volume (the same SHA-256 of its
 // dict) is not parsed again: the volume read from it then is returned,
-// sharing its options and bricks, which callers must not change.
+// sharing its options and bricks, which callers must not change. Nothing
+// of res is kept (the strings decoded from it are copies): a pipelined
+// read reads the next reply into the same buffer.
 func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
 	op := "volume info " + name
 	rsp, err := parseCLIResponse(res)

@@ -476,6 +476,9 @@ func TestAllocationFollowsBytes(t *testing.T) {
 		if _, err := readRecord(bytes.NewReader(in), 1<<31); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("truncated fragment: %v", err)
 		}
+		if _, err := readRecordInto(bytes.NewReader(in), 1<<31, make([]byte, 0, 4096)); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("truncated fragment into a kept buffer: %v", err)
+		}
 		if _, err := decodeDict([]byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1}); err == nil {
 			t.Fatal("dict with a huge count decoded")
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"github.com/glusterbus/glusterbus/internal/gluster"
 )
@@ -475,5 +476,57 @@ func TestNoVolumes(t *testing.T) {
 	defer c.Close()
 	if vols, err := c.Volumes(context.Background()); err != nil || len(vols) != 0 {
 		t.Errorf("Volumes = %+v, %v", vols, err)
+	}
+}
+
+// TestRepliesShareOneBuffer: the replies of a pipeline are read into one
+// buffer, grown for a larger reply, and each is handed on whole; a reply
+// over the limit still fails the read.
+func TestRepliesShareOneBuffer(t *testing.T) {
+	const first = 7
+	results := func(i, size int) []byte { return bytes.Repeat([]byte{byte('a' + i)}, size) }
+	read := func(max int, sizes []int) (arrays []*byte, err error) {
+		client, server := net.Pipe()
+		defer client.Close()
+		go func() {
+			defer server.Close()
+			for i, size := range sizes {
+				rec := replyRecord(0, results(i, size))
+				binary.BigEndian.PutUint32(rec[4:], first+uint32(i))
+				if _, err := server.Write(rec); err != nil {
+					return
+				}
+			}
+		}()
+		window := make(chan struct{}, len(sizes))
+		for range sizes {
+			window <- struct{}{}
+		}
+		answered, _, err := readReplies(client, max, window, first, procGetVolume, len(sizes), func(i int, res []byte) error {
+			if !bytes.Equal(res, results(i, sizes[i])) {
+				t.Errorf("reply %d: %d bytes %.10q..., want %d of %c", i, len(res), res, sizes[i], 'a'+i)
+			}
+			arrays = append(arrays, unsafe.SliceData(res))
+			return nil
+		})
+		if err == nil && answered != len(sizes) {
+			t.Errorf("%d replies answered, want %d", answered, len(sizes))
+		}
+		return arrays, err
+	}
+
+	arrays, err := read(1<<20, []int{100, 5000, 10, 5000, 200000, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5000 bytes grow the buffer of the first reply; the two replies after
+	// fit in it, as the last does in the one grown for 200000 bytes.
+	if arrays[2] != arrays[1] || arrays[3] != arrays[1] || arrays[5] != arrays[4] {
+		t.Error("a reply that fits was not read into the buffer of the one before")
+	}
+
+	arrays, err = read(1000, []int{10, 2000})
+	if !errors.Is(err, ErrNotUnderstood) || len(arrays) != 1 {
+		t.Errorf("a reply of 2000 bytes with a limit of 1000 after a small one: %d read, %v", len(arrays), err)
 	}
 }

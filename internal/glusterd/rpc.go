@@ -135,8 +135,13 @@ func callRecord(xid, prog, vers, proc uint32, cred, args []byte) ([]byte, error)
 // a fragment header announcing 2 GiB allocates nothing until 2 GiB come,
 // while a reply of a few KiB (nearly all are) is read into a buffer of its
 // own size at once.
-func readRecord(r io.Reader, max int) ([]byte, error) {
-	var rec []byte
+func readRecord(r io.Reader, max int) ([]byte, error) { return readRecordInto(r, max, nil) }
+
+// readRecordInto is readRecord reading into buf's space (from its start),
+// growing it as readRecord grows a new one: the record returned may share
+// buf's array, and is only good until buf is used again.
+func readRecordInto(r io.Reader, max int, buf []byte) ([]byte, error) {
+	rec := buf[:0]
 	var hdr [4]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -266,7 +271,7 @@ type cliResponse struct {
 	OpRet   int32
 	OpErrno int32
 	OpErr   string
-	Dict    []byte // serialized; decode with decodeDict
+	Dict    []byte // serialized, in the reply's buffer; decode with decodeDict
 }
 
 // parseCLIResponse decodes gf_cli_rsp.
