@@ -2,7 +2,6 @@ package glusterd
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -91,7 +90,7 @@ type Client struct {
 	parsed map[string]parsedVolume
 	// state is the last get-state dump parsed, and its digest.
 	state       *gluster.LocalState
-	stateDigest [sha256.Size]byte
+	stateDigest digest
 	// dial replaces dialing the socket (tests).
 	dial func(ctx context.Context) (net.Conn, error)
 	// prog and vers name the RPC program; glusterd's CLI program when
@@ -322,12 +321,12 @@ func volumeArgs(name string) []byte {
 // parsedVolume is a volume's last answer: its dict's digest and the volume
 // read from it.
 type parsedVolume struct {
-	digest [sha256.Size]byte
+	digest digest
 	vol    gluster.Volume
 }
 
 // volumeAnswer reads GET_VOLUME's answer about one volume. An answer that
-// is the same as the last one about that volume (the same SHA-256 of its
+// is the same as the last one about that volume (the same digest of its
 // dict) is not parsed again: the volume read from it then is returned,
 // sharing its options and bricks, which callers must not change. Nothing
 // of res is kept (the strings decoded from it are copies): a pipelined
@@ -347,7 +346,7 @@ func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
 		}
 		return gluster.Volume{}, err
 	}
-	digest := sha256.Sum256(rsp.Dict)
+	digest := digestOf(rsp.Dict)
 	c.mu.Lock()
 	last, ok := c.parsed[name]
 	c.mu.Unlock()
@@ -661,12 +660,12 @@ func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
 }
 
 // parseState parses a get-state dump, or copies what the same dump (same
-// SHA-256) was parsed into last time: on a quiet cluster the dump is the
+// digest) was parsed into last time: on a quiet cluster the dump is the
 // same from one read to the next, and parsing it is most of what a read of
 // thousands of bricks costs. The copy's bricks and tasks are its own, to be
 // completed by the caller; its volume list and map are shared.
 func (c *Client) parseState(dump []byte) (*gluster.LocalState, error) {
-	digest := sha256.Sum256(dump)
+	digest := digestOf(dump)
 	c.mu.Lock()
 	last := c.state
 	same := last != nil && c.stateDigest == digest
