@@ -652,26 +652,35 @@ func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
 		})
 		answered = err == nil
 		return err
-	}, c.parseState)
+	}, c.readState)
 	if err != nil && answered {
 		return nil, fmt.Errorf("glusterd %s: %w", op, malformed("%v", err))
 	}
 	return st, err
 }
 
-// parseState parses a get-state dump, or copies what the same dump (same
+// readState parses a get-state dump, or copies what the same dump (same
 // digest) was parsed into last time: on a quiet cluster the dump is the
 // same from one read to the next, and parsing it is most of what a read of
-// thousands of bricks costs. The copy's bricks and tasks are its own, to be
-// completed by the caller; its volume list and map are shared.
-func (c *Client) parseState(dump []byte) (*gluster.LocalState, error) {
-	digest := digestOf(dump)
+// thousands of bricks costs. The dump is read through once for its digest,
+// a piece at a time, and once more to be parsed only when it changed. The
+// copy's bricks and tasks are its own, to be completed by the caller; its
+// volume list and map are shared.
+func (c *Client) readState(f *os.File) (*gluster.LocalState, error) {
+	d := newDigester()
+	if _, err := io.Copy(d, f); err != nil {
+		return nil, fmt.Errorf("gluster get-state: %w", err)
+	}
+	digest := d.digest()
 	c.mu.Lock()
 	last := c.state
 	same := last != nil && c.stateDigest == digest
 	c.mu.Unlock()
 	if !same {
-		st, err := gluster.ParseGetState(dump)
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("gluster get-state: %w", err)
+		}
+		st, err := gluster.ReadGetState(f)
 		if err != nil {
 			return nil, err
 		}

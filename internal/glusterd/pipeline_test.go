@@ -384,6 +384,76 @@ func TestUnchangedStateNotParsedAgain(t *testing.T) {
 	}
 }
 
+// TestStateChangedAtItsEndParsedAgain: a dump of many volumes is read
+// through for its digest, so a change at its very end is parsed; the same
+// dump again is not; a dump that is not one is not understood, and the
+// next good one is parsed.
+func TestStateChangedAtItsEndParsedAgain(t *testing.T) {
+	const n = 300 // about 600 KB
+	good := bigStateDump(t, n)
+	dump := good
+	var mu sync.Mutex
+	srv := newShuffler(t, func(proc uint32, args Dict) []byte {
+		if proc != procGetState {
+			return refusedReply(3)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err := os.WriteFile(filepath.Join(args["odir"], args["filename"]), dump, 0o600); err != nil {
+			t.Error(err)
+		}
+		return readTestdata(t, "get-state.rec")
+	})
+	setDump := func(b []byte) {
+		mu.Lock()
+		dump = b
+		mu.Unlock()
+	}
+	c := &Client{Socket: srv.sock}
+	defer c.Close()
+	ctx := context.Background()
+	parsed := func() *gluster.LocalState {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.state
+	}
+	first, err := c.LocalState(ctx)
+	if err != nil || len(first.Bricks) != n {
+		t.Fatalf("LocalState = %d bricks, %v", len(first.Bricks), err)
+	}
+	last := first.Bricks[n-1]
+	before := parsed()
+
+	port := fmt.Appendf(nil, "Volume%d.Brick1.port: %d\n", n, last.Port)
+	i := bytes.LastIndex(good, port)
+	if i < len(good)-4096 {
+		t.Fatalf("the last brick's port is at %d of %d bytes", i, len(good))
+	}
+	changed := bytes.Clone(good)
+	changed[i+len(port)-2]++ // the port's last digit
+	setDump(changed)
+	second, err := c.LocalState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := second.Bricks[n-1].Port; got == last.Port || parsed() == before {
+		t.Errorf("a port changed at the end of the dump: still %d (parsed again: %v)", got, parsed() != before)
+	}
+	before = parsed()
+	if third, err := c.LocalState(ctx); err != nil || parsed() != before || third.Bricks[n-1].Port != second.Bricks[n-1].Port {
+		t.Errorf("the same dump again: parsed again %v, %v", parsed() != before, err)
+	}
+
+	setDump([]byte("not a dump\n"))
+	if st, err := c.LocalState(ctx); st != nil || !errors.Is(err, ErrNotUnderstood) {
+		t.Errorf("a dump that is none: %+v, %v", st, err)
+	}
+	setDump(good)
+	if st, err := c.LocalState(ctx); err != nil || st.Bricks[n-1].Port != last.Port {
+		t.Errorf("the first dump back: %v", err)
+	}
+}
+
 // BenchmarkVolumesFromSocket reads every volume of a glusterd in this
 // process (3 bricks each, the captured volume under new names): listed and
 // pipelined, with every answer as last time (not parsed again) or all of
