@@ -332,13 +332,15 @@ type parsedVolume struct {
 // of res is kept (the strings decoded from it are copies): a pipelined
 // read reads the next reply into the same buffer.
 func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
-	op := "volume info " + name
+	// The operation's name is only made for an error: a read of thousands
+	// of volumes would make thousands of strings for nothing.
+	failed := func(err error) error { return fmt.Errorf("glusterd volume info %s: %w", name, err) }
 	rsp, err := parseCLIResponse(res)
 	if err != nil {
-		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
+		return gluster.Volume{}, failed(err)
 	}
 	if rsp.OpRet != 0 {
-		err := opError(op, rsp.OpRet, rsp.OpErrno, rsp.OpErr)
+		err := opError("volume info "+name, rsp.OpRet, rsp.OpErrno, rsp.OpErr)
 		if errors.Is(err, gluster.ErrNoVolume) {
 			c.mu.Lock()
 			delete(c.parsed, name)
@@ -355,14 +357,14 @@ func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
 	}
 	d, err := decodeDict(rsp.Dict)
 	if err != nil {
-		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
+		return gluster.Volume{}, failed(err)
 	}
 	vols, err := volumesFromDict(d)
 	if err != nil {
-		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
+		return gluster.Volume{}, failed(err)
 	}
 	if len(vols) != 1 || vols[0].Name != name {
-		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, malformed("%d volumes in the answer", len(vols)))
+		return gluster.Volume{}, failed(malformed("%d volumes in the answer", len(vols)))
 	}
 	c.mu.Lock()
 	if c.parsed == nil {

@@ -103,12 +103,12 @@ func writeCalls(conn net.Conn, window chan struct{}, quit chan struct{}, first, 
 		}
 		buf = buf[:0]
 		for {
-			rec, err := callRecord(first+uint32(i), cliProgram, cliVersion, proc, cred, args[i])
+			var err error
+			buf, err = appendCall(buf, first+uint32(i), cliProgram, cliVersion, proc, cred, args[i])
 			if err != nil {
 				conn.Close()
 				return err
 			}
-			buf = append(buf, rec...)
 			i++
 			if i == len(args) || len(buf) >= maxFragment {
 				break
