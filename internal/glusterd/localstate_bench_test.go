@@ -7,7 +7,34 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/glusterbus/glusterbus/internal/gluster"
 )
+
+// volumeReplies are GET_VOLUME reply records about n volumes of 3 bricks
+// each (the captured volume under new names), by name.
+func volumeReplies(t testing.TB, n int) (names []string, replies map[string][]byte) {
+	tuned := cliDict(t, "volume-tuned.rec")
+	names = make([]string, n)
+	replies = map[string][]byte{}
+	for i := range names {
+		names[i] = fmt.Sprintf("vol%05d", i)
+		d := Dict{}
+		for k, v := range tuned {
+			d[k] = v
+		}
+		d["volume0.name"] = names[i]
+		d["volume0.brick_count"] = "3"
+		d["volume0.replica_count"] = "3"
+		d["volume0.dist_count"] = "3"
+		for j := 1; j <= 3; j++ {
+			d[fmt.Sprintf("volume0.brick%d", j)] = fmt.Sprintf("127.1.1.%d:/srv/n%d/bricks/%s", j, j, names[i])
+			d[fmt.Sprintf("volume0.brick%d.uuid", j)] = fmt.Sprintf("%08x-0000-4000-8000-00000000000%d", j, j)
+		}
+		replies[names[i]] = cliReply(d)
+	}
+	return names, replies
+}
 
 // bigStateDump is the captured get-state dump with its one volume repeated
 // under n names: about 2 KiB per volume, this node's brick of each started.
@@ -75,4 +102,52 @@ func BenchmarkLocalStateFromSocket(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkUnchangedReadWork is this client's own work on a read of 5000
+// volumes that did not change, with no glusterd in the process to share the
+// CPU with: every GET_VOLUME answer handed to volumeAnswer as the pipeline
+// hands it, and the get-state dump (about 10 MB, linked where glusterd
+// writes it) read as LocalState reads it.
+func BenchmarkUnchangedReadWork(b *testing.B) {
+	const n = 5000
+	b.Run(fmt.Sprintf("volume-answers/volumes=%d", n), func(b *testing.B) {
+		names, replies := volumeReplies(b, n)
+		results := make([][]byte, n)
+		for i, name := range names {
+			results[i] = decodeRecord(b, replies[name])
+		}
+		c := &Client{}
+		read := func() {
+			for i, name := range names {
+				if _, err := c.volumeAnswer(name, results[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		read()
+		b.ReportAllocs()
+		for b.Loop() {
+			read()
+		}
+	})
+	b.Run(fmt.Sprintf("get-state/volumes=%d", n), func(b *testing.B) {
+		dump := filepath.Join(b.TempDir(), "state")
+		if err := os.WriteFile(dump, bigStateDump(b, n), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		link := func(dir, file string) error { return os.Link(dump, filepath.Join(dir, file)) }
+		c := &Client{}
+		read := func() {
+			st, err := gluster.DumpLocalStateWith(link, c.readState)
+			if err != nil || len(st.Bricks) != n {
+				b.Fatalf("%v", err)
+			}
+		}
+		read()
+		b.ReportAllocs()
+		for b.Loop() {
+			read()
+		}
+	})
 }

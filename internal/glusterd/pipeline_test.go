@@ -460,25 +460,7 @@ func TestStateChangedAtItsEndParsedAgain(t *testing.T) {
 // them parsed; and walked one call after the other, as the CLI does.
 func BenchmarkVolumesFromSocket(b *testing.B) {
 	const n = 5000
-	tuned := cliDict(b, "volume-tuned.rec")
-	names := make([]string, n)
-	replies := map[string][]byte{}
-	for i := range names {
-		names[i] = fmt.Sprintf("vol%05d", i)
-		d := Dict{}
-		for k, v := range tuned {
-			d[k] = v
-		}
-		d["volume0.name"] = names[i]
-		d["volume0.brick_count"] = "3"
-		d["volume0.replica_count"] = "3"
-		d["volume0.dist_count"] = "3"
-		for j := 1; j <= 3; j++ {
-			d[fmt.Sprintf("volume0.brick%d", j)] = fmt.Sprintf("127.1.1.%d:/srv/n%d/bricks/%s", j, j, names[i])
-			d[fmt.Sprintf("volume0.brick%d.uuid", j)] = fmt.Sprintf("%08x-0000-4000-8000-00000000000%d", j, j)
-		}
-		replies[names[i]] = cliReply(d)
-	}
+	names, replies := volumeReplies(b, n)
 	list, end := listReply(names...), cliReply(Dict{"count": "0"})
 	srv := newShuffler(b, func(proc uint32, args Dict) []byte {
 		switch {
