@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -114,12 +115,14 @@ func AddTaskDetails(st *LocalState, wd string) {
 // dir, a private directory made for it, then reads that file, fills in what
 // get-state lacks, and removes it. An error of dump is returned as it is.
 func DumpLocalState(dump func(dir, file string) error) (*LocalState, error) {
-	return DumpLocalStateWith(dump, ParseGetState)
+	return DumpLocalStateWith(dump, func(f *os.File) (*LocalState, error) { return ReadGetState(f) })
 }
 
-// DumpLocalStateWith is DumpLocalState parsing the dump with parse, which
-// returns a state of its own: the inode figures are added to its bricks.
-func DumpLocalStateWith(dump func(dir, file string) error, parse func([]byte) (*LocalState, error)) (*LocalState, error) {
+// DumpLocalStateWith is DumpLocalState reading the dump with read, which is
+// given the file open at its start (it may read it more than once: the
+// file stays until read returns) and returns a state of its own: the inode
+// figures are added to its bricks. An error of read is returned as it is.
+func DumpLocalStateWith(dump func(dir, file string) error, read func(*os.File) (*LocalState, error)) (*LocalState, error) {
 	dir, err := os.MkdirTemp(dumpParent(), "glusterbus-get-state-")
 	if err != nil {
 		return nil, fmt.Errorf("gluster get-state: %w", err)
@@ -129,11 +132,12 @@ func DumpLocalStateWith(dump func(dir, file string) error, parse func([]byte) (*
 	if err := dump(dir, file); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(dir, file))
+	f, err := os.Open(filepath.Join(dir, file))
 	if err != nil {
 		return nil, fmt.Errorf("gluster get-state: %w", err)
 	}
-	st, err := parse(data)
+	defer f.Close()
+	st, err := read(f)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +218,11 @@ func addInodes(b *BrickStatus) {
 // "key: value" lines in [Sections], where a volume's keys start with
 // "VolumeN." and its bricks' with "VolumeN.BrickM.". A brick is this node's
 // when it carries a status.
-func ParseGetState(data []byte) (*LocalState, error) {
+func ParseGetState(data []byte) (*LocalState, error) { return ReadGetState(bytes.NewReader(data)) }
+
+// ReadGetState is ParseGetState reading the dump from r as it parses it,
+// without holding all of it (megabytes at thousands of volumes).
+func ReadGetState(r io.Reader) (*LocalState, error) {
 	var (
 		st        LocalState
 		section   string
@@ -228,7 +236,7 @@ func ParseGetState(data []byte) (*LocalState, error) {
 		volOrder  []string
 		lastBrick string // the key of the brick of the last line
 	)
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
 		raw := bytes.TrimSpace(sc.Bytes())
@@ -309,7 +317,10 @@ func ParseGetState(data []byte) (*LocalState, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("get-state: %w", err)
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("get-state: %w", err)
+		}
+		return nil, fmt.Errorf("gluster get-state: %w", err) // reading r
 	}
 	if !sections["Global"] || !sections["Volumes"] {
 		return nil, errors.New("get-state: not a glusterd state dump (no [Global] or [Volumes] section)")

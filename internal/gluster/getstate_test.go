@@ -1,10 +1,17 @@
 package gluster
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"testing/iotest"
 )
 
 func TestParseGetState(t *testing.T) {
@@ -154,6 +161,69 @@ func TestParseGetStateTasks(t *testing.T) {
 	AddNodeState(&other, read("node-state-10.3-remove-brick-completed.info"))
 	if other.Type != "" || other.HaveDetail {
 		t.Errorf("another task's node_state.info was taken: %+v", other)
+	}
+}
+
+// TestDumpLocalState: the dump is written in a private directory, read
+// and parsed as ParseGetState parses it, and the directory removed; a dump
+// that fails is its error, a file that is not there one of get-state.
+func TestDumpLocalState(t *testing.T) {
+	data, err := os.ReadFile("testdata/get-state-10.3-detail.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ParseGetState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	write := func(dir, file string) error {
+		dirs = append(dirs, dir)
+		return os.WriteFile(filepath.Join(dir, file), data, 0o600)
+	}
+	got, err := DumpLocalState(write)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("DumpLocalState = %+v, %v; want %+v", got, err, want)
+	}
+
+	failed := errors.New("glusterd said no")
+	if _, err := DumpLocalState(func(dir, file string) error { dirs = append(dirs, dir); return failed }); err != failed {
+		t.Errorf("a dump that failed: %v", err)
+	}
+	_, err = DumpLocalState(func(dir, file string) error { dirs = append(dirs, dir); return nil })
+	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "gluster get-state: open ") {
+		t.Errorf("no dump written: %v", err)
+	}
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left behind (%v)", dir, err)
+		}
+	}
+}
+
+// TestReadGetState: read as it is parsed, a dump gives what ParseGetState
+// gives of it whole; an error reading it is get-state's, a line too long
+// is not a dump.
+func TestReadGetState(t *testing.T) {
+	data, err := os.ReadFile("testdata/get-state-10.3-rebalance-running.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ParseGetState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadGetState(iotest.OneByteReader(bytes.NewReader(data)))
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadGetState = %+v, %v; want %+v", got, err, want)
+	}
+	broken := io.MultiReader(bytes.NewReader(data[:len(data)/2]), iotest.ErrReader(syscall.EIO))
+	if _, err := ReadGetState(broken); !errors.Is(err, syscall.EIO) || !strings.HasPrefix(err.Error(), "gluster get-state: ") {
+		t.Errorf("a read that failed: %v", err)
+	}
+	long := append(bytes.Clone(data), bytes.Repeat([]byte("x"), 2<<20)...)
+	if _, err := ReadGetState(bytes.NewReader(long)); !errors.Is(err, bufio.ErrTooLong) {
+		t.Errorf("a line of 2 MiB: %v", err)
 	}
 }
 

@@ -2,7 +2,6 @@ package glusterd
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -91,7 +90,7 @@ type Client struct {
 	parsed map[string]parsedVolume
 	// state is the last get-state dump parsed, and its digest.
 	state       *gluster.LocalState
-	stateDigest [sha256.Size]byte
+	stateDigest digest
 	// dial replaces dialing the socket (tests).
 	dial func(ctx context.Context) (net.Conn, error)
 	// prog and vers name the RPC program; glusterd's CLI program when
@@ -322,22 +321,26 @@ func volumeArgs(name string) []byte {
 // parsedVolume is a volume's last answer: its dict's digest and the volume
 // read from it.
 type parsedVolume struct {
-	digest [sha256.Size]byte
+	digest digest
 	vol    gluster.Volume
 }
 
 // volumeAnswer reads GET_VOLUME's answer about one volume. An answer that
-// is the same as the last one about that volume (the same SHA-256 of its
+// is the same as the last one about that volume (the same digest of its
 // dict) is not parsed again: the volume read from it then is returned,
-// sharing its options and bricks, which callers must not change.
+// sharing its options and bricks, which callers must not change. Nothing
+// of res is kept (the strings decoded from it are copies): a pipelined
+// read reads the next reply into the same buffer.
 func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
-	op := "volume info " + name
+	// The operation's name is only made for an error: a read of thousands
+	// of volumes would make thousands of strings for nothing.
+	failed := func(err error) error { return fmt.Errorf("glusterd volume info %s: %w", name, err) }
 	rsp, err := parseCLIResponse(res)
 	if err != nil {
-		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
+		return gluster.Volume{}, failed(err)
 	}
 	if rsp.OpRet != 0 {
-		err := opError(op, rsp.OpRet, rsp.OpErrno, rsp.OpErr)
+		err := opError("volume info "+name, rsp.OpRet, rsp.OpErrno, rsp.OpErr)
 		if errors.Is(err, gluster.ErrNoVolume) {
 			c.mu.Lock()
 			delete(c.parsed, name)
@@ -345,7 +348,7 @@ func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
 		}
 		return gluster.Volume{}, err
 	}
-	digest := sha256.Sum256(rsp.Dict)
+	digest := digestOf(rsp.Dict)
 	c.mu.Lock()
 	last, ok := c.parsed[name]
 	c.mu.Unlock()
@@ -354,14 +357,14 @@ func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
 	}
 	d, err := decodeDict(rsp.Dict)
 	if err != nil {
-		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
+		return gluster.Volume{}, failed(err)
 	}
 	vols, err := volumesFromDict(d)
 	if err != nil {
-		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, err)
+		return gluster.Volume{}, failed(err)
 	}
 	if len(vols) != 1 || vols[0].Name != name {
-		return gluster.Volume{}, fmt.Errorf("glusterd %s: %w", op, malformed("%d volumes in the answer", len(vols)))
+		return gluster.Volume{}, failed(malformed("%d volumes in the answer", len(vols)))
 	}
 	c.mu.Lock()
 	if c.parsed == nil {
@@ -651,26 +654,35 @@ func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
 		})
 		answered = err == nil
 		return err
-	}, c.parseState)
+	}, c.readState)
 	if err != nil && answered {
 		return nil, fmt.Errorf("glusterd %s: %w", op, malformed("%v", err))
 	}
 	return st, err
 }
 
-// parseState parses a get-state dump, or copies what the same dump (same
-// SHA-256) was parsed into last time: on a quiet cluster the dump is the
+// readState parses a get-state dump, or copies what the same dump (same
+// digest) was parsed into last time: on a quiet cluster the dump is the
 // same from one read to the next, and parsing it is most of what a read of
-// thousands of bricks costs. The copy's bricks and tasks are its own, to be
-// completed by the caller; its volume list and map are shared.
-func (c *Client) parseState(dump []byte) (*gluster.LocalState, error) {
-	digest := sha256.Sum256(dump)
+// thousands of bricks costs. The dump is read through once for its digest,
+// a piece at a time, and once more to be parsed only when it changed. The
+// copy's bricks and tasks are its own, to be completed by the caller; its
+// volume list and map are shared.
+func (c *Client) readState(f *os.File) (*gluster.LocalState, error) {
+	d := newDigester()
+	if _, err := io.Copy(d, f); err != nil {
+		return nil, fmt.Errorf("gluster get-state: %w", err)
+	}
+	digest := d.digest()
 	c.mu.Lock()
 	last := c.state
 	same := last != nil && c.stateDigest == digest
 	c.mu.Unlock()
 	if !same {
-		st, err := gluster.ParseGetState(dump)
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("gluster get-state: %w", err)
+		}
+		st, err := gluster.ReadGetState(f)
 		if err != nil {
 			return nil, err
 		}

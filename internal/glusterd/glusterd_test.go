@@ -476,6 +476,9 @@ func TestAllocationFollowsBytes(t *testing.T) {
 		if _, err := readRecord(bytes.NewReader(in), 1<<31); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("truncated fragment: %v", err)
 		}
+		if _, err := readRecordInto(bytes.NewReader(in), 1<<31, make([]byte, 0, 4096)); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("truncated fragment into a kept buffer: %v", err)
+		}
 		if _, err := decodeDict([]byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1}); err == nil {
 			t.Fatal("dict with a huge count decoded")
 		}
@@ -604,5 +607,38 @@ func TestConcurrentCalls(t *testing.T) {
 	defer c.mu.Unlock()
 	if len(c.idle) > maxIdle {
 		t.Errorf("%d idle connections, at most %d wanted", len(c.idle), maxIdle)
+	}
+}
+
+// TestAppendCall: calls appended one after the other are the records
+// callRecord makes of each; a call over a fragment is refused.
+func TestAppendCall(t *testing.T) {
+	cred := credentials("host", 0, 0)
+	var buf, want []byte
+	for i, args := range [][]byte{nil, volumeArgs("a"), volumeArgs("a-longer-name")} {
+		rec, err := callRecord(uint32(10+i), cliProgram, cliVersion, procGetVolume, cred, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, rec...)
+		if buf, err = appendCall(buf, uint32(10+i), cliProgram, cliVersion, procGetVolume, cred, args); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(buf, want) {
+		t.Errorf("appended calls %x, want %x", buf, want)
+	}
+	for off, i := 0, 0; off < len(buf); i++ {
+		body, err := readRecord(bytes.NewReader(buf[off:]), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if xid, proc, _ := parseCall(body); xid != uint32(10+i) || proc != procGetVolume {
+			t.Errorf("call %d: xid %d, procedure %d", i, xid, proc)
+		}
+		off += 4 + len(body)
+	}
+	if _, err := appendCall(buf, 1, cliProgram, cliVersion, procGetVolume, cred, make([]byte, maxFragment)); err == nil {
+		t.Error("a call over a fragment appended")
 	}
 }

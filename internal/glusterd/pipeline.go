@@ -26,9 +26,10 @@ func (c *Client) inFlight() int {
 // pipeline makes one call of proc per element of args on one connection,
 // without waiting for a reply before the next call, and hands each reply's
 // results to each with the index of its call. glusterd may answer out of
-// order; replies are matched to calls by XID. Every call only reads, so a
-// kept connection that glusterd closed before answering anything is
-// replaced once, as in call.
+// order; replies are matched to calls by XID. The results given to each
+// share a buffer that the next reply overwrites: each copies what it keeps.
+// Every call only reads, so a kept connection that glusterd closed before
+// answering anything is replaced once, as in call.
 func (c *Client) pipeline(ctx context.Context, proc uint32, args [][]byte, each func(i int, res []byte) error) error {
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -102,12 +103,12 @@ func writeCalls(conn net.Conn, window chan struct{}, quit chan struct{}, first, 
 		}
 		buf = buf[:0]
 		for {
-			rec, err := callRecord(first+uint32(i), cliProgram, cliVersion, proc, cred, args[i])
+			var err error
+			buf, err = appendCall(buf, first+uint32(i), cliProgram, cliVersion, proc, cred, args[i])
 			if err != nil {
 				conn.Close()
 				return err
 			}
-			buf = append(buf, rec...)
 			i++
 			if i == len(args) || len(buf) >= maxFragment {
 				break
@@ -130,15 +131,22 @@ func writeCalls(conn net.Conn, window chan struct{}, quit chan struct{}, first, 
 // each, and hands the results on. Calls glusterd makes meanwhile are
 // passed over, as in exchange. keep says whether the connection can be
 // used again: nothing of it was read ahead.
+//
+// Every reply is read into the same buffer, so that a read of thousands of
+// volumes does not leave thousands of buffers to the garbage collector: the
+// results handed to each are only good until each returns, and whatever it
+// keeps of them must be copied.
 func readReplies(conn net.Conn, max int, window chan struct{}, first, proc uint32, calls int, each func(int, []byte) error) (answered int, keep bool, err error) {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	seen := make([]bool, calls)
 	skipped := 0
+	var buf []byte
 	for answered < calls {
-		rec, err := readRecord(r, max)
+		rec, err := readRecordInto(r, max, buf)
 		if err != nil {
 			return answered, false, fmt.Errorf("glusterd: procedure %d: %w", proc, err)
 		}
+		buf = rec
 		if isCall(rec) && skipped < maxSkippedCalls {
 			skipped++
 			continue

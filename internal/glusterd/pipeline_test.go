@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"github.com/glusterbus/glusterbus/internal/gluster"
 )
@@ -105,6 +106,7 @@ func (s *shuffler) serve(conn net.Conn) {
 			calls <- rec
 		}
 	}()
+	var out []byte
 	for rec := range calls {
 		batch := [][]byte{rec}
 	more:
@@ -122,12 +124,14 @@ func (s *shuffler) serve(conn net.Conn) {
 		if n := int32(len(batch)); n > s.maxInFlight.Load() {
 			s.maxInFlight.Store(n)
 		}
-		var out []byte
+		// One buffer for every batch: the benchmarks count this server's
+		// garbage with the client's.
+		out = out[:0]
 		for _, rec := range slices.Backward(batch) {
 			xid, proc, args := parseCall(rec)
-			reply := bytes.Clone(s.answer(proc, args))
-			binary.BigEndian.PutUint32(reply[4:], xid)
-			out = append(out, reply...)
+			start := len(out)
+			out = append(out, s.answer(proc, args)...)
+			binary.BigEndian.PutUint32(out[start+4:], xid)
 		}
 		if _, err := conn.Write(out); err != nil {
 			return
@@ -380,31 +384,83 @@ func TestUnchangedStateNotParsedAgain(t *testing.T) {
 	}
 }
 
+// TestStateChangedAtItsEndParsedAgain: a dump of many volumes is read
+// through for its digest, so a change at its very end is parsed; the same
+// dump again is not; a dump that is not one is not understood, and the
+// next good one is parsed.
+func TestStateChangedAtItsEndParsedAgain(t *testing.T) {
+	const n = 300 // about 600 KB
+	good := bigStateDump(t, n)
+	dump := good
+	var mu sync.Mutex
+	srv := newShuffler(t, func(proc uint32, args Dict) []byte {
+		if proc != procGetState {
+			return refusedReply(3)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err := os.WriteFile(filepath.Join(args["odir"], args["filename"]), dump, 0o600); err != nil {
+			t.Error(err)
+		}
+		return readTestdata(t, "get-state.rec")
+	})
+	setDump := func(b []byte) {
+		mu.Lock()
+		dump = b
+		mu.Unlock()
+	}
+	c := &Client{Socket: srv.sock}
+	defer c.Close()
+	ctx := context.Background()
+	parsed := func() *gluster.LocalState {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.state
+	}
+	first, err := c.LocalState(ctx)
+	if err != nil || len(first.Bricks) != n {
+		t.Fatalf("LocalState = %d bricks, %v", len(first.Bricks), err)
+	}
+	last := first.Bricks[n-1]
+	before := parsed()
+
+	port := fmt.Appendf(nil, "Volume%d.Brick1.port: %d\n", n, last.Port)
+	i := bytes.LastIndex(good, port)
+	if i < len(good)-4096 {
+		t.Fatalf("the last brick's port is at %d of %d bytes", i, len(good))
+	}
+	changed := bytes.Clone(good)
+	changed[i+len(port)-2]++ // the port's last digit
+	setDump(changed)
+	second, err := c.LocalState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := second.Bricks[n-1].Port; got == last.Port || parsed() == before {
+		t.Errorf("a port changed at the end of the dump: still %d (parsed again: %v)", got, parsed() != before)
+	}
+	before = parsed()
+	if third, err := c.LocalState(ctx); err != nil || parsed() != before || third.Bricks[n-1].Port != second.Bricks[n-1].Port {
+		t.Errorf("the same dump again: parsed again %v, %v", parsed() != before, err)
+	}
+
+	setDump([]byte("not a dump\n"))
+	if st, err := c.LocalState(ctx); st != nil || !errors.Is(err, ErrNotUnderstood) {
+		t.Errorf("a dump that is none: %+v, %v", st, err)
+	}
+	setDump(good)
+	if st, err := c.LocalState(ctx); err != nil || st.Bricks[n-1].Port != last.Port {
+		t.Errorf("the first dump back: %v", err)
+	}
+}
+
 // BenchmarkVolumesFromSocket reads every volume of a glusterd in this
 // process (3 bricks each, the captured volume under new names): listed and
 // pipelined, with every answer as last time (not parsed again) or all of
 // them parsed; and walked one call after the other, as the CLI does.
 func BenchmarkVolumesFromSocket(b *testing.B) {
 	const n = 5000
-	tuned := cliDict(b, "volume-tuned.rec")
-	names := make([]string, n)
-	replies := map[string][]byte{}
-	for i := range names {
-		names[i] = fmt.Sprintf("vol%05d", i)
-		d := Dict{}
-		for k, v := range tuned {
-			d[k] = v
-		}
-		d["volume0.name"] = names[i]
-		d["volume0.brick_count"] = "3"
-		d["volume0.replica_count"] = "3"
-		d["volume0.dist_count"] = "3"
-		for j := 1; j <= 3; j++ {
-			d[fmt.Sprintf("volume0.brick%d", j)] = fmt.Sprintf("127.1.1.%d:/srv/n%d/bricks/%s", j, j, names[i])
-			d[fmt.Sprintf("volume0.brick%d.uuid", j)] = fmt.Sprintf("%08x-0000-4000-8000-00000000000%d", j, j)
-		}
-		replies[names[i]] = cliReply(d)
-	}
+	names, replies := volumeReplies(b, n)
 	list, end := listReply(names...), cliReply(Dict{"count": "0"})
 	srv := newShuffler(b, func(proc uint32, args Dict) []byte {
 		switch {
@@ -472,5 +528,57 @@ func TestNoVolumes(t *testing.T) {
 	defer c.Close()
 	if vols, err := c.Volumes(context.Background()); err != nil || len(vols) != 0 {
 		t.Errorf("Volumes = %+v, %v", vols, err)
+	}
+}
+
+// TestRepliesShareOneBuffer: the replies of a pipeline are read into one
+// buffer, grown for a larger reply, and each is handed on whole; a reply
+// over the limit still fails the read.
+func TestRepliesShareOneBuffer(t *testing.T) {
+	const first = 7
+	results := func(i, size int) []byte { return bytes.Repeat([]byte{byte('a' + i)}, size) }
+	read := func(max int, sizes []int) (arrays []*byte, err error) {
+		client, server := net.Pipe()
+		defer client.Close()
+		go func() {
+			defer server.Close()
+			for i, size := range sizes {
+				rec := replyRecord(0, results(i, size))
+				binary.BigEndian.PutUint32(rec[4:], first+uint32(i))
+				if _, err := server.Write(rec); err != nil {
+					return
+				}
+			}
+		}()
+		window := make(chan struct{}, len(sizes))
+		for range sizes {
+			window <- struct{}{}
+		}
+		answered, _, err := readReplies(client, max, window, first, procGetVolume, len(sizes), func(i int, res []byte) error {
+			if !bytes.Equal(res, results(i, sizes[i])) {
+				t.Errorf("reply %d: %d bytes %.10q..., want %d of %c", i, len(res), res, sizes[i], 'a'+i)
+			}
+			arrays = append(arrays, unsafe.SliceData(res))
+			return nil
+		})
+		if err == nil && answered != len(sizes) {
+			t.Errorf("%d replies answered, want %d", answered, len(sizes))
+		}
+		return arrays, err
+	}
+
+	arrays, err := read(1<<20, []int{100, 5000, 10, 5000, 200000, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5000 bytes grow the buffer of the first reply; the two replies after
+	// fit in it, as the last does in the one grown for 200000 bytes.
+	if arrays[2] != arrays[1] || arrays[3] != arrays[1] || arrays[5] != arrays[4] {
+		t.Error("a reply that fits was not read into the buffer of the one before")
+	}
+
+	arrays, err = read(1000, []int{10, 2000})
+	if !errors.Is(err, ErrNotUnderstood) || len(arrays) != 1 {
+		t.Errorf("a reply of 2000 bytes with a limit of 1000 after a small one: %d read, %v", len(arrays), err)
 	}
 }

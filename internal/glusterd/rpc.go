@@ -50,8 +50,10 @@ func (w *xdrWriter) int32(v int32)   { w.uint32(uint32(v)) }
 func (w *xdrWriter) opaque(p []byte) {
 	w.uint32(uint32(len(p)))
 	w.b = append(w.b, p...)
-	w.b = append(w.b, make([]byte, pad(len(p)))...)
+	w.b = append(w.b, zeros[:pad(len(p))]...)
 }
+
+var zeros [3]byte
 
 func pad(n int) int { return (4 - n%4) % 4 }
 
@@ -81,10 +83,13 @@ func (r *xdrReader) int32(what string) (int32, error) {
 // opaque reads variable-length opaque data of at most max bytes. The result
 // shares the reader's buffer.
 func (r *xdrReader) opaque(what string, max int) ([]byte, error) {
-	n, err := r.uint32(what + " length")
-	if err != nil {
-		return nil, err
+	// As r.uint32(what + " length"), without making that string for every
+	// item read.
+	if r.left() < 4 {
+		return nil, malformed("%s length: truncated at byte %d", what, r.off)
 	}
+	n := binary.BigEndian.Uint32(r.b[r.off:])
+	r.off += 4
 	if uint64(n) > uint64(max) {
 		return nil, malformed("%s: length %d over the limit %d", what, n, max)
 	}
@@ -110,7 +115,13 @@ func credentials(machine string, uid, gid uint32) []byte {
 
 // callRecord returns one call as a record of one fragment.
 func callRecord(xid, prog, vers, proc uint32, cred, args []byte) ([]byte, error) {
-	w := xdrWriter{b: make([]byte, 4, 64+len(cred)+len(args))} // room for the fragment header
+	return appendCall(make([]byte, 0, 64+len(cred)+len(args)), xid, prog, vers, proc, cred, args)
+}
+
+// appendCall appends one call as a record of one fragment to b.
+func appendCall(b []byte, xid, prog, vers, proc uint32, cred, args []byte) ([]byte, error) {
+	start := len(b)
+	w := xdrWriter{b: append(b, 0, 0, 0, 0)} // room for the fragment header
 	w.uint32(xid)
 	w.uint32(msgCall)
 	w.uint32(rpcVersion)
@@ -122,11 +133,11 @@ func callRecord(xid, prog, vers, proc uint32, cred, args []byte) ([]byte, error)
 	w.uint32(authNone) // verifier
 	w.opaque(nil)
 	w.b = append(w.b, args...)
-	n := len(w.b) - 4
+	n := len(w.b) - start - 4
 	if n > maxFragment {
 		return nil, fmt.Errorf("glusterd: call of %d bytes is too large", n)
 	}
-	binary.BigEndian.PutUint32(w.b, lastFragment|uint32(n))
+	binary.BigEndian.PutUint32(w.b[start:], lastFragment|uint32(n))
 	return w.b, nil
 }
 
@@ -135,8 +146,13 @@ func callRecord(xid, prog, vers, proc uint32, cred, args []byte) ([]byte, error)
 // a fragment header announcing 2 GiB allocates nothing until 2 GiB come,
 // while a reply of a few KiB (nearly all are) is read into a buffer of its
 // own size at once.
-func readRecord(r io.Reader, max int) ([]byte, error) {
-	var rec []byte
+func readRecord(r io.Reader, max int) ([]byte, error) { return readRecordInto(r, max, nil) }
+
+// readRecordInto is readRecord reading into buf's space (from its start),
+// growing it as readRecord grows a new one: the record returned may share
+// buf's array, and is only good until buf is used again.
+func readRecordInto(r io.Reader, max int, buf []byte) ([]byte, error) {
+	rec := buf[:0]
 	var hdr [4]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -266,7 +282,7 @@ type cliResponse struct {
 	OpRet   int32
 	OpErrno int32
 	OpErr   string
-	Dict    []byte // serialized; decode with decodeDict
+	Dict    []byte // serialized, in the reply's buffer; decode with decodeDict
 }
 
 // parseCLIResponse decodes gf_cli_rsp.
