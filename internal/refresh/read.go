@@ -88,8 +88,11 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	}
 	for i := range vols {
 		v := &vols[i]
-		prev, _ := r.model.Volume(v.Name)
-		snap.Volumes[v.Name] = r.buildVolume(v, &prev, rt, up)
+		prev := r.model.SharedVolume(v.Name)
+		if prev == nil {
+			prev = &state.Volume{}
+		}
+		snap.Volumes[v.Name] = r.buildVolume(v, prev, rt, up)
 	}
 	for name, at := range r.touched {
 		if at.Before(started) {
@@ -713,12 +716,15 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 	// made: the source's is shared (the glusterd client keeps it for the
 	// volume's next unchanged answer), not copied.
 	opts := v.Options
-	out := &state.Volume{
+	// Built where the last one was: a volume equal to prev is prev, so a
+	// quiet cluster's read allocates nothing per volume.
+	out := &r.scratch
+	*out = state.Volume{
 		Name: v.Name, ID: v.ID, Status: v.Status, Type: v.Type, Transport: v.Transport,
 		BrickCount: v.BrickCount, DistCount: v.DistCount, ReplicaCount: v.ReplicaCount,
 		ArbiterCount: v.ArbiterCount, DisperseCount: v.DisperseCount, RedundancyCount: v.RedundancyCount,
 		SnapshotCount: v.SnapshotCount, Options: opts,
-		Bricks: make([]state.Brick, len(v.Bricks)), Tasks: prev.Tasks,
+		Bricks: slices.Grow(out.Bricks[:0], len(v.Bricks))[:len(v.Bricks)], Tasks: prev.Tasks,
 		HealPendingEntries: prev.HealPendingEntries, SplitBrainEntries: prev.SplitBrainEntries,
 		PossiblyHealingEntries: prev.PossiblyHealingEntries, HealInfoTime: prev.HealInfoTime,
 	}
@@ -747,7 +753,12 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 		r.beginStartGrace(v.Name)
 	}
 	r.applyRuntimeTo(out, rt, up)
-	return out
+	if prev.Name != "" && state.VolumesEqual(out, prev) {
+		return prev
+	}
+	built := *out
+	built.Bricks = slices.Clone(out.Bricks)
+	return &built
 }
 
 // sameBrick returns the brick of bricks with b's name, looked for at place

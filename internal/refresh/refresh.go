@@ -166,6 +166,8 @@ type Refresher struct {
 	quota       map[string]bool
 	quotaRead   map[string]time.Time
 	quotaSettle map[string]*time.Timer
+	// scratch is where buildVolume builds; r.mu is held.
+	scratch state.Volume
 }
 
 // New returns a Refresher; ctx bounds every read it makes.

@@ -350,6 +350,20 @@ func (m *Model) Volume(name string) (Volume, bool) {
 	return *v, true
 }
 
+// SharedVolume returns the model's own named volume, or nil. It is shared:
+// the caller must not change it (nor does the model: an update replaces a
+// volume), and may hand it back to SetAll unchanged, which then costs no
+// comparison.
+func (m *Model) SharedVolume(name string) *Volume {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cur.Volumes[name]
+}
+
+// VolumesEqual reports whether two volumes show the same objects: every
+// field equal, times to the microsecond their property carries.
+func VolumesEqual(a, b *Volume) bool { return volumeEqual(a, b) }
+
 // Glusterd returns what is currently known of the local glusterd.
 func (m *Model) Glusterd() Glusterd {
 	m.mu.Lock()
