@@ -89,6 +89,7 @@ func BenchmarkDaemonReload(b *testing.B) {
 // stop when the benchmark ends.
 func runBenchDaemon(b *testing.B, cli []string, socket, workdir string) *dbus.Conn {
 	addr := testbus.Start(b)
+	b.Setenv("RUNTIME_DIRECTORY", runtimeDirectory(b))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -151,6 +151,7 @@ func startDaemon(t testing.TB, e env, busAddr, gluster, workdir string, extra ..
 		"--glusterd-workdir", workdir, "--state-dir", filepath.Join(dir, "state"),
 		"--config", filepath.Join(dir, "none.conf"), "--no-events"}, extra...)
 	d.cmd = exec.Command(filepath.Join(e.bin, "glusterbus"), args...)
+	d.cmd.Env = append(os.Environ(), "RUNTIME_DIRECTORY="+runtimeDirectory(t))
 	logf, err := os.Create(d.logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +187,20 @@ func startDaemon(t testing.TB, e env, busAddr, gluster, workdir string, extra ..
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// runtimeDirectory is where the daemon has glusterd write its get-state
+// dumps, as under the systemd unit: a runtime directory in memory (the
+// unit's is in /run), here one in /dev/shm where there is one. On a disk
+// file system, removing a dump of thousands of volumes can cost more than
+// reading it.
+func runtimeDirectory(t testing.TB) string {
+	dir, err := os.MkdirTemp("/dev/shm", "glusterbus-bench-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 func (d *serveProc) log() string {
