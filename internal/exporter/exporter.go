@@ -111,9 +111,18 @@ func (o *object) variant(i int) dbus.Variant {
 // named property and returns it as a variant; names outside api/ are a bug
 // of the caller.
 func (o *object) set(name string, value any) dbus.Variant {
-	i, ok := o.layout.index[name]
-	if !ok {
-		panic("exporter: property " + name + " is not in api/ for " + o.iface)
+	return o.setAt(-1, name, value)
+}
+
+// setAt is set for the property most likely at place i of the layout: the
+// model lists an object's properties in api/'s order, so a whole object is
+// set without looking its names up.
+func (o *object) setAt(i int, name string, value any) dbus.Variant {
+	if i < 0 || i >= len(o.layout.names) || o.layout.names[i] != name {
+		var ok bool
+		if i, ok = o.layout.index[name]; !ok {
+			panic("exporter: property " + name + " is not in api/ for " + o.iface)
+		}
 	}
 	o.values[i] = value
 	return o.variant(i)
@@ -251,8 +260,8 @@ func (e *Exporter) Apply(changes []state.Change) {
 		switch c.Type {
 		case state.Added:
 			obj := e.newObject(iface)
-			for _, p := range c.Props {
-				obj.set(p.Name, e.toDBus(p.Value))
+			for i, p := range c.Props {
+				obj.setAt(i, p.Name, e.toDBus(p.Value))
 			}
 			if old, ok := e.objects[path]; ok {
 				e.removeManaged(old)
