@@ -145,10 +145,12 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 	for range reloads {
 		full = append(full, timed("Reload", opts))
 	}
-	reloadCPU := (readProc(t, d.pid).cpu - beforeReloads.cpu) / time.Duration(reloads)
+	afterReloads := readProc(t, d.pid)
+	reloadCPU := (afterReloads.cpu - beforeReloads.cpu) / time.Duration(reloads)
 	for range 20 {
 		one = append(one, timed("RefreshVolume", s.volume, opts))
 	}
+	afterRefreshes := readProc(t, d.pid)
 	var gmo []time.Duration
 	objects := 0
 	for range 5 {
@@ -233,6 +235,8 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 	r.printf("| VmRSS 5 s after the first full read (VmHWM) | %s (%s) |\n", mb(afterRead.rss), mb(afterRead.hwm))
 	r.printf("| VmRSS right after %d `Reload`, 20 `RefreshVolume`, 5 `GetManagedObjects` (VmHWM) | %s (%s) |\n",
 		len(full), mb(afterGMO.rss), mb(afterGMO.hwm))
+	r.printf("| VmHWM after the `Reload` calls; after the `RefreshVolume` calls; after the `GetManagedObjects` calls | %s; %s; %s |\n",
+		mb(afterReloads.hwm), mb(afterRefreshes.hwm), mb(afterGMO.hwm))
 	r.printf("| VmRSS 5 s after them | %s |\n", mb(settled.rss))
 	r.printf("| daemon CPU (utime+stime) over %.0f s idle, default 10 s reconcile (%d reconciles seen) | %.2f%% of one core |\n",
 		window.Seconds(), reconciles, cpu)

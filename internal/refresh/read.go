@@ -403,13 +403,15 @@ func (r *Refresher) readLocal(ctx context.Context) error {
 	defer r.mu.Unlock()
 	up := connectedFunc(r.model.Glusterd().UUID, toPointers(r.model.Peers()))
 	for name := range names {
-		v, ok := r.model.Volume(name)
-		if !ok {
+		v := r.model.SharedVolume(name)
+		if v == nil {
 			continue
 		}
 		// Not marked touched: a full read ending after this one keeps its
 		// own reads of every brick; this node's bricks it read too.
-		r.model.SetVolume(name, r.applyRuntime(&v, rt, up))
+		if next := r.applyRuntime(v, rt, up); next != v {
+			r.model.SetVolume(name, next)
+		}
 	}
 	return nil
 }
@@ -805,11 +807,22 @@ func (r *Refresher) inStartGrace(name string) bool {
 // is offline (unknown in the start grace); the others keep what was known,
 // or become unknown when rt.forget says so. Unknown bricks take what
 // glusterd's brick events told of them.
+//
+// A volume the read leaves as it was is returned itself: built in the
+// scratch volume first, so that a read of this node's state, which goes
+// through every volume with a brick here, allocates nothing for those.
 func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) bool) *state.Volume {
-	out := *v
-	out.Bricks = slices.Clone(v.Bricks)
-	r.applyRuntimeTo(&out, rt, up)
-	return &out
+	out := &r.scratch
+	bricks := out.Bricks[:0]
+	*out = *v
+	out.Bricks = append(bricks, v.Bricks...)
+	r.applyRuntimeTo(out, rt, up)
+	if state.VolumesEqual(out, v) {
+		return v
+	}
+	built := *out
+	built.Bricks = slices.Clone(out.Bricks)
+	return &built
 }
 
 // applyRuntimeTo is applyRuntime on a volume of the caller's own, bricks

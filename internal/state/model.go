@@ -191,12 +191,15 @@ func sameOptions(a, b map[string]string) bool {
 }
 
 // SetVolume replaces one volume and its bricks; v == nil means the volume is
-// gone.
+// gone. A volume equal to the one held changes nothing.
 func (m *Model) SetVolume(name string, v *Volume) []Change {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.start()
 	prev := m.cur.Volumes[name]
+	if prev != nil && v != nil && (prev == v || volumeEqual(prev, v)) {
+		return nil // nothing to show: not even turned into objects
+	}
 	m.curDupStale = true
 	membership := (prev == nil) != (v == nil)
 	var before, after []Object
