@@ -29,7 +29,10 @@ type Exporter struct {
 	ctx     context.Context
 	ifaces  map[string]introspect.Interface
 	layouts map[string]*layout
-	silent  map[string]bool // "iface.Prop" that emit no PropertiesChanged
+	// quiet holds how a property whose EmitsChangedSignal annotation is
+	// not "true" is announced: not at all ("false", "const"), or by name
+	// only ("invalidates").
+	quiet   map[propertyName]string
 	methods map[string]map[string]*Method
 	signals signalQueue
 	mu      sync.RWMutex
@@ -153,10 +156,13 @@ func (e *Exporter) toDBus(v any) any {
 	return v
 }
 
+// propertyName is a property of an interface.
+type propertyName struct{ iface, name string }
+
 // New returns an exporter with no objects. ctx bounds method calls.
 func New(ctx context.Context, log *slog.Logger) *Exporter {
 	ifaces := api.MustInterfaces()
-	silent := map[string]bool{}
+	quiet := map[propertyName]string{}
 	layouts := map[string]*layout{}
 	for name, iface := range ifaces {
 		l := &layout{index: map[string]int{}}
@@ -167,7 +173,7 @@ func New(ctx context.Context, log *slog.Logger) *Exporter {
 			l.sigs = append(l.sigs, dbus.ParseSignatureMust(p.Type))
 			for _, a := range p.Annotations {
 				if a.Name == "org.freedesktop.DBus.Property.EmitsChangedSignal" && a.Value != "true" {
-					silent[name+"."+p.Name] = true
+					quiet[propertyName{name, p.Name}] = a.Value
 				}
 			}
 		}
@@ -178,7 +184,7 @@ func New(ctx context.Context, log *slog.Logger) *Exporter {
 		ctx:      ctx,
 		ifaces:   ifaces,
 		layouts:  layouts,
-		silent:   silent,
+		quiet:    quiet,
 		methods:  map[string]map[string]*Method{},
 		objects:  map[dbus.ObjectPath]*object{},
 		paths:    map[state.Ref]dbus.ObjectPath{},
@@ -283,16 +289,23 @@ func (e *Exporter) Apply(changes []state.Change) {
 				e.addManaged(path, obj)
 			}
 			changed := map[string]dbus.Variant{}
+			invalidated := []string{}
 			for _, p := range c.Props {
 				v := obj.set(p.Name, e.toDBus(p.Value))
-				if announce && !e.silent[iface+"."+p.Name] {
+				if !announce {
+					continue
+				}
+				switch e.quiet[propertyName{iface, p.Name}] {
+				case "":
 					changed[p.Name] = v
+				case "invalidates":
+					invalidated = append(invalidated, p.Name)
 				}
 			}
 			e.markStale(obj)
-			if len(changed) > 0 {
+			if len(changed) > 0 || len(invalidated) > 0 {
 				sigs = append(sigs, pendingSignal{path, propertiesInterface + ".PropertiesChanged",
-					[]any{iface, changed, []string{}}, nil})
+					[]any{iface, changed, invalidated}, nil})
 			}
 		case state.Removed:
 			delete(e.paths, c.Ref)

@@ -162,13 +162,23 @@ func TestObjectsAndSignals(t *testing.T) {
 		t.Fatalf("added: %s %v", s.Name, s.Body)
 	}
 	next(t, sigs) // its brick
-	s = next(t, sigs)
-	if s.Path != ManagerPath {
-		t.Fatalf("manager change expected, got %s", s.Path)
+	// The manager's list of volumes changes by name only (invalidates).
+	managerVolumes := func(want ...dbus.ObjectPath) {
+		t.Helper()
+		s := next(t, sigs)
+		if s.Path != ManagerPath || s.Name != propertiesInterface+".PropertiesChanged" ||
+			len(s.Body[1].(map[string]dbus.Variant)) != 0 || !slices.Equal(s.Body[2].([]string), []string{"Volumes"}) {
+			t.Fatalf("manager change expected, Volumes invalidated: %s %s %v", s.Path, s.Name, s.Body)
+		}
+		var got []dbus.ObjectPath
+		if err := f.client.Object(BusName, ManagerPath).StoreProperty(ManagerInterface+".Volumes", &got); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("Volumes = %v, %v; want %v", got, err, want)
+		}
 	}
+	managerVolumes(VolumePrefix+"a_5fb", VolumePrefix+"gv_2d0")
 	// Deleted: manager first, then InterfacesRemoved.
 	f.model.SetVolume("a_b", nil)
-	next(t, sigs)
+	managerVolumes(VolumePrefix + "gv_2d0")
 	s = next(t, sigs)
 	if s.Name != objectManagerInterface+".InterfacesRemoved" || s.Body[0].(dbus.ObjectPath) != VolumePrefix+"a_5fb" {
 		t.Fatalf("removed: %s %v", s.Name, s.Body)

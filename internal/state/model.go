@@ -205,6 +205,9 @@ func (m *Model) SetVolume(name string, v *Volume) []Change {
 	var before, after []Object
 	if membership {
 		before = append(before, managerObject(m.cur))
+		// Kept up to date rather than sorted again: a volume created or
+		// deleted costs a copy of the names, not a sort.
+		m.cur.index = m.cur.keepIndex().with(name, v != nil)
 	}
 	before = appendVolumeObjects(before, prev)
 	if v == nil {
@@ -213,7 +216,6 @@ func (m *Model) SetVolume(name string, v *Volume) []Change {
 		m.cur.Volumes[name] = v
 	}
 	if membership {
-		m.cur.index = nil
 		after = append(after, managerObject(m.cur))
 	}
 	after = appendVolumeObjects(after, v)

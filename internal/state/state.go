@@ -62,6 +62,20 @@ func (s *Snapshot) keepIndex() *volumeIndex {
 	return s.index
 }
 
+// with returns the index with name added (add) or taken out, sharing
+// nothing with x, which is never changed.
+func (x *volumeIndex) with(name string, add bool) *volumeIndex {
+	i, found := slices.BinarySearch(x.names, name)
+	switch {
+	case found == add:
+		return x
+	case add:
+		return &volumeIndex{slices.Insert(slices.Clip(x.names), i, name), slices.Insert(slices.Clip(x.refs), i, Ref{KindVolume, name})}
+	default:
+		return &volumeIndex{slices.Delete(slices.Clone(x.names), i, i+1), slices.Delete(slices.Clone(x.refs), i, i+1)}
+	}
+}
+
 // sameVolumeNames reports whether two snapshots hold the same volume names.
 func sameVolumeNames(a, b *Snapshot) bool {
 	if len(a.Volumes) != len(b.Volumes) {
