@@ -23,22 +23,19 @@ func (r *Refresher) readAll(ctx context.Context) error {
 	started := r.opt.Now()
 	r.geoRepWithFullRead(ctx)
 	wasRunning := r.model.Glusterd().Running
-	vols, err := cli(r, ctx, func(ctx context.Context) ([]gluster.Volume, error) { return r.src.VolumeInfo(ctx, "") })
+	// This node's state is read beside the volumes (glusterd answers each
+	// on a connection of its own): at thousands of volumes glusterd writes
+	// its dump while the volumes' answers are parsed here. Either may
+	// come first, as either may when read one after the other: a brick
+	// seen stopped or running before its volume's status changed is what
+	// the start grace and the confirmation of stops are for.
+	local := make(chan *runtimes, 1)
+	go func() { local <- r.readLocalRuntime(ctx) }()
+	vols, peers, g, err := r.readConfiguration(ctx)
+	rt := <-local
 	if err != nil {
-		r.noteError("volume info", err)
 		return err
 	}
-	peers, err := cli(r, ctx, r.src.Peers)
-	if err != nil {
-		r.noteError("peer status", err)
-		return err
-	}
-	g, err := r.readGlusterd(ctx)
-	if err != nil {
-		r.noteError("glusterd identity", err)
-		return err
-	}
-	rt := r.readLocalRuntime(ctx)
 	// Every snapshot counts in its volume's snapCount (a volume with
 	// snapshots cannot be deleted): with none, `snapshot info` has nothing
 	// to tell.
@@ -133,6 +130,27 @@ func (r *Refresher) readAll(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// readConfiguration reads what a full read reads besides this node's state:
+// the volumes, the peers and glusterd itself. An error is noted.
+func (r *Refresher) readConfiguration(ctx context.Context) ([]gluster.Volume, []gluster.Peer, state.Glusterd, error) {
+	vols, err := cli(r, ctx, func(ctx context.Context) ([]gluster.Volume, error) { return r.src.VolumeInfo(ctx, "") })
+	if err != nil {
+		r.noteError("volume info", err)
+		return nil, nil, state.Glusterd{}, err
+	}
+	peers, err := cli(r, ctx, r.src.Peers)
+	if err != nil {
+		r.noteError("peer status", err)
+		return nil, nil, state.Glusterd{}, err
+	}
+	g, err := r.readGlusterd(ctx)
+	if err != nil {
+		r.noteError("glusterd identity", err)
+		return nil, nil, state.Glusterd{}, err
+	}
+	return vols, peers, g, nil
 }
 
 // readGlusterd returns what is known of the local glusterd, reading its

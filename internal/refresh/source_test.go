@@ -58,6 +58,8 @@ type fakeSource struct {
 	holds     map[string]*hold
 	running   int
 	maxRun    int
+	// configRunning and maxConfigRun count the calls other than get-state.
+	configRunning, maxConfigRun int
 }
 
 // hold makes the calls of one name wait: each call announces itself on
@@ -172,6 +174,14 @@ func (f *fakeSource) maxRunning() int {
 	return f.maxRun
 }
 
+// maxConfigRunning is maxRunning without get-state, which a full read makes
+// beside its other calls.
+func (f *fakeSource) maxConfigRunning() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.maxConfigRun
+}
+
 // call counts a call, computes its answer from the captures served now and
 // then, if the call is held, waits: a held call answers what gluster saw
 // when it was called.
@@ -180,6 +190,11 @@ func call[T any](f *fakeSource, ctx context.Context, name string, answer func() 
 	f.calls[name]++
 	f.running++
 	f.maxRun = max(f.maxRun, f.running)
+	config := name != localStateCall
+	if config {
+		f.configRunning++
+		f.maxConfigRun = max(f.maxConfigRun, f.configRunning)
+	}
 	err := f.anyErr
 	if q := f.errs[name]; len(q) > 0 && err == nil {
 		err = q[0]
@@ -190,6 +205,9 @@ func call[T any](f *fakeSource, ctx context.Context, name string, answer func() 
 	defer func() {
 		f.mu.Lock()
 		f.running--
+		if config {
+			f.configRunning--
+		}
 		f.mu.Unlock()
 	}()
 
