@@ -15,14 +15,7 @@ import (
 )
 
 func TestParseGetState(t *testing.T) {
-	data, err := os.ReadFile("testdata/get-state-10.3-detail.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := ParseGetState(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st := parsedCapture(t, "get-state-10.3-detail.txt")
 	if st.UUID != "2b3a314a-eba3-43b8-835c-606c6cc7454e" || st.OpVersion != 100000 {
 		t.Errorf("identity = %q %d", st.UUID, st.OpVersion)
 	}
@@ -46,14 +39,7 @@ func TestParseGetState(t *testing.T) {
 }
 
 func TestParseGetStateKilledBrick(t *testing.T) {
-	data, err := os.ReadFile("testdata/get-state-10.3-brick-killed.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := ParseGetState(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st := parsedCapture(t, "get-state-10.3-brick-killed.txt")
 	for _, b := range st.Bricks {
 		if b.Volume == "rv" && (b.Online || b.Port != 0) {
 			t.Errorf("killed brick = %+v, want offline", b)
@@ -168,14 +154,7 @@ func TestParseGetStateTasks(t *testing.T) {
 // and parsed as ParseGetState parses it, and the directory removed; a dump
 // that fails is its error, a file that is not there one of get-state.
 func TestDumpLocalState(t *testing.T) {
-	data, err := os.ReadFile("testdata/get-state-10.3-detail.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := ParseGetState(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, want := parsedCapture(t, "get-state-10.3-detail.txt")
 	var dirs []string
 	write := func(dir, file string) error {
 		dirs = append(dirs, dir)
@@ -205,14 +184,7 @@ func TestDumpLocalState(t *testing.T) {
 // gives of it whole; an error reading it is get-state's, a line too long
 // is not a dump.
 func TestReadGetState(t *testing.T) {
-	data, err := os.ReadFile("testdata/get-state-10.3-rebalance-running.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := ParseGetState(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, want := parsedCapture(t, "get-state-10.3-rebalance-running.txt")
 	got, err := ReadGetState(iotest.OneByteReader(bytes.NewReader(data)))
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("ReadGetState = %+v, %v; want %+v", got, err, want)
@@ -251,4 +223,18 @@ func TestDumpGoesToTheRuntimeDirectory(t *testing.T) {
 	if left, _ := os.ReadDir(runtimeDir); len(left) != 0 {
 		t.Errorf("left in the runtime directory: %v", left)
 	}
+}
+
+// parsedCapture reads a captured get-state dump of testdata and parses it.
+func parsedCapture(t *testing.T, name string) ([]byte, *LocalState) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ParseGetState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, st
 }
