@@ -1,6 +1,7 @@
 package gluster
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -70,5 +71,22 @@ func BenchmarkCheckOutput(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkRunLargeOutput reads a command's output of 32 MB, as large as
+// `volume info all` prints at about 5 000 volumes: after the first run the
+// buffer is made at the last output's size instead of grown by doubling.
+func BenchmarkRunLargeOutput(b *testing.B) {
+	argv := []string{"head", "-c", "32000000", "/dev/zero"}
+	ctx := context.Background()
+	if _, err := run(ctx, argv, "large output"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := run(ctx, argv, "large output"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

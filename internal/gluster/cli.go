@@ -164,6 +164,9 @@ func (c *CLI) exec(ctx context.Context, args []string, script bool) ([]byte, err
 func run(ctx context.Context, argv []string, op string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
+	if n, ok := outputSizes.Load(op); ok {
+		stdout.Grow(n.(int) + n.(int)/16)
+	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// The command and anything it starts share a new process group, so
 	// that all of it can be killed.
@@ -191,6 +194,11 @@ func run(ctx context.Context, argv []string, op string) ([]byte, error) {
 	}
 
 	out := stdout.Bytes()
+	if len(out) >= largeOutput {
+		outputSizes.Store(op, len(out))
+	} else {
+		outputSizes.Delete(op)
+	}
 	looksXML := bytes.Contains(out, []byte("<cliOutput"))
 	if looksXML {
 		if err := CheckOutput(out); err != nil {
@@ -219,6 +227,16 @@ func run(ctx context.Context, argv []string, op string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// outputSizes holds the size of the last output of each command (by op)
+// that printed at least largeOutput bytes, so that the next is read into a
+// buffer of about that size at once: at thousands of volumes `volume info
+// all` prints tens of megabytes, and the copies of a buffer grown by
+// doubling were most of a reconcile's memory. Only whole-cluster reads print
+// that much, so it holds a few commands.
+var outputSizes sync.Map
+
+const largeOutput = 1 << 20
 
 // volumeArg is the volume argument of info and status commands.
 func volumeArg(volume string) string {
