@@ -86,6 +86,12 @@ func (r *report) target(what, measured, limit string, met bool) {
 	if met {
 		verdict = "met"
 	}
+	r.verdict(what, measured, limit, verdict)
+}
+
+// verdict adds a row to the Targets table with a verdict of its own, for a
+// target the run could not judge.
+func (r *report) verdict(what, measured, limit, verdict string) {
 	r.rows = append(r.rows, fmt.Sprintf("| %s | %s | %s | **%s** |", what, measured, limit, verdict))
 }
 
