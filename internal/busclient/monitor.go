@@ -18,11 +18,12 @@ import (
 )
 
 const (
-	busDriver         = "org.freedesktop.DBus"
-	nameOwnerChanged  = busDriver + ".NameOwnerChanged"
-	interfacesAdded   = "org.freedesktop.DBus.ObjectManager.InterfacesAdded"
-	interfacesRemoved = "org.freedesktop.DBus.ObjectManager.InterfacesRemoved"
-	propertiesChanged = "org.freedesktop.DBus.Properties.PropertiesChanged"
+	busDriver           = "org.freedesktop.DBus"
+	nameOwnerChanged    = busDriver + ".NameOwnerChanged"
+	interfacesAdded     = "org.freedesktop.DBus.ObjectManager.InterfacesAdded"
+	interfacesRemoved   = "org.freedesktop.DBus.ObjectManager.InterfacesRemoved"
+	propertiesInterface = "org.freedesktop.DBus.Properties"
+	propertiesChanged   = propertiesInterface + ".PropertiesChanged"
 )
 
 // mainProps are the properties an "Added" line shows; other interfaces
@@ -178,11 +179,22 @@ func (m *monitor) handle(ctx context.Context, s *dbus.Signal) error {
 		var changed map[string]dbus.Variant
 		var invalidated []string
 		if dbus.Store(s.Body, &iface, &changed, &invalidated) == nil {
-			m.update(s.Path, iface, changed, false)
-			for _, name := range invalidated {
-				delete(m.objs[s.Path][iface], name)
-				m.printf("%s: %s: invalidated", short(s.Path), name)
+			// A property announced by name only (Manager.Volumes) is
+			// read now, to show what it changed to.
+			if changed == nil {
+				changed = map[string]dbus.Variant{}
 			}
+			for _, name := range invalidated {
+				var v dbus.Variant
+				err := m.conn.Object(m.owner, s.Path).CallWithContext(ctx, propertiesInterface+".Get", 0, iface, name).Store(&v)
+				if err != nil {
+					delete(m.objs[s.Path][iface], name)
+					m.printf("%s: %s: changed, not read: %v", short(s.Path), name, err)
+					continue
+				}
+				changed[name] = v
+			}
+			m.update(s.Path, iface, changed, false)
 		}
 	default:
 		if i := strings.LastIndex(s.Name, "."); i >= 0 && s.Name[:i] == busapi.ManagerInterface {
