@@ -112,7 +112,10 @@ func TestMonitorDaemonComesAndGoes(t *testing.T) {
 	d := startDaemon(t, addr, state.NewSnapshot())
 	expect(t, out, &at, " org.storaged.Storaged has a new owner :")
 	d.model.SetVolume("gv0", volume("gv0", "Started", true))
-	expect(t, out, &at, " Added volume/gv0 (org.storaged.Storaged.GlusterFS.Volume) Name=gv0 Status=Started")
+	// The list of volumes is announced by name only: the monitor reads it,
+	// which must be done before the daemon goes.
+	expect(t, out, &at, " Added volume/gv0 (org.storaged.Storaged.GlusterFS.Volume) Name=gv0 Status=Started",
+		" /org/storaged/Storaged/Manager: Volumes: [] -> [volume/gv0]\n")
 
 	d.conn.Close()
 	expect(t, out, &at, " org.storaged.Storaged lost its owner :", " (glusterbus stopped)\n")

@@ -284,8 +284,10 @@ func TestGetManagedObjectsWithoutEncodedReplies(t *testing.T) {
 // reply, changes made meanwhile included.
 func TestEncodedEntriesLetGoWhenIdle(t *testing.T) {
 	f := newFixture(t)
+	// Kept for an hour at first, so that a loaded machine cannot let them
+	// go before they are counted.
 	f.exp.wireMu.Lock()
-	f.exp.encodedIdle = 100 * time.Millisecond
+	f.exp.encodedIdle = time.Hour
 	f.exp.wireMu.Unlock()
 	f.model.SetAll(benchSnapshot(20))
 	first := f.managed(t)
@@ -305,6 +307,12 @@ func TestEncodedEntriesLetGoWhenIdle(t *testing.T) {
 	if n := encoded(); n != len(first) {
 		t.Fatalf("%d of %d entries encoded after a call", n, len(first))
 	}
+	// Then a short idle time, and the release looks again now.
+	f.exp.wireMu.Lock()
+	f.exp.encodedIdle = 100 * time.Millisecond
+	release := f.exp.release
+	f.exp.wireMu.Unlock()
+	release.Reset(0)
 	deadline := time.Now().Add(time.Minute)
 	for encoded() != 0 {
 		if time.Now().After(deadline) {
