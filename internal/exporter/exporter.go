@@ -193,8 +193,10 @@ func New(ctx context.Context, log *slog.Logger) *Exporter {
 }
 
 // Handle registers the implementation of a method of a domain interface.
-// The method must be declared in api/.
+// The method must be declared in api/. It may be called while serving.
 func (e *Exporter) Handle(iface, name string, m *Method) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.methods[iface] == nil {
 		e.methods[iface] = map[string]*Method{}
 	}
@@ -205,6 +207,8 @@ func (e *Exporter) Handle(iface, name string, m *Method) {
 // as "interface.Method", and those whose implementation takes other
 // arguments than api/ declares, as "interface.Method(in signature)".
 func (e *Exporter) Unhandled() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	var out []string
 	for name, iface := range e.ifaces {
 		for _, m := range iface.Methods {
@@ -430,6 +434,8 @@ func (n *node) LookupInterface(name string) (dbus.Interface, bool) {
 		return nil, false
 	}
 	t := methodTable{}
+	n.e.mu.RLock()
+	defer n.e.mu.RUnlock()
 	for mname, m := range n.e.methods[name] {
 		t[mname] = &boundMethod{m: m, path: n.path, ctx: n.e.ctx, e: n.e}
 	}
