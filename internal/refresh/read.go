@@ -773,12 +773,10 @@ func (r *Refresher) buildVolume(v *gluster.Volume, prev *state.Volume, rt *runti
 		r.beginStartGrace(v.Name)
 	}
 	r.applyRuntimeTo(out, rt, up)
-	if prev.Name != "" && state.VolumesEqual(out, prev) {
-		return prev
+	if prev.Name == "" {
+		return ownVolume(out)
 	}
-	built := *out
-	built.Bricks = slices.Clone(out.Bricks)
-	return &built
+	return sameOrOwn(out, prev)
 }
 
 // sameBrick returns the brick of bricks with b's name, looked for at place
@@ -835,12 +833,23 @@ func (r *Refresher) applyRuntime(v *state.Volume, rt *runtimes, up func(string) 
 	*out = *v
 	out.Bricks = append(bricks, v.Bricks...)
 	r.applyRuntimeTo(out, rt, up)
-	if state.VolumesEqual(out, v) {
-		return v
+	return sameOrOwn(out, v)
+}
+
+// sameOrOwn returns prev when the volume built in the scratch volume equals
+// it, else a copy of the built volume of its own.
+func sameOrOwn(built, prev *state.Volume) *state.Volume {
+	if state.VolumesEqual(built, prev) {
+		return prev
 	}
-	built := *out
-	built.Bricks = slices.Clone(out.Bricks)
-	return &built
+	return ownVolume(built)
+}
+
+// ownVolume copies a volume built in the scratch volume, bricks included.
+func ownVolume(built *state.Volume) *state.Volume {
+	v := *built
+	v.Bricks = slices.Clone(built.Bricks)
+	return &v
 }
 
 // applyRuntimeTo is applyRuntime on a volume of the caller's own, bricks
