@@ -56,7 +56,7 @@ func BenchmarkAdminReads(b *testing.B) {
 	b.Run(fmt.Sprintf("heal-index-%d-bricks", len(ls.Bricks)), func(b *testing.B) {
 		for range b.N {
 			for _, br := range ls.Bricks {
-				if _, err := cli.PendingHeals(ctx, br.Path); err != nil {
+				if _, err := cli.PendingHeals(ctx, br.Path, gluster.HealIndex{}); err != nil {
 					b.Fatal(err)
 				}
 			}

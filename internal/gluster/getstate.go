@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/glusterbus/glusterbus/internal/fanout"
 )
 
 // LocalState is what `gluster get-state glusterd ... detail` tells of this
@@ -141,9 +143,7 @@ func DumpLocalStateWith(dump func(dir, file string) error, read func(*os.File) (
 	if err != nil {
 		return nil, err
 	}
-	for i := range st.Bricks {
-		addInodes(&st.Bricks[i])
-	}
+	fanout.Each(len(st.Bricks), func(i int) { addInodes(&st.Bricks[i]) })
 	return st, nil
 }
 

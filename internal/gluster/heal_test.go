@@ -5,13 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestCountHealIndex(t *testing.T) {
 	brick := t.TempDir()
 	ctx := context.Background()
-	if n, err := (&CLI{}).PendingHeals(ctx, brick); n != 0 || err != nil {
-		t.Fatalf("no index: %d, %v", n, err)
+	if n, err := (&CLI{}).PendingHeals(ctx, brick, HealIndex{}); n != (HealIndex{}) || err != nil {
+		t.Fatalf("no index: %+v, %v", n, err)
 	}
 	dir := filepath.Join(brick, ".glusterfs", "indices", "xattrop")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -29,8 +30,88 @@ func TestCountHealIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := (&CLI{}).PendingHeals(ctx, brick); n != 3 || err != nil {
-		t.Errorf("PendingHeals = %d, %v; want 3", n, err)
+	if n, err := (&CLI{}).PendingHeals(ctx, brick, HealIndex{}); n.Entries != 3 || err != nil {
+		t.Errorf("PendingHeals = %+v, %v; want 3", n, err)
+	}
+}
+
+// An index directory unchanged since its last count, which it had been for
+// a while, is not read again; one that changed, or had just changed when it
+// was counted, is.
+func TestCountHealIndexSinceReadsOnlyAChangedIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	add := func(name string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("00000000-0000-0000-0000-000000000001")
+
+	// Just changed: counted, and not to be reused.
+	first, err := CountHealIndexSince(ctx, dir, HealIndex{})
+	if err != nil || first.Entries != 1 || first.Reusable() {
+		t.Fatalf("first count = %+v, %v; want 1 entry, not reusable", first, err)
+	}
+	forged := first
+	forged.Entries = 99
+	if again, _ := CountHealIndexSince(ctx, dir, forged); again.Entries != 1 {
+		t.Errorf("a count made while the directory had just changed was reused: %d entries, want 1", again.Entries)
+	}
+
+	// Settled (no wait: the settle time is made nothing): reused while the
+	// directory looks the same.
+	defer func(was time.Duration) { settleTime = was }(settleTime)
+	settleTime = -time.Hour // a directory changed up to an hour from now has settled
+	settled, err := CountHealIndexSince(ctx, dir, HealIndex{})
+	if err != nil || settled.Entries != 1 || !settled.Reusable() {
+		t.Fatalf("settled count = %+v, %v; want 1 entry, reusable", settled, err)
+	}
+	forged = settled
+	forged.Entries = 99
+	if again, _ := CountHealIndexSince(ctx, dir, forged); again.Entries != 99 {
+		t.Errorf("an unchanged directory was read again: %d entries, want the last count 99", again.Entries)
+	}
+
+	add("00000000-0000-0000-0000-000000000002")
+	if again, _ := CountHealIndexSince(ctx, dir, forged); again.Entries != 2 {
+		t.Errorf("after an entry was added: %d entries, want 2", again.Entries)
+	}
+	if err := os.Remove(filepath.Join(dir, "00000000-0000-0000-0000-000000000001")); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := CountHealIndexSince(ctx, dir, forged); again.Entries != 1 {
+		t.Errorf("after an entry was removed: %d entries, want 1", again.Entries)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := CountHealIndexSince(ctx, dir, forged); again != (HealIndex{}) || err != nil {
+		t.Errorf("after the directory went: %+v, %v; want none", again, err)
+	}
+}
+
+// BenchmarkCountHealIndexSince is the read of an unchanged index of 10 000
+// entries: one stat.
+func BenchmarkCountHealIndexSince(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 10000 {
+		if err := os.WriteFile(filepath.Join(dir, "00000000-0000-0000-0000-"+fmtHex12(i)), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	defer func(was time.Duration) { settleTime = was }(settleTime)
+	settleTime = -time.Hour
+	last, err := CountHealIndexSince(context.Background(), dir, HealIndex{})
+	if err != nil || !last.Reusable() {
+		b.Fatal(last, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if n, err := CountHealIndexSince(context.Background(), dir, last); n.Entries != 10000 || err != nil {
+			b.Fatal(n, err)
+		}
 	}
 }
 

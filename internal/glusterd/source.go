@@ -72,8 +72,8 @@ func (s *Source) rpcLocalState(ctx context.Context) (*gluster.LocalState, error)
 
 // PendingHeals implements refresh.Source: a count of a local brick's heal
 // index, no glusterd call at all.
-func (s *Source) PendingHeals(ctx context.Context, brickPath string) (uint64, error) {
-	return s.CLI.PendingHeals(ctx, brickPath)
+func (s *Source) PendingHeals(ctx context.Context, brickPath string, last gluster.HealIndex) (gluster.HealIndex, error) {
+	return s.CLI.PendingHeals(ctx, brickPath, last)
 }
 
 // HealSummary implements refresh.Source through glfsheal, a client of the

@@ -54,7 +54,9 @@ func (s *memSource) LocalState(context.Context) (*gluster.LocalState, error) {
 	st.Bricks = slices.Clone(s.local.Bricks)
 	return &st, nil
 }
-func (s *memSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }
+func (s *memSource) PendingHeals(context.Context, string, gluster.HealIndex) (gluster.HealIndex, error) {
+	return gluster.HealIndex{}, nil
+}
 func (s *memSource) HealSummary(context.Context, string) ([]gluster.HealBrick, error) {
 	return nil, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/glusterbus/glusterbus/internal/fanout"
 	"github.com/glusterbus/glusterbus/internal/gluster"
 	"github.com/glusterbus/glusterbus/internal/state"
 )
@@ -338,22 +339,47 @@ func (r *Refresher) readLocalRuntime(ctx context.Context) *runtimes {
 
 // countHeals counts the self-heal entries of this node's bricks of the
 // volumes that self-heal, and says whether any has some. A brick whose
-// count fails keeps its last count.
+// count fails keeps its last count. The bricks are counted on every core:
+// each is a system call or more, thousands of them on a large node.
 func (r *Refresher) countHeals(ctx context.Context, ls *gluster.LocalState, rt *runtimes) bool {
-	pending := false
-	for _, b := range ls.Bricks {
+	r.mu.Lock()
+	last := r.healIndex // replaced, never changed: read without the lock
+	r.mu.Unlock()
+	type count struct {
+		index gluster.HealIndex
+		ok    bool
+	}
+	counts := make([]count, len(ls.Bricks))
+	fanout.Each(len(ls.Bricks), func(i int) {
+		b := &ls.Bricks[i]
 		if !ls.Healed[b.Volume] {
-			continue
+			return
 		}
-		n, err := r.src.PendingHeals(ctx, b.Path)
+		n, err := r.src.PendingHeals(ctx, b.Path, last[brickKey{b.Host, b.Path}])
 		if err != nil {
 			r.log.Warn("counting self-heal entries failed", "brick", b.Host+":"+b.Path, "err", err)
+			return
+		}
+		counts[i] = count{n, true}
+	})
+	kept := map[brickKey]gluster.HealIndex{}
+	pending := false
+	for i, c := range counts {
+		if !c.ok {
 			continue
 		}
-		rt.heal[brickKey{b.Host, b.Path}] = n
+		b := &ls.Bricks[i]
+		key := brickKey{b.Host, b.Path}
+		if c.index.Reusable() {
+			kept[key] = c.index
+		}
+		rt.heal[key] = c.index.Entries
 		rt.healVolumes[b.Volume] = true
-		pending = pending || n > 0
+		pending = pending || c.index.Entries > 0
 	}
+	r.mu.Lock()
+	r.healIndex = kept
+	r.mu.Unlock()
 	rt.healAt = r.opt.Now()
 	return pending
 }

@@ -47,8 +47,10 @@ type Source interface {
 	VolumeStatusDetail(ctx context.Context, volume string) ([]gluster.BrickStatus, error)
 	LocalState(ctx context.Context) (*gluster.LocalState, error)
 	// PendingHeals counts the self-heal entries a brick of this node
-	// records (a directory read on the brick, no glusterd call).
-	PendingHeals(ctx context.Context, brickPath string) (uint64, error)
+	// records (a directory read on the brick, no glusterd call); last is
+	// the brick's previous count, which an index unchanged since returns
+	// without a read. It is called for many bricks at once.
+	PendingHeals(ctx context.Context, brickPath string, last gluster.HealIndex) (gluster.HealIndex, error)
 	// HealSummary runs glfsheal's heal info summary of a volume: no
 	// glusterd lock, but O(entries).
 	HealSummary(ctx context.Context, volume string) ([]gluster.HealBrick, error)
@@ -166,6 +168,9 @@ type Refresher struct {
 	quota       map[string]bool
 	quotaRead   map[string]time.Time
 	quotaSettle map[string]*time.Timer
+	// healIndex: this node's bricks' last heal index counts that a later
+	// read may reuse (see gluster.HealIndex); replaced at each count.
+	healIndex map[brickKey]gluster.HealIndex
 	// scratch is where buildVolume builds; r.mu is held.
 	scratch state.Volume
 }

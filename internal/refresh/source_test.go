@@ -388,7 +388,9 @@ func (f *fakeSource) LocalState(ctx context.Context) (*gluster.LocalState, error
 }
 
 // PendingHeals: no brick of the captures has entries waiting for self-heal.
-func (f *fakeSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }
+func (f *fakeSource) PendingHeals(context.Context, string, gluster.HealIndex) (gluster.HealIndex, error) {
+	return gluster.HealIndex{}, nil
+}
 
 func healCall(vol string) string { return "HealSummary(" + vol + ")" }
 

@@ -433,7 +433,9 @@ func TestAddedBrickIsNoAlarm(t *testing.T) {
 }
 
 // PendingHeals: no brick of the captures has entries waiting for self-heal.
-func (s *scriptSource) PendingHeals(context.Context, string) (uint64, error) { return 0, nil }
+func (s *scriptSource) PendingHeals(context.Context, string, gluster.HealIndex) (gluster.HealIndex, error) {
+	return gluster.HealIndex{}, nil
+}
 
 // HealSummary: no brick of the captures has entries in split-brain.
 func (s *scriptSource) HealSummary(context.Context, string) ([]gluster.HealBrick, error) {
