@@ -1,8 +1,11 @@
 package gluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/glusterbus/glusterbus/bench/xmlgen"
@@ -88,5 +91,45 @@ func BenchmarkRunLargeOutput(b *testing.B) {
 		if _, err := run(ctx, argv, "large output"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// getStateDump is a get-state dump of n volumes: the capture's replica
+// volume, this node's brick and the other node's, under n names.
+func getStateDump(b *testing.B, n int) []byte {
+	b.Helper()
+	capture, err := os.ReadFile("testdata/get-state-10.3-detail.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(capture)
+	head, rest, _ := strings.Cut(text, "[Volumes]\n")
+	vol := rest[strings.Index(rest, "Volume2."):]
+	vol = vol[:strings.Index(vol, "\n\n")+2]
+	_, tail, _ := strings.Cut(rest, "[Services]")
+	var out strings.Builder
+	out.WriteString(head + "[Volumes]\n")
+	for i := range n {
+		v := strings.ReplaceAll(vol, "Volume2.", fmt.Sprintf("Volume%d.", i+1))
+		v = strings.ReplaceAll(v, "bricks/rv", fmt.Sprintf("bricks/vol%05d", i))
+		out.WriteString(strings.Replace(v, "name: rv", fmt.Sprintf("name: vol%05d", i), 1))
+	}
+	out.WriteString("[Services]" + tail)
+	return []byte(out.String())
+}
+
+func BenchmarkReadGetState(b *testing.B) {
+	for _, n := range benchSizes {
+		dump := getStateDump(b, n)
+		b.Run(fmt.Sprintf("volumes=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(dump)))
+			b.ReportAllocs()
+			for b.Loop() {
+				st, err := ReadGetState(bytes.NewReader(dump))
+				if err != nil || len(st.Volumes) != n || len(st.Bricks) != n {
+					b.Fatalf("%d volumes, %d local bricks, %v", len(st.Volumes), len(st.Bricks), err)
+				}
+			}
+		})
 	}
 }
