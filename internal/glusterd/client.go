@@ -413,18 +413,29 @@ func (c *Client) Volumes(ctx context.Context) ([]gluster.Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	vols := make([]gluster.Volume, 0, len(names))
-	listed := make(map[string]bool, len(names))
+	vols := got[:0] // the answers, in place: a copy is 0.7 MB at 5 000 volumes
 	for i := range got {
-		listed[names[i]] = true
 		if present[i] {
 			vols = append(vols, got[i])
 		}
 	}
+	clear(got[len(vols):])
 	c.mu.Lock()
-	for name := range c.parsed {
-		if !listed[name] {
-			delete(c.parsed, name)
+	kept := 0
+	for _, name := range names {
+		if _, ok := c.parsed[name]; ok {
+			kept++
+		}
+	}
+	if kept < len(c.parsed) { // some of the volumes remembered are gone
+		listed := make(map[string]bool, len(names))
+		for _, name := range names {
+			listed[name] = true
+		}
+		for name := range c.parsed {
+			if !listed[name] {
+				delete(c.parsed, name)
+			}
 		}
 	}
 	c.mu.Unlock()

@@ -328,6 +328,20 @@ func TestUnchangedAnswerNotParsedAgain(t *testing.T) {
 	if kept != 5 {
 		t.Errorf("%d volumes remembered, want 5", kept)
 	}
+	// A volume no longer listed is forgotten by the next read of all.
+	c.mu.Lock()
+	c.parsed["deleted"] = c.parsed["tuned"]
+	c.mu.Unlock()
+	if _, err := c.Volumes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	_, ghost := c.parsed["deleted"]
+	kept = len(c.parsed)
+	c.mu.Unlock()
+	if ghost || kept != 5 {
+		t.Errorf("after a volume went from the list: %d volumes remembered (the deleted one: %v), want 5", kept, ghost)
+	}
 }
 
 // TestUnchangedStateNotParsedAgain: the same get-state dump gives what it
