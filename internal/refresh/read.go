@@ -922,7 +922,7 @@ func (r *Refresher) applyRuntimeTo(out *state.Volume, rt *runtimes, up func(stri
 			healChanged = healChanged || b.HealPendingEntries != n
 			b.HealPendingEntries = n
 		}
-		if b.RuntimeUnknown && out.Status == "Started" {
+		if b.RuntimeUnknown && out.Status == "Started" && len(r.hints) > 0 { // a name made per brick otherwise
 			if at, ok := r.hints[b.Name()]; ok && r.opt.Now().Sub(at) < r.opt.StartGrace {
 				b.RuntimeUnknown, b.Online = false, true
 			}
