@@ -342,6 +342,9 @@ func ReadGetState(r io.Reader) (*LocalState, error) {
 	}
 	st.Healed = map[string]bool{}
 	for _, vol := range volOrder {
+		if volumes[vol] == "" {
+			continue // a name glusterd never writes: no volume to tell of
+		}
 		st.Volumes = append(st.Volumes, volumes[vol])
 		if healed[vol] {
 			st.Healed[volumes[vol]] = true
