@@ -68,15 +68,17 @@ const largeReply = 1000
 // moment can be given back afterwards. Set it before serving.
 func (e *Exporter) OnLargeReply(f func()) { e.onBurst = f }
 
-// object is one exported object. Its values sit in a slice in the order of
-// its interface's properties in api/, not in a map per object: with tens of
-// thousands of objects the maps would be most of the daemon's memory. The
-// values are kept without their signatures, which the layout holds; nil is
-// a property never set.
+// object is one exported object. A volume or a brick is kept by its
+// state.Source, a word or two, and its values are asked of it when a client
+// wants them: with tens of thousands of objects, copies of their values
+// would be the daemon's largest part. Other objects keep their values in a
+// slice in the order of their interface's properties in api/, without their
+// signatures, which the layout holds; nil is a property never set.
 type object struct {
 	iface  string
 	layout *layout
-	values []any
+	src    state.Source
+	values []any // when src is nil
 
 	path        dbus.ObjectPath
 	wire        []byte // entry of the GetManagedObjects reply, padded to 8
@@ -94,41 +96,65 @@ type layout struct {
 	index map[string]int
 }
 
-// props returns the object's properties as D-Bus wants them.
-func (o *object) props() map[string]dbus.Variant {
-	m := make(map[string]dbus.Variant, len(o.values))
-	for i, v := range o.values {
+// place returns the place of the named property, looked for at i first:
+// the model lists an object's properties in api/'s order, so a whole
+// object is laid out without looking its names up. Names outside api/ are
+// a bug of the caller.
+func (l *layout) place(i int, name string, iface string) int {
+	if i >= 0 && i < len(l.names) && l.names[i] == name {
+		return i
+	}
+	i, ok := l.index[name]
+	if !ok {
+		panic("exporter: property " + name + " is not in api/ for " + iface)
+	}
+	return i
+}
+
+// variant is vals[i], of values in the layout's order, as D-Bus wants it.
+func (l *layout) variant(vals []any, i int) dbus.Variant {
+	return dbus.MakeVariantWithSignature(vals[i], l.sigs[i])
+}
+
+// props returns values in the layout's order as D-Bus wants them.
+func (l *layout) props(vals []any) map[string]dbus.Variant {
+	m := make(map[string]dbus.Variant, len(vals))
+	for i, v := range vals {
 		if v != nil {
-			m[o.layout.names[i]] = o.variant(i)
+			m[l.names[i]] = l.variant(vals, i)
 		}
 	}
 	return m
 }
 
-// variant is the value of property i as D-Bus wants it.
-func (o *object) variant(i int) dbus.Variant {
-	return dbus.MakeVariantWithSignature(o.values[i], o.layout.sigs[i])
+// valuesOf returns the object's values in its layout's order, as D-Bus
+// carries them; e.mu is held. Those of an object kept by its Source are
+// made now, and are the caller's.
+func (e *Exporter) valuesOf(o *object) []any {
+	if o.src == nil {
+		return o.values
+	}
+	return e.laidOut(o, o.src.Props())
+}
+
+// laidOut returns props, all of an object's, as D-Bus carries them in its
+// layout's order; e.mu is held.
+func (e *Exporter) laidOut(o *object, props []state.Property) []any {
+	vals := make([]any, len(o.layout.names))
+	for i, p := range props {
+		vals[o.layout.place(i, p.Name, o.iface)] = e.toDBus(p.Value)
+	}
+	return vals
 }
 
 // set stores a value as D-Bus carries it (see Exporter.toDBus) as the
-// named property and returns it as a variant; names outside api/ are a bug
-// of the caller.
+// named property of an object kept by value, and returns it as a variant.
 func (o *object) set(name string, value any) dbus.Variant {
-	return o.setAt(-1, name, value)
-}
-
-// setAt is set for the property most likely at place i of the layout: the
-// model lists an object's properties in api/'s order, so a whole object is
-// set without looking its names up.
-func (o *object) setAt(i int, name string, value any) dbus.Variant {
-	if i < 0 || i >= len(o.layout.names) || o.layout.names[i] != name {
-		var ok bool
-		if i, ok = o.layout.index[name]; !ok {
-			panic("exporter: property " + name + " is not in api/ for " + o.iface)
-		}
+	i := o.layout.place(-1, name, o.iface)
+	if o.src == nil {
+		o.values[i] = value
 	}
-	o.values[i] = value
-	return o.variant(i)
+	return dbus.MakeVariantWithSignature(value, o.layout.sigs[i])
 }
 
 // path returns the object path of ref: the exported object's own, or made
@@ -269,9 +295,13 @@ func (e *Exporter) Apply(changes []state.Change) {
 		iface := Interface(c.Ref.Kind)
 		switch c.Type {
 		case state.Added:
-			obj := e.newObject(iface)
-			for i, p := range c.Props {
-				obj.setAt(i, p.Name, e.toDBus(p.Value))
+			obj := e.newObject(iface, c.Source)
+			var vals []any
+			if obj.src == nil || announce {
+				vals = e.laidOut(obj, c.Props)
+			}
+			if obj.src == nil {
+				obj.values = vals
 			}
 			if old, ok := e.objects[path]; ok {
 				e.removeManaged(old)
@@ -281,16 +311,25 @@ func (e *Exporter) Apply(changes []state.Change) {
 			e.addManaged(path, obj)
 			if announce {
 				sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesAdded",
-					[]any{path, map[string]map[string]dbus.Variant{iface: obj.props()}}, nil})
+					[]any{path, map[string]map[string]dbus.Variant{iface: obj.layout.props(vals)}}, nil})
 			}
+			e.repointBricks(c)
 		case state.Modified:
 			obj, ok := e.objects[path]
 			if !ok {
 				e.paths[c.Ref] = path
-				obj = e.newObject(iface)
+				obj = e.newObject(iface, c.Source)
 				e.objects[path] = obj
 				e.link(path)
 				e.addManaged(path, obj)
+			}
+			switch {
+			case c.Source != nil:
+				obj.src, obj.values = c.Source, nil
+			case obj.src != nil:
+				// A change from no Source (none the model makes): the
+				// object is kept by value from now on.
+				obj.values, obj.src = e.valuesOf(obj), nil
 			}
 			changed := map[string]dbus.Variant{}
 			invalidated := []string{}
@@ -307,6 +346,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 				}
 			}
 			e.markStale(obj)
+			e.repointBricks(c)
 			if len(changed) > 0 || len(invalidated) > 0 {
 				sigs = append(sigs, pendingSignal{path, propertiesInterface + ".PropertiesChanged",
 					[]any{iface, changed, invalidated}, nil})
@@ -332,9 +372,41 @@ func (e *Exporter) Apply(changes []state.Change) {
 	e.mu.Unlock()
 }
 
-func (e *Exporter) newObject(iface string) *object {
+// newObject returns an object kept by src, or by value when src is nil.
+func (e *Exporter) newObject(iface string, src state.Source) *object {
 	l := e.layouts[iface]
-	return &object{iface: iface, layout: l, values: make([]any, len(l.names))}
+	o := &object{iface: iface, layout: l, src: src}
+	if src == nil {
+		o.values = make([]any, len(l.names))
+	}
+	return o
+}
+
+// repointBricks has the bricks of a volume just added or changed kept by
+// the volume's new Source, those that did not change too: the old volume
+// is then let go; e.mu is held for writing. A brick that changed as well
+// has its own change, which comes later and sets the same.
+func (e *Exporter) repointBricks(c state.Change) {
+	vs, ok := c.Source.(state.VolumeSource)
+	if !ok {
+		return
+	}
+	var bricks []state.Ref
+	for _, p := range c.Cur {
+		if p.Name == "Bricks" {
+			bricks, _ = p.Value.([]state.Ref)
+			break
+		}
+	}
+	for i, ref := range bricks {
+		obj := e.objects[e.paths[ref]]
+		if obj == nil || obj.src == nil {
+			continue
+		}
+		if volume, ok := state.BrickVolume(obj.src); ok && volume == vs.Name() {
+			obj.src = vs.Brick(i)
+		}
+	}
 }
 
 // link records path's ancestors as intermediate nodes, so introspection
@@ -481,14 +553,15 @@ func (n *node) get(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 	if !ok || o.iface != iface {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(n.path)})
 	}
+	vals := n.e.valuesOf(o)
 	i, ok := o.layout.index[name]
-	if ok && o.values[i] == nil {
+	if ok && vals[i] == nil {
 		ok = false // declared, but never set
 	}
 	if !ok {
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no property " + name + " in " + iface})
 	}
-	return []any{o.variant(i)}, nil
+	return []any{o.layout.variant(vals, i)}, nil
 }
 
 func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
@@ -502,7 +575,7 @@ func (n *node) getAll(_ dbus.Sender, args []any) ([]any, *dbus.Error) {
 		}
 		return nil, dbus.NewError("org.freedesktop.DBus.Error.UnknownInterface", []any{"no interface " + iface + " at " + string(n.path)})
 	}
-	return []any{o.props()}, nil
+	return []any{o.layout.props(n.e.valuesOf(o))}, nil
 }
 
 func (n *node) set(_ dbus.Sender, args []any) ([]any, *dbus.Error) {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -404,4 +406,49 @@ func TestUnhandledChecksArguments(t *testing.T) {
 	if slices.ContainsFunc(exp.Unhandled(), func(s string) bool { return strings.HasPrefix(s, ManagerInterface+".LastSequence") }) {
 		t.Fatalf("LastSequence(a{sv}) still unhandled: %v", exp.Unhandled())
 	}
+}
+
+// TestBricksFollowTheirVolume: bricks are kept by the model's volume they
+// were read from. When the volume changes and its bricks do not (no change
+// is reported for them), their objects follow the new volume, so the old
+// one is let go, and they show what they showed.
+func TestBricksFollowTheirVolume(t *testing.T) {
+	exp := newTestExporter()
+	m := state.NewModel(exp)
+	m.SetAll(benchSnapshot(3))
+	brick := exp.paths[state.Ref{Kind: state.KindBrick, Key: benchVolume(1).Bricks[2].Name()}]
+	before := exp.layoutProps(brick)
+
+	released := make(chan struct{})
+	runtime.AddCleanup(m.SharedVolume("vol00001"), func(ch chan struct{}) { close(ch) }, released)
+	v := benchVolume(1)
+	v.Options["nfs.disable"] = "off"
+	changes := m.SetVolume(v.Name, v)
+	if len(changes) != 1 || changes[0].Ref.Kind != state.KindVolume {
+		t.Fatalf("changes %v, want the volume's only", changes)
+	}
+	changes = nil
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		runtime.GC()
+		select {
+		case <-released:
+		case <-time.After(10 * time.Millisecond):
+			if time.Now().Before(deadline) {
+				continue
+			}
+			t.Fatal("the volume replaced is still held")
+		}
+		break
+	}
+	if after := exp.layoutProps(brick); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the brick shows %v, showed %v", after, before)
+	}
+}
+
+// layoutProps returns the properties of the object at path.
+func (e *Exporter) layoutProps(path dbus.ObjectPath) map[string]dbus.Variant {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	o := e.objects[path]
+	return o.layout.props(e.valuesOf(o))
 }

@@ -27,8 +27,9 @@ const managedObjectsSignature = "a{oa{sa{sv}}}"
 const maxMessageLen = 1 << 27
 
 // appendManagedEntry writes the reply's dict entry of the object at path:
-// the path, then its one interface with the properties that are set.
-func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object) ([]byte, error) {
+// the path, then its one interface with the properties that are set, vals
+// in its layout's order.
+func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object, vals []any) ([]byte, error) {
 	b = wirePad(b, 8)
 	b, err := appendWirePath(b, path)
 	if err != nil {
@@ -39,7 +40,7 @@ func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object) ([]byte, erro
 		return b, err
 	}
 	b, propsAt, propsStart := beginWireArray(b, 8)
-	for i, v := range o.values {
+	for i, v := range vals {
 		if v == nil {
 			continue
 		}
@@ -47,7 +48,7 @@ func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object) ([]byte, erro
 		if b, err = appendWireString(b, o.layout.names[i]); err != nil {
 			return b, err
 		}
-		if b, err = appendWireVariant(b, o.variant(i)); err != nil {
+		if b, err = appendWireVariant(b, o.layout.variant(vals, i)); err != nil {
 			return b, err
 		}
 	}
@@ -62,7 +63,7 @@ func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object) ([]byte, erro
 // overwritten: a reply being written may still hold it.
 func (e *Exporter) encode(o *object) {
 	path := o.path
-	scratch, err := appendManagedEntry(e.scratch[:0], path, o)
+	scratch, err := appendManagedEntry(e.scratch[:0], path, o, e.valuesOf(o))
 	e.scratch = scratch
 	if o.unencodable {
 		e.unencodable--
@@ -328,7 +329,7 @@ func (m *managedObjectsMethod) Call(args ...any) ([]any, error) {
 func (e *Exporter) managedObjectsMap() map[dbus.ObjectPath]map[string]map[string]dbus.Variant {
 	out := make(map[dbus.ObjectPath]map[string]map[string]dbus.Variant, len(e.objects))
 	for path, o := range e.objects {
-		out[path] = map[string]map[string]dbus.Variant{o.iface: o.props()}
+		out[path] = map[string]map[string]dbus.Variant{o.iface: o.layout.props(e.valuesOf(o))}
 	}
 	return out
 }

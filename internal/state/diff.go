@@ -23,13 +23,15 @@ func (t ChangeType) String() string {
 // Modified, Props holds the new values of the changed properties and Old
 // their previous values, in the same order; for Removed, Old holds the last
 // properties. Cur holds every current property (nil for Removed), for
-// consumers that need context beyond what changed.
+// consumers that need context beyond what changed, and Source gives them
+// again later (see Source; nil for Removed and for objects that have none).
 type Change struct {
-	Type  ChangeType
-	Ref   Ref
-	Props []Property
-	Old   []Property
-	Cur   []Property
+	Type   ChangeType
+	Ref    Ref
+	Props  []Property
+	Old    []Property
+	Cur    []Property
+	Source Source
 }
 
 // Diff compares two object lists and reports what changed: first the added
@@ -43,7 +45,7 @@ func Diff(old, cur []Object) []Change {
 			added = make([]Change, len(cur))
 		}
 		for i := range cur {
-			added[i] = Change{Type: Added, Ref: cur[i].Ref, Props: cur[i].Props, Cur: cur[i].Props}
+			added[i] = Change{Type: Added, Ref: cur[i].Ref, Props: cur[i].Props, Cur: cur[i].Props, Source: cur[i].Source}
 		}
 		return added
 	}
@@ -58,7 +60,7 @@ func Diff(old, cur []Object) []Change {
 		seen[o.Ref] = true
 		prev, ok := oldByRef[o.Ref]
 		if !ok {
-			added = append(added, Change{Type: Added, Ref: o.Ref, Props: o.Props, Cur: o.Props})
+			added = append(added, Change{Type: Added, Ref: o.Ref, Props: o.Props, Cur: o.Props, Source: o.Source})
 			continue
 		}
 		if c, ok := diffProps(prev, o); ok {
@@ -75,7 +77,7 @@ func Diff(old, cur []Object) []Change {
 }
 
 func diffProps(prev, cur *Object) (Change, bool) {
-	c := Change{Type: Modified, Ref: cur.Ref, Cur: cur.Props}
+	c := Change{Type: Modified, Ref: cur.Ref, Cur: cur.Props, Source: cur.Source}
 	for i, p := range cur.Props {
 		// Objects of a kind list their properties in one order: look at
 		// the same place first.

@@ -124,7 +124,7 @@ func geoRepObject(key string, s *GeoRepSession) Object {
 		{"Workers", workers},
 		{"CheckpointTime", s.CheckpointTime},
 		{"CheckpointCompleted", s.CheckpointCompleted()},
-	}}
+	}, nil}
 }
 
 // SetGeoReps replaces the set of geo-replication sessions, by GeoRepKey.

@@ -50,6 +50,51 @@ type Property struct {
 type Object struct {
 	Ref   Ref
 	Props []Property
+	// Source gives Props again later, for volumes and bricks (nil for the
+	// rest): see Source.
+	Source Source
+}
+
+// Source gives an object's properties anew from the model's data, which it
+// never changes in place (an update replaces a volume): a sink that keeps
+// tens of thousands of objects can keep their Sources, a word or two each,
+// instead of their values, and ask when a client wants them.
+type Source interface {
+	Props() []Property
+}
+
+// VolumeSource is the Source of a volume's object.
+type VolumeSource struct{ v *Volume }
+
+// Props returns the volume's properties.
+func (s VolumeSource) Props() []Property { return volumeProps(s.v) }
+
+// Brick returns the Source of the volume's i-th brick's object. A sink
+// keeping the Sources of a volume's bricks should take them from the
+// volume's latest Source when it changes, even those of bricks that did
+// not (the diff reports no change for them): else each keeps the volume it
+// last changed with, and the model's old volumes live on.
+func (s VolumeSource) Brick(i int) Source { return brickSource{s.v, i} }
+
+// Name is the volume's name.
+func (s VolumeSource) Name() string { return s.v.Name }
+
+// brickSource is the Source of a brick's object: the volume's i-th brick.
+type brickSource struct {
+	v *Volume
+	i int
+}
+
+func (s brickSource) Props() []Property { return brickProps(s.v, s.i) }
+
+// BrickVolume returns the name of the volume whose brick src is the
+// Source of, or false when src is not a brick's.
+func BrickVolume(src Source) (string, bool) {
+	b, ok := src.(brickSource)
+	if !ok {
+		return "", false
+	}
+	return b.v.Name, true
 }
 
 // Prop returns the value of the named property, or nil.
@@ -93,7 +138,7 @@ func snapshotObject(s *VolumeSnapshot) Object {
 		{"CreateTime", s.CreateTime},
 		{"Status", s.Status},
 		{"Description", s.Description},
-	}}
+	}, nil}
 }
 
 func managerObject(s *Snapshot) Object {
@@ -110,7 +155,7 @@ func managerObject(s *Snapshot) Object {
 		{"ClusterStreamCursor", s.Service.ClusterStream.Cursor},
 		{"ClusterStreamPublished", s.Service.ClusterStream.Published},
 		{"ClusterStreamLastError", s.Service.ClusterStream.LastError},
-	}}
+	}, nil}
 }
 
 func glusterdObject(g *Glusterd) Object {
@@ -127,7 +172,7 @@ func glusterdObject(g *Glusterd) Object {
 		{"LastError", g.LastError},
 		{"LoadState", g.LoadState},
 		{"ActiveState", g.ActiveState},
-	}}
+	}, nil}
 }
 
 func peerObject(p *Peer) Object {
@@ -137,7 +182,7 @@ func peerObject(p *Peer) Object {
 		{"Hostnames", nonNil(p.Hostnames)},
 		{"Connected", p.Connected},
 		{"State", p.State},
-	}}
+	}, nil}
 }
 
 // appendVolumeObjects appends the volume's object and its bricks' objects.
@@ -153,6 +198,10 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 }
 
 func volumeObject(v *Volume) Object {
+	return Object{Ref{KindVolume, v.Name}, volumeProps(v), VolumeSource{v}}
+}
+
+func volumeProps(v *Volume) []Property {
 	bricks := make([]Ref, len(v.Bricks))
 	for i := range v.Bricks {
 		bricks[i] = Ref{KindBrick, v.Bricks[i].Name()}
@@ -161,7 +210,7 @@ func volumeObject(v *Volume) Object {
 	if opts == nil {
 		opts = map[string]string{}
 	}
-	return Object{Ref{KindVolume, v.Name}, []Property{
+	return []Property{
 		{"Name", v.Name},
 		{"Id", v.ID},
 		{"Status", v.Status},
@@ -185,14 +234,20 @@ func volumeObject(v *Volume) Object {
 		{"HealInfoTime", unixMicro(v.HealInfoTime)},
 		{"QuotaEnabled", v.QuotaEnabled()},
 		{"QuotaLimits", shownQuotaLimits(v)},
-	}}
+	}
 }
 
 // brickObject is the object of the volume's i-th brick.
 func brickObject(v *Volume, i int) Object {
+	props := brickProps(v, i)
+	return Object{Ref{KindBrick, props[0].Value.(string)}, props, brickSource{v, i}}
+}
+
+// brickProps are the properties of the volume's i-th brick, its name first.
+func brickProps(v *Volume, i int) []Property {
 	b := &v.Bricks[i]
 	name := b.Name()
-	return Object{Ref{KindBrick, name}, []Property{
+	return []Property{
 		{"Name", name},
 		{"Host", b.Host},
 		{"Path", b.Path},
@@ -212,7 +267,7 @@ func brickObject(v *Volume, i int) Object {
 		{"MountOptions", b.MountOptions},
 		{"HealPendingEntries", b.HealPendingEntries},
 		{"SplitBrainEntries", b.SplitBrainEntries},
-	}}
+	}
 }
 
 func nonNil(s []string) []string {
