@@ -217,3 +217,27 @@ func BenchmarkGetManagedObjectsServer(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(exp.managed)), "objects")
 }
+
+// BenchmarkGetManagedObjectsServerCold is BenchmarkGetManagedObjectsServer
+// for the first call after the entries were let go: every entry encoded,
+// the volumes' and bricks' values asked of the model's data.
+func BenchmarkGetManagedObjectsServerCold(b *testing.B) {
+	const n = 5000
+	exp, _ := benchExporter(b, false)
+	exp.Apply(fullChanges(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		exp.mu.Lock()
+		for _, o := range exp.managed {
+			exp.markStale(o)
+		}
+		exp.mu.Unlock()
+		exp.mu.RLock()
+		_, _, err := exp.managedBody()
+		exp.mu.RUnlock()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(exp.managed)), "objects")
+}

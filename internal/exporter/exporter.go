@@ -50,8 +50,7 @@ type Exporter struct {
 	managed     []*object
 	stale       []*object // objects whose entry is to be encoded again
 	wireMu      sync.Mutex
-	unencodable int    // objects whose values D-Bus cannot carry
-	scratch     []byte // reused to encode an entry
+	unencodable int // objects whose values D-Bus cannot carry
 	// The entries are let go when no call came for encodedIdle (see
 	// releaseIdleEntries); lastCall and release are under wireMu.
 	encodedIdle time.Duration
@@ -131,16 +130,36 @@ func (l *layout) props(vals []any) map[string]dbus.Variant {
 // carries them; e.mu is held. Those of an object kept by its Source are
 // made now, and are the caller's.
 func (e *Exporter) valuesOf(o *object) []any {
+	vals, _ := e.valuesInto(o, nil, nil)
+	return vals
+}
+
+// valuesInto is valuesOf with buffers of the caller's for the values and
+// the properties they are made from, for a reply of many objects: it
+// returns the values, in vals when it is large enough, and props to use
+// again. The values of an object kept by value are its own.
+func (e *Exporter) valuesInto(o *object, vals []any, props []state.Property) ([]any, []state.Property) {
 	if o.src == nil {
-		return o.values
+		return o.values, props
 	}
-	return e.laidOut(o, o.src.Props())
+	props = o.src.AppendProps(props[:0])
+	return e.laidOutInto(o, props, vals), props
 }
 
 // laidOut returns props, all of an object's, as D-Bus carries them in its
 // layout's order; e.mu is held.
 func (e *Exporter) laidOut(o *object, props []state.Property) []any {
-	vals := make([]any, len(o.layout.names))
+	return e.laidOutInto(o, props, nil)
+}
+
+// laidOutInto is laidOut into vals when it is large enough.
+func (e *Exporter) laidOutInto(o *object, props []state.Property, vals []any) []any {
+	if n := len(o.layout.names); cap(vals) >= n {
+		vals = vals[:n]
+		clear(vals)
+	} else {
+		vals = make([]any, n)
+	}
 	for i, p := range props {
 		vals[o.layout.place(i, p.Name, o.iface)] = e.toDBus(p.Value)
 	}

@@ -18,24 +18,35 @@ const batch = 64
 // (the caller's among them), and returns when every call has returned. fn
 // must be safe to call concurrently; calls for different i are unordered.
 func Each(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), (n+batch-1)/batch)
-	if workers <= 1 {
-		for i := range n {
+	Ranges(n, batch, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
 			fn(i)
+		}
+	})
+}
+
+// Ranges cuts [0, n) into ranges of size (the last one shorter) and calls
+// fn(lo, hi) for each, as Each calls fn for each index: for work whose
+// ranges each need something of their own, a buffer to fill. The range
+// starting at lo is the lo/size-th.
+func Ranges(n, size int, fn func(lo, hi int)) {
+	size = max(size, 1)
+	ranges := (n + size - 1) / size
+	workers := min(runtime.GOMAXPROCS(0), ranges)
+	if workers <= 1 {
+		for lo := 0; lo < n; lo += size {
+			fn(lo, min(lo+size, n))
 		}
 		return
 	}
 	var next atomic.Int64
 	work := func() {
 		for {
-			hi := int(next.Add(batch))
-			lo := hi - batch
+			lo := int(next.Add(int64(size))) - size
 			if lo >= n {
 				return
 			}
-			for i := lo; i < min(hi, n); i++ {
-				fn(i)
-			}
+			fn(lo, min(lo+size, n))
 		}
 	}
 	var wg sync.WaitGroup

@@ -38,3 +38,22 @@ func TestEachUsesTheCores(t *testing.T) {
 		<-both
 	})
 }
+
+func TestRangesCoverEveryIndexOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 9, 10, 11, 1000} {
+		calls := make([]atomic.Int32, n)
+		Ranges(n, 10, func(lo, hi int) {
+			if lo%10 != 0 || hi-lo > 10 || (hi-lo < 10 && hi != n) || hi <= lo {
+				t.Errorf("n=%d: range [%d, %d)", n, lo, hi)
+			}
+			for i := lo; i < hi; i++ {
+				calls[i].Add(1)
+			}
+		})
+		for i := range calls {
+			if got := calls[i].Load(); got != 1 {
+				t.Fatalf("n=%d: index %d called %d times", n, i, got)
+			}
+		}
+	}
+}

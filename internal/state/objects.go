@@ -60,14 +60,15 @@ type Object struct {
 // tens of thousands of objects can keep their Sources, a word or two each,
 // instead of their values, and ask when a client wants them.
 type Source interface {
-	Props() []Property
+	// AppendProps appends the object's properties to props.
+	AppendProps(props []Property) []Property
 }
 
 // VolumeSource is the Source of a volume's object.
 type VolumeSource struct{ v *Volume }
 
-// Props returns the volume's properties.
-func (s VolumeSource) Props() []Property { return volumeProps(s.v) }
+// AppendProps appends the volume's properties to props.
+func (s VolumeSource) AppendProps(props []Property) []Property { return appendVolumeProps(props, s.v) }
 
 // Brick returns the Source of the volume's i-th brick's object. A sink
 // keeping the Sources of a volume's bricks should take them from the
@@ -85,7 +86,9 @@ type brickSource struct {
 	i int
 }
 
-func (s brickSource) Props() []Property { return brickProps(s.v, s.i) }
+func (s brickSource) AppendProps(props []Property) []Property {
+	return appendBrickProps(props, s.v, s.i)
+}
 
 // BrickVolume returns the name of the volume whose brick src is the
 // Source of, or false when src is not a brick's.
@@ -198,10 +201,10 @@ func appendVolumeObjects(objs []Object, v *Volume) []Object {
 }
 
 func volumeObject(v *Volume) Object {
-	return Object{Ref{KindVolume, v.Name}, volumeProps(v), VolumeSource{v}}
+	return Object{Ref{KindVolume, v.Name}, appendVolumeProps(nil, v), VolumeSource{v}}
 }
 
-func volumeProps(v *Volume) []Property {
+func appendVolumeProps(props []Property, v *Volume) []Property {
 	bricks := make([]Ref, len(v.Bricks))
 	for i := range v.Bricks {
 		bricks[i] = Ref{KindBrick, v.Bricks[i].Name()}
@@ -210,7 +213,7 @@ func volumeProps(v *Volume) []Property {
 	if opts == nil {
 		opts = map[string]string{}
 	}
-	return []Property{
+	return append(props, []Property{
 		{"Name", v.Name},
 		{"Id", v.ID},
 		{"Status", v.Status},
@@ -234,20 +237,21 @@ func volumeProps(v *Volume) []Property {
 		{"HealInfoTime", unixMicro(v.HealInfoTime)},
 		{"QuotaEnabled", v.QuotaEnabled()},
 		{"QuotaLimits", shownQuotaLimits(v)},
-	}
+	}...)
 }
 
 // brickObject is the object of the volume's i-th brick.
 func brickObject(v *Volume, i int) Object {
-	props := brickProps(v, i)
+	props := appendBrickProps(nil, v, i)
 	return Object{Ref{KindBrick, props[0].Value.(string)}, props, brickSource{v, i}}
 }
 
-// brickProps are the properties of the volume's i-th brick, its name first.
-func brickProps(v *Volume, i int) []Property {
+// appendBrickProps appends the properties of the volume's i-th brick, its
+// name first.
+func appendBrickProps(props []Property, v *Volume, i int) []Property {
 	b := &v.Bricks[i]
 	name := b.Name()
-	return []Property{
+	return append(props, []Property{
 		{"Name", name},
 		{"Host", b.Host},
 		{"Path", b.Path},
@@ -267,7 +271,7 @@ func brickProps(v *Volume, i int) []Property {
 		{"MountOptions", b.MountOptions},
 		{"HealPendingEntries", b.HealPendingEntries},
 		{"SplitBrainEntries", b.SplitBrainEntries},
-	}
+	}...)
 }
 
 func nonNil(s []string) []string {
