@@ -61,10 +61,10 @@ func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object, vals []any) (
 }
 
 // encode brings the object's entry up to date, with buffers of the
-// caller's it returns to use again; e.mu is held for reading and e.wireMu,
-// or e.mu for writing. The previous entry is replaced, never overwritten: a
-// reply being written may still hold it. o.unencodable says whether it
-// failed; the caller counts it.
+// caller's it returns to use again; e.mu is held for reading and e.wireMu.
+// The previous entry is replaced, never overwritten: a reply being written
+// may still hold it. o.unencodable says whether it failed; the caller
+// counts it.
 func (e *Exporter) encode(o *object, scratch []byte, vals []any, props []state.Property) ([]byte, []any, []state.Property) {
 	v, props := e.valuesInto(o, vals, props)
 	if o.src != nil {
