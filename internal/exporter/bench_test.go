@@ -107,6 +107,16 @@ func BenchmarkApply(b *testing.B) {
 			b.ReportMetric(float64(len(added)), "objects")
 		})
 	}
+	// The daemon's first read: a new exporter's maps grow from nothing.
+	b.Run(fmt.Sprintf("first-read/no-bus/%d-volumes", n), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			exp, _ := benchExporter(b, false)
+			b.StartTimer()
+			exp.Apply(added)
+		}
+	})
 	b.Run(fmt.Sprintf("option-set/bus/%d-volumes", n), func(b *testing.B) {
 		exp, _ := benchExporter(b, true)
 		m := state.NewModel(exp)

@@ -302,6 +302,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 		sigs = make([]pendingSignal, 0, len(changes))
 	}
 	e.mu.Lock()
+	e.reserve(changes)
 	// The objects added first, so that the properties of those added
 	// with them refer to them by their own paths.
 	for _, c := range changes {
@@ -332,7 +333,6 @@ func (e *Exporter) Apply(changes []state.Change) {
 				sigs = append(sigs, pendingSignal{RootPath, objectManagerInterface + ".InterfacesAdded",
 					[]any{path, map[string]map[string]dbus.Variant{iface: obj.layout.props(vals)}}, nil})
 			}
-			e.repointBricks(c)
 		case state.Modified:
 			obj, ok := e.objects[path]
 			if !ok {
@@ -391,6 +391,38 @@ func (e *Exporter) Apply(changes []state.Change) {
 	e.mu.Unlock()
 }
 
+// reserve makes the tree's maps at the size of the first read when there
+// is none yet, rather than have them grow through a dozen rehashes to tens
+// of thousands of objects; e.mu is held for writing.
+func (e *Exporter) reserve(changes []state.Change) {
+	const worth = 1024
+	if len(e.objects) > 0 || len(e.paths) > 0 || len(changes) < worth {
+		return
+	}
+	var added [state.KindGeoRep + 1]int
+	n := 0
+	for _, c := range changes {
+		if c.Type == state.Added && int(c.Ref.Kind) < len(added) {
+			added[c.Ref.Kind]++
+			n++
+		}
+	}
+	// Objects of a kind with many are children of one path.
+	for kind, prefix := range map[state.Kind]dbus.ObjectPath{state.KindVolume: VolumePrefix,
+		state.KindBrick: BrickPrefix, state.KindPeer: PeerPrefix, state.KindSnapshot: SnapshotPrefix,
+		state.KindGeoRep: GeoRepPrefix} {
+		parent := prefix[:len(prefix)-1]
+		if added[kind] >= worth && len(e.children[parent]) == 0 {
+			e.children[parent] = make(map[string]bool, added[kind])
+		}
+	}
+	if n >= worth {
+		e.objects = make(map[dbus.ObjectPath]*object, n)
+		e.paths = make(map[state.Ref]dbus.ObjectPath, n)
+		e.managed = slices.Grow(e.managed, n)
+	}
+}
+
 // newObject returns an object kept by src, or by value when src is nil.
 func (e *Exporter) newObject(iface string, src state.Source) *object {
 	l := e.layouts[iface]
@@ -401,10 +433,11 @@ func (e *Exporter) newObject(iface string, src state.Source) *object {
 	return o
 }
 
-// repointBricks has the bricks of a volume just added or changed kept by
-// the volume's new Source, those that did not change too: the old volume
-// is then let go; e.mu is held for writing. A brick that changed as well
-// has its own change, which comes later and sets the same.
+// repointBricks has the bricks of a volume just changed kept by the
+// volume's new Source, those that did not change too: the old volume is
+// then let go; e.mu is held for writing. A brick that changed as well has
+// its own change, which comes later and sets the same. (The bricks of a
+// volume added are added with it.)
 func (e *Exporter) repointBricks(c state.Change) {
 	vs, ok := c.Source.(state.VolumeSource)
 	if !ok {

@@ -57,13 +57,13 @@ func Path(ref state.Ref) dbus.ObjectPath {
 	case state.KindGlusterd:
 		return GlusterdPath
 	case state.KindVolume:
-		return VolumePrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
+		return dbus.ObjectPath(objpath.Join(string(VolumePrefix), ref.Key))
 	case state.KindBrick:
-		return BrickPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
+		return dbus.ObjectPath(objpath.Join(string(BrickPrefix), ref.Key))
 	case state.KindPeer:
-		return PeerPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
+		return dbus.ObjectPath(objpath.Join(string(PeerPrefix), ref.Key))
 	case state.KindSnapshot:
-		return SnapshotPrefix + dbus.ObjectPath(objpath.Encode(ref.Key))
+		return dbus.ObjectPath(objpath.Join(string(SnapshotPrefix), ref.Key))
 	case state.KindGeoRep:
 		return GeoRepPrefix + dbus.ObjectPath(GeoRepElement(state.SplitGeoRepKey(ref.Key)))
 	}

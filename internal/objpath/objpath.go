@@ -17,12 +17,23 @@ import (
 const hexDigits = "0123456789abcdef"
 
 // Encode returns the path element for name. It is total and injective.
-func Encode(name string) string {
+func Encode(name string) string { return Join("", name) }
+
+// Join returns prefix followed by the path element for name, made in one
+// allocation: an object path of tens of thousands made at once.
+func Join(prefix, name string) string {
 	if name == "" {
-		return "_"
+		return prefix + "_"
+	}
+	escaped := 0
+	for i := 0; i < len(name); i++ {
+		if !isPlain(name[i]) {
+			escaped++
+		}
 	}
 	var b strings.Builder
-	b.Grow(len(name) * 2)
+	b.Grow(len(prefix) + len(name) + 2*escaped)
+	b.WriteString(prefix)
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if isPlain(c) {
