@@ -3,6 +3,7 @@ package exporter
 import (
 	"encoding/binary"
 	"net"
+	"runtime"
 	"slices"
 	"time"
 
@@ -114,6 +115,16 @@ func (e *Exporter) markStale(o *object) {
 // entriesPerRange is how many stale entries one goroutine encodes at a
 // time: enough to share the first call's every entry among the cores.
 const entriesPerRange = 256
+
+// manyStale says whether the next call is to encode the entries of a large
+// tree, as after the entries were let go.
+func (e *Exporter) manyStale() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	e.wireMu.Lock()
+	defer e.wireMu.Unlock()
+	return len(e.stale) >= largeReply
+}
 
 // encodeStale encodes the entries changed since the last call, on every
 // core; e.mu is held for reading and e.wireMu.
@@ -320,6 +331,13 @@ func (m *managedObjectsMethod) Call(args ...any) ([]any, error) {
 		return nil, nil
 	}
 	e := m.e
+	if e.manyStale() {
+		// Encoding every entry of a large tree allocates tens of MB
+		// that stay: collected first, the garbage a full read left is
+		// not what they come on top of. A collection, not a stall: the
+		// tree is not locked meanwhile.
+		runtime.GC()
+	}
 	e.mu.RLock()
 	if conn := e.signals.encodedConn(c.conn); conn != nil {
 		pieces, bodyLen, err := e.managedBody()

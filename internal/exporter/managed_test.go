@@ -337,3 +337,30 @@ func TestEncodedEntriesLetGoWhenIdle(t *testing.T) {
 		t.Fatalf("a change made while the entries were let go is missing: %v", opts)
 	}
 }
+
+// TestManyStaleBeforeALargeEncoding: the first call on a large tree, and the
+// first after its entries were let go, is told apart from a call that
+// encodes few entries (before the former the heap is collected).
+func TestManyStaleBeforeALargeEncoding(t *testing.T) {
+	exp := newTestExporter()
+	exp.Apply(fullChanges(largeReply/4 + 1)) // 4 objects a volume, and 2 more
+	if !exp.manyStale() {
+		t.Fatal("the first call on a large tree is not told apart")
+	}
+	exp.mu.RLock()
+	_, _, err := exp.managedBody()
+	exp.mu.RUnlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.manyStale() {
+		t.Fatal("a call after nothing changed is to encode many entries")
+	}
+	exp.wireMu.Lock()
+	exp.encodedIdle = time.Nanosecond
+	exp.wireMu.Unlock()
+	exp.releaseIdleEntries()
+	if !exp.manyStale() {
+		t.Fatal("the call after the entries were let go is not told apart")
+	}
+}
