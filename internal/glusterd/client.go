@@ -308,7 +308,7 @@ func (c *Client) Volume(ctx context.Context, name string) (gluster.Volume, error
 	if err != nil {
 		return gluster.Volume{}, err
 	}
-	return c.volumeAnswer(name, res)
+	return c.volumeAnswer(name, res, nil)
 }
 
 // volumeArgs asks GET_VOLUME for one volume by name.
@@ -331,7 +331,7 @@ type parsedVolume struct {
 // sharing its options and bricks, which callers must not change. Nothing
 // of res is kept (the strings decoded from it are copies): a pipelined
 // read reads the next reply into the same buffer.
-func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
+func (c *Client) volumeAnswer(name string, res []byte, shared *sharedStrings) (gluster.Volume, error) {
 	// The operation's name is only made for an error: a read of thousands
 	// of volumes would make thousands of strings for nothing.
 	failed := func(err error) error { return fmt.Errorf("glusterd volume info %s: %w", name, err) }
@@ -355,7 +355,7 @@ func (c *Client) volumeAnswer(name string, res []byte) (gluster.Volume, error) {
 	if ok && last.digest == digest {
 		return last.vol, nil
 	}
-	d, err := decodeDict(rsp.Dict)
+	d, err := decodeDictValues(rsp.Dict, true, shared)
 	if err != nil {
 		return gluster.Volume{}, failed(err)
 	}
@@ -402,8 +402,9 @@ func (c *Client) Volumes(ctx context.Context) ([]gluster.Volume, error) {
 	}
 	got := make([]gluster.Volume, len(names))
 	present := make([]bool, len(names))
+	shared := &sharedStrings{} // the answers come one after the other
 	err = c.pipeline(ctx, procGetVolume, args, func(i int, res []byte) error {
-		v, err := c.volumeAnswer(names[i], res)
+		v, err := c.volumeAnswer(names[i], res, shared)
 		if errors.Is(err, gluster.ErrNoVolume) {
 			return nil // deleted since the list
 		}

@@ -42,11 +42,12 @@ func encodeDict(d Dict) []byte {
 // decodeDict parses a serialized dict. An empty buffer is an empty dict
 // (glusterd sends none when it has nothing to say). Counts and lengths are
 // checked against the bytes present before anything is allocated for them.
-func decodeDict(b []byte) (Dict, error) { return decodeDictValues(b, true) }
+func decodeDict(b []byte) (Dict, error) { return decodeDictValues(b, true, nil) }
 
 // decodeDictValues is decodeDict; with stripNUL false values are kept
-// whole, as binary values (quota's xattrs) need.
-func decodeDictValues(b []byte, stripNUL bool) (Dict, error) {
+// whole, as binary values (quota's xattrs) need. Keys and values are made
+// with shared (see sharedStrings), which may be nil.
+func decodeDictValues(b []byte, stripNUL bool, shared *sharedStrings) (Dict, error) {
 	if len(b) == 0 {
 		return Dict{}, nil
 	}
@@ -83,12 +84,43 @@ func decodeDictValues(b []byte, stripNUL bool) (Dict, error) {
 		if _, dup := d[string(key)]; dup {
 			return nil, malformed("dict: key %q twice", key)
 		}
-		d[string(key)] = string(val)
+		d[shared.of(key)] = shared.of(val)
 	}
 	if off != len(b) {
 		return nil, malformed("dict: %d bytes after the last pair", len(b)-off)
 	}
 	return d, nil
+}
+
+// sharedStrings makes the strings of dicts decoded one after the other, one
+// string for the same bytes: the answers of one read of thousands of
+// volumes repeat their keys (each answer names its volume "volume0") and
+// most of their values ("0", "on", a host's name). Bounded in count and
+// length, since the answers come from the network; a nil one shares none.
+// Not safe for concurrent use.
+type sharedStrings struct{ m map[string]string }
+
+const (
+	maxSharedStrings = 4096
+	maxSharedLen     = 64
+)
+
+// of returns the string of b.
+func (s *sharedStrings) of(b []byte) string {
+	if s == nil || len(b) > maxSharedLen {
+		return string(b)
+	}
+	if v, ok := s.m[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if len(s.m) < maxSharedStrings {
+		if s.m == nil {
+			s.m = make(map[string]string, 256)
+		}
+		s.m[v] = v
+	}
+	return v
 }
 
 // Int returns the value of key as a decimal int32, as glusterd's

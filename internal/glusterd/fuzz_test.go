@@ -2,6 +2,7 @@ package glusterd
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -113,6 +114,14 @@ func FuzzDict(f *testing.F) {
 		d, err := decodeDict(data)
 		if err != nil {
 			return
+		}
+		// Decoded twice with one table of shared strings, as the answers
+		// of a read are: the same dict.
+		shared := &sharedStrings{}
+		for range 2 {
+			if s, err := decodeDictValues(data, true, shared); err != nil || !maps.Equal(s, d) {
+				t.Fatalf("decoded with shared strings: %v, %v; want %v", s, err, d)
+			}
 		}
 		again, err := decodeDict(encodeDict(d))
 		if err != nil || len(again) != len(d) {

@@ -120,7 +120,7 @@ func BenchmarkUnchangedReadWork(b *testing.B) {
 		c := &Client{}
 		read := func() {
 			for i, name := range names {
-				if _, err := c.volumeAnswer(name, results[i]); err != nil {
+				if _, err := c.volumeAnswer(name, results[i], nil); err != nil {
 					b.Fatal(err)
 				}
 			}

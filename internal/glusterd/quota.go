@@ -169,7 +169,7 @@ func parseGetLimit(res []byte, gfid, defaultSoft string) (gluster.QuotaLimit, er
 		}
 		return gluster.QuotaLimit{}, fmt.Errorf("quotad getlimit %s: %w", gfid, errno)
 	}
-	d, err := decodeDictValues(rsp.Dict, false)
+	d, err := decodeDictValues(rsp.Dict, false, nil)
 	if err != nil {
 		return gluster.QuotaLimit{}, fmt.Errorf("quotad getlimit %s: %w", gfid, err)
 	}
