@@ -146,13 +146,8 @@ func (e *Exporter) valuesInto(o *object, vals []any, props []state.Property) ([]
 	return e.laidOutInto(o, props, vals), props
 }
 
-// laidOut returns props, all of an object's, as D-Bus carries them in its
-// layout's order; e.mu is held.
-func (e *Exporter) laidOut(o *object, props []state.Property) []any {
-	return e.laidOutInto(o, props, nil)
-}
-
-// laidOutInto is laidOut into vals when it is large enough.
+// laidOutInto returns props, all of an object's, as D-Bus carries them in
+// its layout's order, in vals when it is large enough; e.mu is held.
 func (e *Exporter) laidOutInto(o *object, props []state.Property, vals []any) []any {
 	if n := len(o.layout.names); cap(vals) >= n {
 		vals = vals[:n]
@@ -318,7 +313,7 @@ func (e *Exporter) Apply(changes []state.Change) {
 			obj := e.newObject(iface, c.Source)
 			var vals []any
 			if obj.src == nil || announce {
-				vals = e.laidOut(obj, c.Props)
+				vals = e.laidOutInto(obj, c.Props, nil)
 			}
 			if obj.src == nil {
 				obj.values = vals

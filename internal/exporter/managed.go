@@ -69,7 +69,7 @@ func appendManagedEntry(b []byte, path dbus.ObjectPath, o *object, vals []any) (
 func (e *Exporter) encode(o *object, scratch []byte, vals []any, props []state.Property) ([]byte, []any, []state.Property) {
 	v, props := e.valuesInto(o, vals, props)
 	if o.src != nil {
-		vals = v
+		vals = v // else v is the object's own slice, not a buffer to fill again
 	}
 	scratch, err := appendManagedEntry(scratch[:0], o.path, o, v)
 	o.unencodable = err != nil
