@@ -312,9 +312,24 @@ func (c *Client) Volume(ctx context.Context, name string) (gluster.Volume, error
 }
 
 // volumeArgs asks GET_VOLUME for one volume by name.
-func volumeArgs(name string) []byte {
-	var w xdrWriter
-	w.opaque(encodeDict(Dict{"flags": strconv.Itoa(getVolume), "volname": name}))
+func volumeArgs(name string) []byte { return appendVolumeArgs(nil, name) }
+
+// appendVolumeArgs appends volumeArgs(name) to b: the dict
+// {"flags": "2", "volname": name} serialized as encodeDict does (keys in
+// order), written directly, as a read of every volume makes thousands.
+func appendVolumeArgs(b []byte, name string) []byte {
+	const flags, volname = "flags", "volname"
+	value := strconv.Itoa(getVolume)
+	dictLen := 4 + 2*pairHeader + len(flags) + 1 + len(value) + 1 + len(volname) + 1 + len(name) + 1
+	w := xdrWriter{b: b}
+	w.uint32(uint32(dictLen))
+	w.uint32(2)
+	for _, kv := range [2][2]string{{flags, value}, {volname, name}} {
+		w.uint32(uint32(len(kv[0])))
+		w.uint32(uint32(len(kv[1]) + 1))
+		w.b = append(append(append(append(w.b, kv[0]...), 0), kv[1]...), 0)
+	}
+	w.b = append(w.b, zeros[:pad(dictLen)]...)
 	return w.b
 }
 
@@ -396,14 +411,11 @@ func (c *Client) Volumes(ctx context.Context) ([]gluster.Volume, error) {
 		c.mu.Unlock()
 		return []gluster.Volume{}, nil
 	}
-	args := make([][]byte, len(names))
-	for i, name := range names {
-		args[i] = volumeArgs(name)
-	}
+	args := func(b []byte, i int) []byte { return appendVolumeArgs(b, names[i]) }
 	got := make([]gluster.Volume, len(names))
 	present := make([]bool, len(names))
 	shared := &sharedStrings{} // the answers come one after the other
-	err = c.pipeline(ctx, procGetVolume, args, func(i int, res []byte) error {
+	err = c.pipeline(ctx, procGetVolume, len(names), args, func(i int, res []byte) error {
 		v, err := c.volumeAnswer(names[i], res, shared)
 		if errors.Is(err, gluster.ErrNoVolume) {
 			return nil // deleted since the list

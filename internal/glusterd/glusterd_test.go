@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -607,6 +608,22 @@ func TestConcurrentCalls(t *testing.T) {
 	defer c.mu.Unlock()
 	if len(c.idle) > maxIdle {
 		t.Errorf("%d idle connections, at most %d wanted", len(c.idle), maxIdle)
+	}
+}
+
+// TestVolumeArgs: GET_VOLUME's arguments, written directly, are the dict
+// encodeDict serializes, for names of every length modulo four; appended to
+// a buffer, they follow what it held.
+func TestVolumeArgs(t *testing.T) {
+	for _, name := range []string{"v", "vo", "vol", "vol1", "vol02500", "a-longer-name_with.dots"} {
+		var w xdrWriter
+		w.opaque(encodeDict(Dict{"flags": strconv.Itoa(getVolume), "volname": name}))
+		if got := volumeArgs(name); !bytes.Equal(got, w.b) {
+			t.Errorf("volumeArgs(%q) = %x, want %x", name, got, w.b)
+		}
+		if got := appendVolumeArgs([]byte("head"), name); !bytes.Equal(got, append([]byte("head"), w.b...)) {
+			t.Errorf("appendVolumeArgs(head, %q) = %x", name, got)
+		}
 	}
 }
 

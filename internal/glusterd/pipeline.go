@@ -23,14 +23,15 @@ func (c *Client) inFlight() int {
 	return c.MaxInFlight
 }
 
-// pipeline makes one call of proc per element of args on one connection,
-// without waiting for a reply before the next call, and hands each reply's
-// results to each with the index of its call. glusterd may answer out of
+// pipeline makes calls calls of proc on one connection, without waiting for
+// a reply before the next call, and hands each reply's results to each with
+// the index of its call. args appends the arguments of call i to a buffer:
+// they are written as the calls go out, none made before its turn. glusterd may answer out of
 // order; replies are matched to calls by XID. The results given to each
 // share a buffer that the next reply overwrites: each copies what it keeps.
 // Every call only reads, so a kept connection that glusterd closed before
 // answering anything is replaced once, as in call.
-func (c *Client) pipeline(ctx context.Context, proc uint32, args [][]byte, each func(i int, res []byte) error) error {
+func (c *Client) pipeline(ctx context.Context, proc uint32, calls int, args func(b []byte, i int) []byte, each func(i int, res []byte) error) error {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -42,7 +43,7 @@ func (c *Client) pipeline(ctx context.Context, proc uint32, args [][]byte, each 
 		if err != nil {
 			return fmt.Errorf("glusterd: %w", err)
 		}
-		answered, err := c.pipelineOn(ctx, conn, proc, args, each)
+		answered, err := c.pipelineOn(ctx, conn, proc, calls, args, each)
 		if err != nil && reused && answered == 0 && closedByPeer(err) && ctx.Err() == nil {
 			continue
 		}
@@ -52,11 +53,11 @@ func (c *Client) pipeline(ctx context.Context, proc uint32, args [][]byte, each 
 
 // pipelineOn runs a pipeline on conn, which it keeps or closes, and says
 // how many replies came.
-func (c *Client) pipelineOn(ctx context.Context, conn net.Conn, proc uint32, args [][]byte, each func(int, []byte) error) (int, error) {
+func (c *Client) pipelineOn(ctx context.Context, conn net.Conn, proc uint32, calls int, args func([]byte, int) []byte, each func(int, []byte) error) (int, error) {
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	n := uint32(len(args))
+	n := uint32(calls)
 	first := c.xid.Add(n) - n + 1 // a block of XIDs of its own
 	c.mu.Lock()
 	cred := c.cred
@@ -65,9 +66,9 @@ func (c *Client) pipelineOn(ctx context.Context, conn net.Conn, proc uint32, arg
 	window := make(chan struct{}, c.inFlight())
 	quit := make(chan struct{})
 	wrote := make(chan error, 1)
-	go func() { wrote <- writeCalls(conn, window, quit, first, proc, cred, args) }()
+	go func() { wrote <- writeCalls(conn, window, quit, first, proc, cred, calls, args) }()
 
-	answered, keep, err := readReplies(conn, c.maxReply(), window, first, proc, len(args), each)
+	answered, keep, err := readReplies(conn, c.maxReply(), window, first, proc, calls, each)
 	cut := !stop()
 	if err != nil {
 		close(quit)
@@ -93,9 +94,9 @@ func (c *Client) pipelineOn(ctx context.Context, conn net.Conn, proc uint32, arg
 }
 
 // writeCalls writes the calls, as many in one write as the window allows.
-func writeCalls(conn net.Conn, window chan struct{}, quit chan struct{}, first, proc uint32, cred []byte, args [][]byte) error {
+func writeCalls(conn net.Conn, window chan struct{}, quit chan struct{}, first, proc uint32, cred []byte, calls int, args func([]byte, int) []byte) error {
 	var buf []byte
-	for i := 0; i < len(args); {
+	for i := 0; i < calls; {
 		select {
 		case window <- struct{}{}:
 		case <-quit:
@@ -103,14 +104,15 @@ func writeCalls(conn net.Conn, window chan struct{}, quit chan struct{}, first, 
 		}
 		buf = buf[:0]
 		for {
+			start := len(buf)
+			buf = args(appendCallHead(buf, first+uint32(i), cliProgram, cliVersion, proc, cred), i)
 			var err error
-			buf, err = appendCall(buf, first+uint32(i), cliProgram, cliVersion, proc, cred, args[i])
-			if err != nil {
+			if buf, err = endCall(buf, start); err != nil {
 				conn.Close()
 				return err
 			}
 			i++
-			if i == len(args) || len(buf) >= maxFragment {
+			if i == calls || len(buf) >= maxFragment {
 				break
 			}
 			select {

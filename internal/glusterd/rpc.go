@@ -121,6 +121,13 @@ func callRecord(xid, prog, vers, proc uint32, cred, args []byte) ([]byte, error)
 // appendCall appends one call as a record of one fragment to b.
 func appendCall(b []byte, xid, prog, vers, proc uint32, cred, args []byte) ([]byte, error) {
 	start := len(b)
+	b = append(appendCallHead(b, xid, prog, vers, proc, cred), args...)
+	return endCall(b, start)
+}
+
+// appendCallHead appends a call's fragment header (set by endCall) and RPC
+// header to b; the procedure's arguments follow.
+func appendCallHead(b []byte, xid, prog, vers, proc uint32, cred []byte) []byte {
 	w := xdrWriter{b: append(b, 0, 0, 0, 0)} // room for the fragment header
 	w.uint32(xid)
 	w.uint32(msgCall)
@@ -132,13 +139,17 @@ func appendCall(b []byte, xid, prog, vers, proc uint32, cred, args []byte) ([]by
 	w.opaque(cred)
 	w.uint32(authNone) // verifier
 	w.opaque(nil)
-	w.b = append(w.b, args...)
-	n := len(w.b) - start - 4
+	return w.b
+}
+
+// endCall sets the fragment header of the call appended to b from start.
+func endCall(b []byte, start int) ([]byte, error) {
+	n := len(b) - start - 4
 	if n > maxFragment {
 		return nil, fmt.Errorf("glusterd: call of %d bytes is too large", n)
 	}
-	binary.BigEndian.PutUint32(w.b[start:], lastFragment|uint32(n))
-	return w.b, nil
+	binary.BigEndian.PutUint32(b[start:], lastFragment|uint32(n))
+	return b, nil
 }
 
 // readRecord reads one record of at most max bytes. The buffer grows with
