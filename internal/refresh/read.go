@@ -134,24 +134,39 @@ func (r *Refresher) readAll(ctx context.Context) error {
 }
 
 // readConfiguration reads what a full read reads besides this node's state:
-// the volumes, the peers and glusterd itself. An error is noted.
+// the volumes, the peers and glusterd itself. An error is noted: that of
+// the volumes first, as they are read first when read one after the other.
 func (r *Refresher) readConfiguration(ctx context.Context) ([]gluster.Volume, []gluster.Peer, state.Glusterd, error) {
+	// The peers and glusterd's identity are read beside the volumes, each a
+	// call or a command of its own: at thousands of volumes the volumes'
+	// answers take longest, and these need not wait for them.
+	type rest struct {
+		peers []gluster.Peer
+		g     state.Glusterd
+		what  string
+		err   error
+	}
+	restc := make(chan rest, 1)
+	go func() {
+		var x rest
+		if x.peers, x.err = cli(r, ctx, r.src.Peers); x.err != nil {
+			x.what = "peer status"
+		} else if x.g, x.err = r.readGlusterd(ctx); x.err != nil {
+			x.what = "glusterd identity"
+		}
+		restc <- x
+	}()
 	vols, err := cli(r, ctx, func(ctx context.Context) ([]gluster.Volume, error) { return r.src.VolumeInfo(ctx, "") })
+	x := <-restc
 	if err != nil {
 		r.noteError("volume info", err)
 		return nil, nil, state.Glusterd{}, err
 	}
-	peers, err := cli(r, ctx, r.src.Peers)
-	if err != nil {
-		r.noteError("peer status", err)
-		return nil, nil, state.Glusterd{}, err
+	if x.err != nil {
+		r.noteError(x.what, x.err)
+		return nil, nil, state.Glusterd{}, x.err
 	}
-	g, err := r.readGlusterd(ctx)
-	if err != nil {
-		r.noteError("glusterd identity", err)
-		return nil, nil, state.Glusterd{}, err
-	}
-	return vols, peers, g, nil
+	return vols, x.peers, x.g, nil
 }
 
 // readGlusterd returns what is known of the local glusterd, reading its

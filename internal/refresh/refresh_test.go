@@ -1109,10 +1109,8 @@ func TestReconcilesNeverOverlap(t *testing.T) {
 		}
 		return e.idle()
 	})
-	// get-state runs beside a full read's other calls; those are made one
-	// after the other.
-	if n := e.src.maxConfigRunning(); n != 1 {
-		t.Errorf("%d CLI calls other than get-state at once, want 1: full reads overlapped", n)
+	if n := e.src.maxSameRunning(); n != 1 {
+		t.Errorf("%d calls of one name at once, want 1: full reads overlapped", n)
 	}
 }
 

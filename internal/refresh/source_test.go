@@ -58,8 +58,10 @@ type fakeSource struct {
 	holds     map[string]*hold
 	running   int
 	maxRun    int
-	// configRunning and maxConfigRun count the calls other than get-state.
-	configRunning, maxConfigRun int
+	// sameRunning counts the calls of each name running; maxSameRun is
+	// the most of one name, get-state aside, ever running at once.
+	sameRunning map[string]int
+	maxSameRun  int
 }
 
 // hold makes the calls of one name wait: each call announces itself on
@@ -174,12 +176,14 @@ func (f *fakeSource) maxRunning() int {
 	return f.maxRun
 }
 
-// maxConfigRunning is maxRunning without get-state, which a full read makes
-// beside its other calls.
-func (f *fakeSource) maxConfigRunning() int {
+// maxSameRunning is the most calls of one name, other than get-state, ever
+// running at once: a full read makes each of its calls once, some side by
+// side, so two of one name at once are two full reads at once. (get-state
+// is made by targeted reads too.)
+func (f *fakeSource) maxSameRunning() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.maxConfigRun
+	return f.maxSameRun
 }
 
 // call counts a call, computes its answer from the captures served now and
@@ -190,10 +194,12 @@ func call[T any](f *fakeSource, ctx context.Context, name string, answer func() 
 	f.calls[name]++
 	f.running++
 	f.maxRun = max(f.maxRun, f.running)
-	config := name != localStateCall
-	if config {
-		f.configRunning++
-		f.maxConfigRun = max(f.maxConfigRun, f.configRunning)
+	if f.sameRunning == nil {
+		f.sameRunning = map[string]int{}
+	}
+	f.sameRunning[name]++
+	if name != localStateCall {
+		f.maxSameRun = max(f.maxSameRun, f.sameRunning[name])
 	}
 	err := f.anyErr
 	if q := f.errs[name]; len(q) > 0 && err == nil {
@@ -205,9 +211,7 @@ func call[T any](f *fakeSource, ctx context.Context, name string, answer func() 
 	defer func() {
 		f.mu.Lock()
 		f.running--
-		if config {
-			f.configRunning--
-		}
+		f.sameRunning[name]--
 		f.mu.Unlock()
 	}()
 
