@@ -1,6 +1,7 @@
 package gluster
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"errors"
@@ -134,7 +135,7 @@ func decode(data []byte, v any) error {
 	if len(data) == 0 {
 		return errors.New("gluster: empty XML output")
 	}
-	if err := checkHeader(data); err != nil {
+	if err := checkHeader(bytes.NewReader(data)); err != nil {
 		return err
 	}
 	if v == nil {
@@ -154,12 +155,12 @@ var headerFields = map[string]bool{"opRet": true, "opErrno": true, "opErrstr": t
 // quota lists have <errstr> per limit, geo-replication a <message>.
 var messageFields = map[string]bool{"opErrstr": true, "output": true, "errstr": true, "message": true}
 
-// checkHeader reads <cliOutput>'s status elements and stops at the payload
-// of a successful command: parsing a large document once for its data is
-// enough. Status elements written after the payload are read too, and so
-// is the payload of a failed command, for a message.
-func checkHeader(data []byte) error {
-	dec := xml.NewDecoder(bytes.NewReader(data))
+// checkHeader reads <cliOutput>'s status elements from r and stops at the
+// payload of a successful command: parsing a large document once for its
+// data is enough. Status elements written after the payload are read too,
+// and so is the payload of a failed command, for a message.
+func checkHeader(r io.Reader) error {
+	dec := xml.NewDecoder(r)
 	var head cliOutput
 	var nested string
 	root := false
@@ -256,16 +257,85 @@ func findMessage(dec *xml.Decoder) (string, error) {
 // not started, say) before the one with all the others.
 func trimToXML(data []byte) []byte {
 	data = bytes.TrimSpace(data)
-	root := []byte("<cliOutput")
-	if i := bytes.LastIndex(data, root); i > 0 && i != bytes.Index(data, root) {
-		return data[i:]
+	return data[cutAt(int64(bytes.Index(data, xmlDecl)), int64(bytes.Index(data, xmlRoot)), int64(bytes.LastIndex(data, xmlRoot))):]
+}
+
+var (
+	xmlDecl = []byte("<?xml")
+	xmlRoot = []byte("<cliOutput")
+)
+
+// cutAt is where trimToXML cuts an output with its blanks trimmed, given
+// the offsets in it of the first "<?xml" and of the first and last
+// "<cliOutput" (-1 for none). An output read from a file is cut with it
+// too.
+func cutAt(decl, firstRoot, lastRoot int64) int64 {
+	switch {
+	case lastRoot > 0 && lastRoot != firstRoot:
+		return lastRoot
+	case decl > 0:
+		return decl
+	case firstRoot > 0:
+		return firstRoot
 	}
-	if i := bytes.Index(data, []byte("<?xml")); i > 0 {
-		data = data[i:]
-	} else if i := bytes.Index(data, root); i > 0 {
-		data = data[i:]
+	return 0
+}
+
+// document returns a reader of data cut as trimToXML cuts it, for the
+// parsers that read from a reader.
+func document(data []byte) *io.SectionReader {
+	data = trimToXML(data)
+	return io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data)))
+}
+
+// readBuffer is the size of the buffer of a reader of a document.
+const readBuffer = 64 << 10
+
+// openPayload checks the header of doc (a document cut as trimToXML cuts
+// it) as decode does and returns a decoder of doc that has read its root
+// element's start, for the parser of the payload.
+func openPayload(doc *io.SectionReader) (*xml.Decoder, error) {
+	if doc.Size() == 0 {
+		return nil, errors.New("gluster: empty XML output")
 	}
-	return data
+	if err := checkHeader(openDocument(doc)); err != nil {
+		return nil, err
+	}
+	dec := xml.NewDecoder(openDocument(doc))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("gluster: invalid XML output: %w", err)
+		}
+		if _, ok := tok.(xml.StartElement); ok {
+			return dec, nil
+		}
+	}
+}
+
+// openDocument returns a buffered reader of doc from its start.
+func openDocument(doc *io.SectionReader) io.Reader {
+	return bufio.NewReaderSize(io.NewSectionReader(doc, 0, doc.Size()), int(min(doc.Size(), readBuffer)))
+}
+
+// eachChild reads the children of the element whose start dec has just
+// read, up to its end, and calls fn with the start of each. fn must read
+// the child whole: DecodeElement, Skip, or eachChild again.
+func eachChild(dec *xml.Decoder, fn func(*xml.StartElement) error) error {
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if err := fn(&t); err != nil {
+				return err
+			}
+		case xml.EndElement:
+			return nil
+		}
+	}
 }
 
 // CheckOutput returns nil when data is a gluster --xml document that reports
@@ -273,15 +343,6 @@ func trimToXML(data []byte) []byte {
 // error when it is not such a document.
 func CheckOutput(data []byte) error {
 	return decode(data, nil)
-}
-
-type xmlVolInfo struct {
-	VolInfo *struct {
-		Volumes *struct {
-			Volumes []xmlVolume `xml:"volume"`
-			Count   *string     `xml:"count"`
-		} `xml:"volumes"`
-	} `xml:"volInfo"`
 }
 
 type xmlVolume struct {
@@ -328,28 +389,72 @@ type xmlBrick struct {
 // name, or whose <count> is not the number of volumes listed is an error:
 // it is not a cluster without volumes.
 func ParseVolumeInfo(data []byte) ([]Volume, error) {
-	var doc xmlVolInfo
-	if err := decode(data, &doc); err != nil {
+	return readVolumeInfo(document(data), 0)
+}
+
+// readVolumeInfo is ParseVolumeInfo of a document cut as trimToXML cuts
+// it. The volumes are decoded one at a time, so that the elements of all
+// of them are never held at once: at thousands of volumes they were
+// several times the size of the result. capacity is the number of volumes
+// expected, e.g. the last read's.
+func readVolumeInfo(doc *io.SectionReader, capacity int) ([]Volume, error) {
+	dec, err := openPayload(doc)
+	if err != nil {
 		return nil, err
 	}
-	if doc.VolInfo == nil || doc.VolInfo.Volumes == nil {
+	var (
+		vols    = make([]Volume, 0, capacity)
+		found   bool   // <volInfo><volumes>
+		count   string // its <count>, if any
+		counted bool
+		unnamed int // the first volume without a name, from 1
+		x       xmlVolume
+	)
+	err = eachChild(dec, func(se *xml.StartElement) error {
+		if se.Name.Local != "volInfo" {
+			return dec.Skip()
+		}
+		return eachChild(dec, func(se *xml.StartElement) error {
+			if se.Name.Local != "volumes" {
+				return dec.Skip()
+			}
+			found = true
+			return eachChild(dec, func(se *xml.StartElement) error {
+				switch se.Name.Local {
+				case "volume":
+					x = xmlVolume{}
+					if err := dec.DecodeElement(&x, se); err != nil {
+						return err
+					}
+					v := x.volume()
+					if v.Name == "" && unnamed == 0 {
+						unnamed = len(vols) + 1
+					}
+					vols = append(vols, v)
+					return nil
+				case "count":
+					counted = true
+					return dec.DecodeElement(&count, se)
+				}
+				return dec.Skip()
+			})
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gluster: invalid XML output: %w", err)
+	}
+	if !found {
 		return nil, errors.New("gluster: volume info output has no <volInfo><volumes>")
 	}
-	list := doc.VolInfo.Volumes
 	// The CLI counts the volumes it wrote completely; a batch that failed
 	// half-way leaves volumes listed but not counted.
-	if list.Count != nil {
-		if n := atoi(*list.Count, -1); n >= 0 && n != len(list.Volumes) {
-			return nil, fmt.Errorf("gluster: volume info output is incomplete: %d volumes listed, <count> says %d", len(list.Volumes), n)
+	if counted {
+		if n := atoi(count, -1); n >= 0 && n != len(vols) {
+			return nil, fmt.Errorf("gluster: volume info output is incomplete: %d volumes listed, <count> says %d", len(vols), n)
 		}
 	}
-	vols := make([]Volume, 0, len(list.Volumes))
-	for i := range list.Volumes {
-		v := list.Volumes[i].volume()
-		if v.Name == "" {
-			return nil, fmt.Errorf("gluster: volume info output has a volume without a name (volume %d)", i+1)
-		}
-		vols = append(vols, v)
+	if unnamed > 0 {
+		return nil, fmt.Errorf("gluster: volume info output has a volume without a name (volume %d)", unnamed)
 	}
 	return vols, nil
 }
@@ -538,72 +643,139 @@ type xmlVolumeStatus struct {
 	ColdNodes []xmlNodeStatus `xml:"coldBricks>node"`
 }
 
-type xmlVolStatus struct {
-	VolStatus *struct {
-		Volumes []xmlVolumeStatus `xml:"volumes>volume"`
-		// 3.3 has one volume directly under <volStatus>.
-		xmlVolumeStatus
-	} `xml:"volStatus"`
-}
-
 // ParseVolumeStatusDetail parses the output of `gluster volume status
 // detail --xml`. Only bricks are returned: entries of daemons (self-heal,
 // NFS, quota, ...), whose path is not absolute, are left out. gluster itself
 // leaves out the bricks of peers that are disconnected, and stopped volumes
 // when asked about all volumes.
 func ParseVolumeStatusDetail(data []byte) ([]BrickStatus, error) {
-	var doc xmlVolStatus
-	if err := decode(data, &doc); err != nil {
+	return readVolumeStatusDetail(document(data), 0)
+}
+
+// readVolumeStatusDetail is ParseVolumeStatusDetail of a document cut as
+// trimToXML cuts it, decoded one <volume> at a time as readVolumeInfo does;
+// capacity is the number of bricks expected.
+func readVolumeStatusDetail(doc *io.SectionReader, capacity int) ([]BrickStatus, error) {
+	dec, err := openPayload(doc)
+	if err != nil {
 		return nil, err
 	}
-	if doc.VolStatus == nil {
+	var (
+		out   = make([]BrickStatus, 0, capacity)
+		found bool // <volStatus>
+		// 3.3 has one volume directly under <volStatus>, which comes
+		// after those of <volumes>.
+		one      xmlVolumeStatus
+		bricksOf error // the first volume whose bricks are not valid
+		x        xmlVolumeStatus
+	)
+	nodes := func(list *[]xmlNodeStatus) func(*xml.StartElement) error {
+		return func(se *xml.StartElement) error {
+			if se.Name.Local != "node" {
+				return dec.Skip()
+			}
+			var n xmlNodeStatus
+			if err := dec.DecodeElement(&n, se); err != nil {
+				return err
+			}
+			*list = append(*list, n)
+			return nil
+		}
+	}
+	err = eachChild(dec, func(se *xml.StartElement) error {
+		if se.Name.Local != "volStatus" {
+			return dec.Skip()
+		}
+		found = true
+		return eachChild(dec, func(se *xml.StartElement) error {
+			switch se.Name.Local {
+			case "volumes":
+				return eachChild(dec, func(se *xml.StartElement) error {
+					if se.Name.Local != "volume" {
+						return dec.Skip()
+					}
+					x = xmlVolumeStatus{}
+					if err := dec.DecodeElement(&x, se); err != nil {
+						return err
+					}
+					var err error
+					if out, err = x.appendBricks(out); err != nil && bricksOf == nil {
+						bricksOf = err
+					}
+					return nil
+				})
+			case "volName":
+				return dec.DecodeElement(&one.Name, se)
+			case "node":
+				return nodes(&one.Nodes)(se)
+			case "hotBricks":
+				return eachChild(dec, nodes(&one.HotNodes))
+			case "coldBricks":
+				return eachChild(dec, nodes(&one.ColdNodes))
+			}
+			return dec.Skip()
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gluster: invalid XML output: %w", err)
+	}
+	if !found {
 		return nil, errors.New("gluster: volume status output has no <volStatus>")
 	}
-	vols := doc.VolStatus.Volumes
-	if one := doc.VolStatus.xmlVolumeStatus; one.Name != "" || len(one.Nodes) > 0 {
-		vols = append(vols, one)
+	if bricksOf != nil {
+		return nil, bricksOf
 	}
-	var out []BrickStatus
-	for _, v := range vols {
-		name := strings.TrimSpace(v.Name)
-		nodes := v.Nodes
-		if len(v.HotNodes)+len(v.ColdNodes) > 0 {
-			nodes = append(append(slices.Clip(nodes), v.HotNodes...), v.ColdNodes...)
+	if one.Name != "" || len(one.Nodes) > 0 {
+		if out, err = one.appendBricks(out); err != nil {
+			return nil, err
 		}
-		for _, n := range nodes {
-			path := strings.TrimSpace(n.Path)
-			if !strings.HasPrefix(path, "/") {
-				continue
-			}
-			if name == "" {
-				return nil, errors.New("gluster: volume status output has bricks of a volume without a name")
-			}
-			b := BrickStatus{
-				Volume:       name,
-				Host:         strings.TrimSpace(n.Hostname),
-				Path:         path,
-				HostUUID:     text(n.PeerID),
-				Online:       strings.TrimSpace(n.Status) == "1",
-				Pid:          -1,
-				SizeTotal:    atou64(n.SizeTotal),
-				SizeFree:     atou64(n.SizeFree),
-				InodesTotal:  atou64(n.InodesTotal),
-				InodesFree:   atou64(n.InodesFree),
-				Device:       text(n.Device),
-				FsName:       text(n.FsName),
-				MountOptions: text(n.MntOptions),
-			}
-			if b.Online {
-				if pid, err := strconv.ParseInt(strings.TrimSpace(n.Pid), 10, 64); err == nil && pid > 0 {
-					b.Pid = pid
-				}
-				b.Port = atou32(n.Port)
-				if b.Port == 0 {
-					b.Port = atou32(n.TCPPort)
-				}
-			}
-			out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// appendBricks appends the bricks of v to out.
+func (v *xmlVolumeStatus) appendBricks(out []BrickStatus) ([]BrickStatus, error) {
+	name := strings.TrimSpace(v.Name)
+	nodes := v.Nodes
+	if len(v.HotNodes)+len(v.ColdNodes) > 0 {
+		nodes = append(append(slices.Clip(nodes), v.HotNodes...), v.ColdNodes...)
+	}
+	for _, n := range nodes {
+		path := strings.TrimSpace(n.Path)
+		if !strings.HasPrefix(path, "/") {
+			continue
 		}
+		if name == "" {
+			return out, errors.New("gluster: volume status output has bricks of a volume without a name")
+		}
+		b := BrickStatus{
+			Volume:       name,
+			Host:         strings.TrimSpace(n.Hostname),
+			Path:         path,
+			HostUUID:     text(n.PeerID),
+			Online:       strings.TrimSpace(n.Status) == "1",
+			Pid:          -1,
+			SizeTotal:    atou64(n.SizeTotal),
+			SizeFree:     atou64(n.SizeFree),
+			InodesTotal:  atou64(n.InodesTotal),
+			InodesFree:   atou64(n.InodesFree),
+			Device:       text(n.Device),
+			FsName:       text(n.FsName),
+			MountOptions: text(n.MntOptions),
+		}
+		if b.Online {
+			if pid, err := strconv.ParseInt(strings.TrimSpace(n.Pid), 10, 64); err == nil && pid > 0 {
+				b.Pid = pid
+			}
+			b.Port = atou32(n.Port)
+			if b.Port == 0 {
+				b.Port = atou32(n.TCPPort)
+			}
+		}
+		out = append(out, b)
 	}
 	return out, nil
 }
