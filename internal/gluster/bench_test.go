@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -131,5 +132,42 @@ func BenchmarkReadGetState(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkWholeVolumeInfo reads `volume info all` of 5000 volumes from a
+// command, through a buffer in memory and through the file the command
+// writes, when the output changed since the last read (parsed) and when
+// it did not (only hashed).
+func BenchmarkWholeVolumeInfo(b *testing.B) {
+	info, _ := benchOutputs(b, 5000)
+	dir := b.TempDir()
+	out := filepath.Join(dir, "out.xml")
+	script := filepath.Join(dir, "gluster")
+	if err := os.WriteFile(out, info, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec cat "+out+"\n"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for _, via := range []struct {
+		name string
+		from int64
+	}{{"memory", 1 << 40}, {"file", 0}} {
+		for _, changed := range []bool{true, false} {
+			b.Run(fmt.Sprintf("via=%s/changed=%t", via.name, changed), func(b *testing.B) {
+				cli := &CLI{Command: []string{script}, fileFrom: via.from}
+				b.ReportAllocs()
+				for b.Loop() {
+					if changed {
+						cli.infoAll = memo[Volume]{}
+					}
+					vols, err := cli.VolumeInfo(context.Background(), "")
+					if err != nil || len(vols) != 5000 {
+						b.Fatalf("%d volumes, %v", len(vols), err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -29,6 +29,10 @@ type CLI struct {
 
 	infoAll   memo[Volume]
 	statusAll memo[BrickStatus]
+	// fileFrom is the size from which the output of a whole-cluster read
+	// is parsed from the file the command wrote (see readWhole);
+	// largeOutput when 0.
+	fileFrom int64
 
 	wdMu sync.Mutex
 	wd   string // glusterd's working directory, once read
@@ -38,12 +42,12 @@ type CLI struct {
 // The result of a read of all volumes may be shared with other calls that
 // got the same output: callers must not modify it.
 func (c *CLI) VolumeInfo(ctx context.Context, volume string) ([]Volume, error) {
-	out, err := c.Run(ctx, "volume", "info", volumeArg(volume))
+	if volumeArg(volume) == "all" {
+		return readWhole(ctx, c, &c.infoAll, readVolumeInfo, "volume", "info", "all")
+	}
+	out, err := c.Run(ctx, "volume", "info", volume)
 	if err != nil {
 		return nil, err
-	}
-	if volumeArg(volume) == "all" {
-		return c.infoAll.parse(out, ParseVolumeInfo)
 	}
 	return ParseVolumeInfo(out)
 }
@@ -54,17 +58,16 @@ func (c *CLI) VolumeInfo(ctx context.Context, volume string) ([]Volume, error) {
 // Bricks on disconnected peers are missing from the result. As with
 // VolumeInfo, the result of a read of all volumes may be shared.
 func (c *CLI) VolumeStatusDetail(ctx context.Context, volume string) ([]BrickStatus, error) {
-	out, err := c.Run(ctx, "volume", "status", volumeArg(volume), "detail")
+	if volumeArg(volume) == "all" {
+		return readWhole(ctx, c, &c.statusAll, readVolumeStatusDetail, "volume", "status", "all", "detail")
+	}
+	out, err := c.Run(ctx, "volume", "status", volume, "detail")
 	if err != nil {
 		var ce *CLIError
-		if volumeArg(volume) != "all" && errors.As(err, &ce) && ce.OpRet != 0 &&
-			strings.Contains(ce.Message, "is not started") {
+		if errors.As(err, &ce) && ce.OpRet != 0 && strings.Contains(ce.Message, "is not started") {
 			return nil, nil
 		}
 		return nil, err
-	}
-	if volumeArg(volume) == "all" {
-		return c.statusAll.parse(out, ParseVolumeStatusDetail)
 	}
 	return ParseVolumeStatusDetail(out)
 }
@@ -139,7 +142,16 @@ func (c *CLI) Run(ctx context.Context, args ...string) ([]byte, error) {
 // kills its process group when the context or the timeout ends, and checks
 // the result. Outputs that look like XML are checked for opRet.
 func (c *CLI) exec(ctx context.Context, args []string, script bool) ([]byte, error) {
-	argv := slices.Clone(c.Command)
+	argv, op, timeout := c.command(args, script)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return run(ctx, argv, op)
+}
+
+// command returns the command line of args as exec describes, the name of
+// the command in errors and its timeout.
+func (c *CLI) command(args []string, script bool) (argv []string, op string, timeout time.Duration) {
+	argv = slices.Clone(c.Command)
 	if len(argv) == 0 {
 		argv = []string{"gluster"}
 	}
@@ -147,27 +159,42 @@ func (c *CLI) exec(ctx context.Context, args []string, script bool) ([]byte, err
 	if script && !slices.Contains(argv, "--mode=script") {
 		argv = append(argv, "--mode=script")
 	}
-	op := strings.Join(args, " ")
+	op = strings.Join(args, " ")
 	op = strings.TrimSuffix(op, " --xml")
 
-	timeout := c.Timeout
+	timeout = c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return run(ctx, argv, op)
+	return argv, op, timeout
 }
 
 // run runs argv until ctx ends, as exec describes; op names the command in
 // errors.
 func run(ctx context.Context, argv []string, op string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := newCommand(ctx, argv)
 	var stdout, stderr bytes.Buffer
 	if n, ok := outputSizes.Load(op); ok {
 		stdout.Grow(n.(int) + n.(int)/16)
 	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	exitCode, err := wait(ctx, cmd, op)
+	if err != nil {
+		return nil, err
+	}
+	out := stdout.Bytes()
+	if len(out) >= largeOutput {
+		outputSizes.Store(op, len(out))
+	} else {
+		outputSizes.Delete(op)
+	}
+	return checkResult(op, out, &stderr, exitCode)
+}
+
+// newCommand returns the command of argv, to be killed with anything it
+// starts when ctx ends.
+func newCommand(ctx context.Context, argv []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	// The command and anything it starts share a new process group, so
 	// that all of it can be killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -175,40 +202,40 @@ func run(ctx context.Context, argv []string, op string) ([]byte, error) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	cmd.WaitDelay = time.Second
-	runErr := cmd.Run()
+	return cmd
+}
 
+// wait runs cmd to its end and returns its exit status, or the error of a
+// command that was killed or did not run.
+func wait(ctx context.Context, cmd *exec.Cmd, op string) (exitCode int, err error) {
+	runErr := cmd.Run()
 	if ctxErr := ctx.Err(); runErr != nil && ctxErr != nil {
 		// Whatever the command did, it was killed.
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("gluster %s: killed after timeout: %w", op, ctxErr)
+			return 0, fmt.Errorf("gluster %s: killed after timeout: %w", op, ctxErr)
 		}
-		return nil, fmt.Errorf("gluster %s: killed: %w", op, ctxErr)
+		return 0, fmt.Errorf("gluster %s: killed: %w", op, ctxErr)
 	}
-	exitCode := 0
 	if runErr != nil {
 		var ee *exec.ExitError
 		if !errors.As(runErr, &ee) {
-			return nil, fmt.Errorf("gluster %s: %w", op, runErr)
+			return 0, fmt.Errorf("gluster %s: %w", op, runErr)
 		}
-		exitCode = ee.ExitCode()
+		return ee.ExitCode(), nil
 	}
+	return 0, nil
+}
 
-	out := stdout.Bytes()
-	if len(out) >= largeOutput {
-		outputSizes.Store(op, len(out))
-	} else {
-		outputSizes.Delete(op)
-	}
-	looksXML := bytes.Contains(out, []byte("<cliOutput"))
+// checkResult returns out, the output of the command op that exited with
+// exitCode, if the command succeeded, and otherwise its error, as Run
+// describes.
+func checkResult(op string, out []byte, stderr *bytes.Buffer, exitCode int) ([]byte, error) {
+	looksXML := bytes.Contains(out, xmlRoot)
 	if looksXML {
 		if err := CheckOutput(out); err != nil {
 			var ce *CLIError
 			if errors.As(err, &ce) {
-				ce.Op, ce.ExitCode = op, exitCode
-				if msg := strings.TrimSpace(stderr.String()); ce.Message == noMessage && msg != "" {
-					ce.Message = msg
-				}
-				return nil, ce
+				return nil, reported(ce, op, exitCode, stderr)
 			}
 			if exitCode == 0 {
 				return nil, fmt.Errorf("gluster %s: %w", op, err)
@@ -218,7 +245,7 @@ func run(ctx context.Context, argv []string, op string) ([]byte, error) {
 	if exitCode != 0 {
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" && !looksXML {
-			msg = strings.TrimSpace(stdout.String())
+			msg = strings.TrimSpace(string(out))
 		}
 		if msg == "" {
 			msg = "command failed"
@@ -226,6 +253,17 @@ func run(ctx context.Context, argv []string, op string) ([]byte, error) {
 		return nil, &CLIError{Op: op, ExitCode: exitCode, Message: msg}
 	}
 	return out, nil
+}
+
+// reported completes the failure an output reported with what is known of
+// the command: its name, its exit status, and what it wrote on stderr when
+// the output has no message.
+func reported(ce *CLIError, op string, exitCode int, stderr *bytes.Buffer) *CLIError {
+	ce.Op, ce.ExitCode = op, exitCode
+	if msg := strings.TrimSpace(stderr.String()); ce.Message == noMessage && msg != "" {
+		ce.Message = msg
+	}
+	return ce
 }
 
 // outputSizes holds the size of the last output of each command (by op)

@@ -19,7 +19,12 @@ type memo[T any] struct {
 // parse returns parse(out), or the result of the previous call when out is
 // the same output (same SHA-256). The result is shared between calls.
 func (m *memo[T]) parse(out []byte, parse func([]byte) ([]T, error)) ([]T, error) {
-	digest := sha256.Sum256(out)
+	return m.get(sha256.Sum256(out), func() ([]T, error) { return parse(out) })
+}
+
+// get returns the result of the output whose SHA-256 is digest: the
+// memo's when it is the last output's, or else parse().
+func (m *memo[T]) get(digest [sha256.Size]byte, parse func() ([]T, error)) ([]T, error) {
 	m.mu.Lock()
 	if m.valid && m.digest == digest {
 		result := m.result
@@ -28,7 +33,7 @@ func (m *memo[T]) parse(out []byte, parse func([]byte) ([]T, error)) ([]T, error
 	}
 	m.mu.Unlock()
 
-	result, err := parse(out)
+	result, err := parse()
 	if err != nil {
 		return nil, err
 	}
@@ -36,4 +41,11 @@ func (m *memo[T]) parse(out []byte, parse func([]byte) ([]T, error)) ([]T, error
 	m.digest, m.result, m.valid = digest, result, true
 	m.mu.Unlock()
 	return result, nil
+}
+
+// size is the length of the last result, which the next is likely to have.
+func (m *memo[T]) size() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.result)
 }
