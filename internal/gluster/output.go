@@ -3,7 +3,6 @@ package gluster
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +72,7 @@ func newMemfd() (*os.File, error) {
 type fileOutput struct {
 	data   []byte            // the whole output, when it was read into memory
 	doc    *io.SectionReader // or else the document in the file, cut as trimToXML cuts it
-	digest [sha256.Size]byte // and the SHA-256 of the whole output
+	digest digest            // and the digest of the whole output
 }
 
 // runToFile runs argv with f as its stdout until ctx ends, and checks the
@@ -120,7 +119,7 @@ func runToFile(ctx context.Context, argv []string, op string, f *os.File, from i
 }
 
 // scanOutput reads the size bytes of output in r once, in chunks, for
-// their SHA-256 and for where "<?xml" and "<cliOutput" are, and returns
+// their digest and for where "<?xml" and "<cliOutput" are, and returns
 // them with the document cut as trimToXML cuts it; doc is nil when there
 // is no "<cliOutput".
 func scanOutput(r io.ReaderAt, size int64) (fileOutput, error) {
@@ -128,7 +127,7 @@ func scanOutput(r io.ReaderAt, size int64) (fileOutput, error) {
 	// split between two chunks.
 	keep := len(xmlRoot) - 1
 	buf := make([]byte, keep+readBuffer)
-	h := sha256.New()
+	h := newDigester()
 	decl, first, last := int64(-1), int64(-1), int64(-1)
 	kept := 0
 	for off := int64(0); off < size; {
@@ -161,7 +160,7 @@ func scanOutput(r io.ReaderAt, size int64) (fileOutput, error) {
 		off += int64(n)
 	}
 	var out fileOutput
-	h.Sum(out.digest[:0])
+	out.digest = digest(h.Sum64())
 	if first < 0 {
 		return out, nil
 	}
