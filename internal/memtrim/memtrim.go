@@ -14,10 +14,16 @@ import (
 	"time"
 )
 
-// Slack is how much the heap may grow beyond what it held after the last
-// trim before it is trimmed again: less than that is not worth a forced
-// collection.
-const Slack = 32 << 20
+// slack is how much the heap may grow beyond what it held after the last
+// trim before it is trimmed again: a quarter of what it holds at rest, so
+// that RSS stays close to it, and at least minSlack, less than which is
+// not worth a forced collection. With the runtime's default pacing an idle
+// daemon's heap would grow to twice what it holds before the next
+// collection, and its RSS with it.
+func slack(rest uint64) uint64 { return max(minSlack, rest/4) }
+
+// minSlack is the least slack.
+const minSlack = 8 << 20
 
 var samples = []metrics.Sample{
 	{Name: "/memory/classes/heap/objects:bytes"}, // live and not yet collected
@@ -130,12 +136,13 @@ func (p *policy) announce() { p.announced = burstChecks }
 func (p *policy) check(heap uint64) bool {
 	p.rest = min(p.rest, heap) // the runtime returned some itself
 	p.held = min(p.held, heap)
+	slack := slack(p.rest)
 	switch {
 	case p.announced > 0:
 		return true
-	case heap > p.held+Slack: // grown since the last trim
+	case heap > p.held+slack: // grown since the last trim
 		return true
-	case p.held > p.rest+Slack: // high after the last trim: a burst may be over now
+	case p.held > p.rest+slack: // high after the last trim: a burst may be over now
 		if p.wait > 0 {
 			p.wait--
 			return false
@@ -147,9 +154,10 @@ func (p *policy) check(heap uint64) bool {
 
 // trimmed is called after each trim with the heap's mapped bytes.
 func (p *policy) trimmed(heap uint64) {
-	grown := heap > p.held+Slack
+	slack := slack(p.rest)
+	grown := heap > p.held+slack
 	p.held = heap
-	if heap <= p.rest+Slack {
+	if heap <= p.rest+slack {
 		p.rest = min(p.rest, heap)
 		p.announced, p.wait, p.backoff = 0, 0, 0 // back down: the burst is over
 		return

@@ -57,20 +57,20 @@ func (s *heapSim) untilTrimmedBack(limit int) int {
 }
 
 // A burst that nobody announces, growing over five checks in steps each
-// smaller than Slack and then held for three more (sixteen seconds at the
+// smaller than the slack and then held for three more (sixteen seconds at the
 // daemon's interval), is returned within as many checks again once it
 // ends; so is a second one.
 func TestPolicyReturnsAnUnannouncedBurst(t *testing.T) {
 	s := newHeapSim(t, 10*mib, 60)
 	for range 2 {
 		for range 5 {
-			s.live += 20 * mib
+			s.live += 6 * mib
 			s.check()
 		}
 		for range 3 {
 			s.check()
 		}
-		s.drop(100 * mib)
+		s.drop(30 * mib)
 		s.untilTrimmedBack(8)
 	}
 }
@@ -93,13 +93,13 @@ func TestPolicyReturnsALongBurst(t *testing.T) {
 func TestPolicyGrowthSeenInUseDoesNotHideABurst(t *testing.T) {
 	s := newHeapSim(t, 10*mib, 60)
 	for range 3 {
-		s.live += 20 * mib // 60 MiB more, each step within Slack
+		s.live += 6 * mib // 18 MiB more, each step within the slack
 		s.check()
 	}
 	s.live += 100 * mib // a burst seen in use by two checks
 	s.check()
 	s.check()
-	s.drop(160 * mib)
+	s.drop(118 * mib)
 	s.untilTrimmedBack(10)
 }
 
@@ -148,15 +148,46 @@ func TestPolicyGrowthCostsFewCollections(t *testing.T) {
 	}
 }
 
-// Growth within Slack of the resting size never costs a collection.
+// Growth within the slack of the resting size never costs a collection.
 func TestPolicySmallGrowthNeverTrims(t *testing.T) {
 	s := newHeapSim(t, 10*mib, 60)
 	for range 100 {
-		s.live += Slack / 100
+		s.live += minSlack / 100
 		s.check()
 	}
 	if s.trims != 0 {
-		t.Fatalf("%d trims for growth within Slack", s.trims)
+		t.Fatalf("%d trims for growth within the slack", s.trims)
+	}
+}
+
+// A daemon that holds more gets more slack, so that its forced
+// collections stay few; and the garbage a quiet daemon makes (a reconcile
+// every five checks) is trimmed before its heap exceeds what it holds by
+// more than the slack and one reconcile's garbage.
+func TestPolicySlackFollowsTheHeap(t *testing.T) {
+	s := newHeapSim(t, 200*mib, 60)
+	for range 100 {
+		s.garbage += 40 * mib / 100 // within a quarter of 200 MiB
+		s.check()
+	}
+	if s.trims != 0 {
+		t.Fatalf("%d trims for growth within a quarter of the heap", s.trims)
+	}
+
+	s = newHeapSim(t, 30*mib, 60)
+	highest := uint64(0)
+	for i := range 600 {
+		if i%5 == 0 {
+			s.garbage += 7 * mib
+		}
+		highest = max(highest, s.live+s.garbage)
+		s.check()
+	}
+	if limit := 30*mib + slack(30*mib) + 7*mib; highest > limit {
+		t.Fatalf("heap up to %d MiB, want at most %d", highest/mib, limit/mib)
+	}
+	if s.trims > 600/5 {
+		t.Fatalf("%d trims for %d reconciles", s.trims, 600/5)
 	}
 }
 
@@ -179,8 +210,8 @@ var sink [][]byte
 
 // TestRunReturnsABurst runs the real trimmer against the real heap and
 // asserts only that 200 MiB dropped without a collection (the runtime's
-// own are off) come back to the system: the heap falls back within Slack
-// of its size before the burst. How soon depends on the machine's load,
+// own are off) come back to the system: the heap falls back within the
+// slack of its size before the burst. How soon depends on the machine's load,
 // so the deadline is generous; the policy tests above say when.
 func TestRunReturnsABurst(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
@@ -211,7 +242,7 @@ func TestRunReturnsABurst(t *testing.T) {
 	}
 	sink = nil
 	deadline := time.Now().Add(2 * time.Minute)
-	for mapped() > base+Slack {
+	for mapped() > base+slack(base) {
 		if time.Now().After(deadline) {
 			t.Fatalf("heap still %d bytes, %d before the burst", mapped(), base)
 		}
