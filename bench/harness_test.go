@@ -12,6 +12,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -124,10 +125,11 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", v)
 }
 
-// percentile is the nearest-rank percentile of the durations (p in 0..100).
-func percentile(ds []time.Duration, p float64) time.Duration {
+// percentile is the nearest-rank percentile of the values (p in 0..100).
+func percentile[T cmp.Ordered](ds []T, p float64) T {
 	if len(ds) == 0 {
-		return 0
+		var zero T
+		return zero
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
@@ -135,7 +137,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[min(max(rank, 1), len(s))-1]
 }
 
-func median(ds []time.Duration) time.Duration { return percentile(ds, 50) }
+func median[T cmp.Ordered](ds []T) T { return percentile(ds, 50) }
 
 // daemon is a running `glusterbus serve`.
 type serveProc struct {
