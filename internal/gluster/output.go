@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glusterbus/glusterbus/internal/digest"
 )
 
 // readWhole runs a whole-cluster read (args, as Run runs them) and returns
@@ -72,7 +74,7 @@ func newMemfd() (*os.File, error) {
 type fileOutput struct {
 	data   []byte            // the whole output, when it was read into memory
 	doc    *io.SectionReader // or else the document in the file, cut as trimToXML cuts it
-	digest digest            // and the digest of the whole output
+	digest digest.Sum        // and the digest of the whole output
 }
 
 // runToFile runs argv with f as its stdout until ctx ends, and checks the
@@ -127,7 +129,7 @@ func scanOutput(r io.ReaderAt, size int64) (fileOutput, error) {
 	// split between two chunks.
 	keep := len(xmlRoot) - 1
 	buf := make([]byte, keep+readBuffer)
-	h := newDigester()
+	h := digest.New()
 	decl, first, last := int64(-1), int64(-1), int64(-1)
 	kept := 0
 	for off := int64(0); off < size; {
@@ -160,7 +162,7 @@ func scanOutput(r io.ReaderAt, size int64) (fileOutput, error) {
 		off += int64(n)
 	}
 	var out fileOutput
-	out.digest = digest(h.Sum64())
+	out.digest = h.Sum()
 	if first < 0 {
 		return out, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glusterbus/glusterbus/bench/xmlgen"
+	"github.com/glusterbus/glusterbus/internal/digest"
 )
 
 // wholeReads reads all volumes and all bricks' status with cli.
@@ -75,7 +76,7 @@ func TestScanOutputCutsAsTrimToXML(t *testing.T) {
 		if err != nil {
 			t.Fatalf("output %d: %v", i, err)
 		}
-		if got.digest != digestOf([]byte(out)) {
+		if got.digest != digest.Of([]byte(out)) {
 			t.Errorf("output %d: wrong digest", i)
 		}
 		if got.doc == nil {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glusterbus/glusterbus/internal/digest"
 	"github.com/glusterbus/glusterbus/internal/gluster"
 )
 
@@ -90,7 +91,7 @@ type Client struct {
 	parsed map[string]parsedVolume
 	// state is the last get-state dump parsed, and its digest.
 	state       *gluster.LocalState
-	stateDigest digest
+	stateDigest digest.Sum
 	// dial replaces dialing the socket (tests).
 	dial func(ctx context.Context) (net.Conn, error)
 	// prog and vers name the RPC program; glusterd's CLI program when
@@ -336,7 +337,7 @@ func appendVolumeArgs(b []byte, name string) []byte {
 // parsedVolume is a volume's last answer: its dict's digest and the volume
 // read from it.
 type parsedVolume struct {
-	digest digest
+	digest digest.Sum
 	vol    gluster.Volume
 }
 
@@ -363,11 +364,11 @@ func (c *Client) volumeAnswer(name string, res []byte, shared *sharedStrings) (g
 		}
 		return gluster.Volume{}, err
 	}
-	digest := digestOf(rsp.Dict)
+	sum := digest.Of(rsp.Dict)
 	c.mu.Lock()
 	last, ok := c.parsed[name]
 	c.mu.Unlock()
-	if ok && last.digest == digest {
+	if ok && last.digest == sum {
 		return last.vol, nil
 	}
 	d, err := decodeDictValues(rsp.Dict, true, shared)
@@ -385,7 +386,7 @@ func (c *Client) volumeAnswer(name string, res []byte, shared *sharedStrings) (g
 	if c.parsed == nil {
 		c.parsed = map[string]parsedVolume{}
 	}
-	c.parsed[name] = parsedVolume{digest, vols[0]}
+	c.parsed[name] = parsedVolume{sum, vols[0]}
 	c.mu.Unlock()
 	return vols[0], nil
 }
@@ -693,14 +694,14 @@ func (c *Client) LocalState(ctx context.Context) (*gluster.LocalState, error) {
 // copy's bricks and tasks are its own, to be completed by the caller; its
 // volume list and map are shared.
 func (c *Client) readState(f *os.File) (*gluster.LocalState, error) {
-	d := newDigester()
-	if _, err := io.Copy(d, f); err != nil {
+	h := digest.New()
+	if _, err := io.Copy(h, f); err != nil {
 		return nil, fmt.Errorf("gluster get-state: %w", err)
 	}
-	digest := d.digest()
+	sum := h.Sum()
 	c.mu.Lock()
 	last := c.state
-	same := last != nil && c.stateDigest == digest
+	same := last != nil && c.stateDigest == sum
 	c.mu.Unlock()
 	if !same {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -711,7 +712,7 @@ func (c *Client) readState(f *os.File) (*gluster.LocalState, error) {
 			return nil, err
 		}
 		c.mu.Lock()
-		c.state, c.stateDigest = st, digest
+		c.state, c.stateDigest = st, sum
 		c.mu.Unlock()
 		last = st
 	}
