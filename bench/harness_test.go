@@ -350,17 +350,33 @@ func readCLILog(t testing.TB, path string) []cliCall {
 }
 
 // cliWithin returns the calls that started and ended within [from, to], and
-// the sum of their durations.
+// how long at least one of them ran: calls that ran at the same time (a
+// full read runs some side by side) count once, so that the own time
+// (wall − CLI) is the time no gluster process was running.
 func cliWithin(calls []cliCall, from, to time.Time) ([]cliCall, time.Duration) {
 	var in []cliCall
-	var sum time.Duration
 	for _, c := range calls {
 		if !c.start.Before(from) && !c.end().After(to) {
 			in = append(in, c)
-			sum += c.dur
 		}
 	}
-	return in, sum
+	byStart := slices.SortedFunc(slices.Values(in), func(a, b cliCall) int { return a.start.Compare(b.start) })
+	var union time.Duration
+	var until time.Time // the end of the calls counted so far
+	for _, c := range byStart {
+		if c.end().After(until) {
+			union += c.end().Sub(later(c.start, until))
+			until = c.end()
+		}
+	}
+	return in, union
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // signals records every signal the daemon sends, with its arrival time.
@@ -475,4 +491,19 @@ func managedObjects(t testing.TB, conn *dbus.Conn) (time.Duration, int) {
 		t.Fatal(err)
 	}
 	return d, len(out)
+}
+
+// Calls that ran side by side count once in the CLI time; calls outside the
+// window not at all.
+func TestCLIWithinCountsOverlapOnce(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	call := func(start, dur int) cliCall {
+		return cliCall{start: at(start), dur: time.Duration(dur) * time.Millisecond}
+	}
+	calls := []cliCall{call(20, 10), call(0, 10), call(5, 10), call(8, 2), call(40, 5), call(95, 10)}
+	in, cli := cliWithin(calls, at(0), at(100))
+	if len(in) != 5 || cli != 30*time.Millisecond {
+		t.Fatalf("%d calls, %v; want 5 calls, 30ms", len(in), cli)
+	}
 }

@@ -216,7 +216,7 @@ func measureScale(t *testing.T, e env, r *report, s scale) {
 	}
 	r.printf("\n#### %s\n\n", s.label)
 	r.printf("Load average when this part began: %s. The CLI time is what clitime measured around each gluster process; "+
-		"the own time is the rest, so it includes clitime's own start-up, %s per call (median, measured here).\n\n", load, ms(overhead))
+		"the own time is the rest (calls side by side count once), so it includes clitime's own start-up, %s per call (median, measured here).\n\n", load, ms(overhead))
 	r.printf("| measure | wall | of which gluster CLI | own (wall − CLI) | own ÷ CLI |\n|---|---|---|---|---|\n")
 	r.printf("| start-up to the bus name (first full read, %d CLI calls) | %s | %s | %s | %s |\n",
 		startup.calls, ms(startup.wall), ms(startup.cli), ms(startup.own()), ratio(startup))
