@@ -5,13 +5,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 )
 
 // The parsers of volume info and status as they were before they read
-// one <volume> at a time: the whole document unmarshalled at once. The
+// one <volume> at a time: the whole document unmarshalled at once, each
+// volume's elements then made into the result as the parsers make them. The
 // tests check that the parsers give what these give, for every document.
 
 // refDecode is decode with refTrimToXML.
@@ -99,46 +97,13 @@ func refParseVolumeStatusDetail(data []byte) ([]BrickStatus, error) {
 	if one := doc.VolStatus.xmlVolumeStatus; one.Name != "" || len(one.Nodes) > 0 {
 		vols = append(vols, one)
 	}
+	// What a volume's elements become is appendBricks's either way: the
+	// parsers differ in how they walk the document.
 	var out []BrickStatus
-	for _, v := range vols {
-		name := strings.TrimSpace(v.Name)
-		nodes := v.Nodes
-		if len(v.HotNodes)+len(v.ColdNodes) > 0 {
-			nodes = append(append(slices.Clip(nodes), v.HotNodes...), v.ColdNodes...)
-		}
-		for _, n := range nodes {
-			path := strings.TrimSpace(n.Path)
-			if !strings.HasPrefix(path, "/") {
-				continue
-			}
-			if name == "" {
-				return nil, errors.New("gluster: volume status output has bricks of a volume without a name")
-			}
-			b := BrickStatus{
-				Volume:       name,
-				Host:         strings.TrimSpace(n.Hostname),
-				Path:         path,
-				HostUUID:     text(n.PeerID),
-				Online:       strings.TrimSpace(n.Status) == "1",
-				Pid:          -1,
-				SizeTotal:    atou64(n.SizeTotal),
-				SizeFree:     atou64(n.SizeFree),
-				InodesTotal:  atou64(n.InodesTotal),
-				InodesFree:   atou64(n.InodesFree),
-				Device:       text(n.Device),
-				FsName:       text(n.FsName),
-				MountOptions: text(n.MntOptions),
-			}
-			if b.Online {
-				if pid, err := strconv.ParseInt(strings.TrimSpace(n.Pid), 10, 64); err == nil && pid > 0 {
-					b.Pid = pid
-				}
-				b.Port = atou32(n.Port)
-				if b.Port == 0 {
-					b.Port = atou32(n.TCPPort)
-				}
-			}
-			out = append(out, b)
+	for i := range vols {
+		var err error
+		if out, err = vols[i].appendBricks(out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
