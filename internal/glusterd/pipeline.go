@@ -26,11 +26,12 @@ func (c *Client) inFlight() int {
 // pipeline makes calls calls of proc on one connection, without waiting for
 // a reply before the next call, and hands each reply's results to each with
 // the index of its call. args appends the arguments of call i to a buffer:
-// they are written as the calls go out, none made before its turn. glusterd may answer out of
-// order; replies are matched to calls by XID. The results given to each
-// share a buffer that the next reply overwrites: each copies what it keeps.
-// Every call only reads, so a kept connection that glusterd closed before
-// answering anything is replaced once, as in call.
+// they are written as the calls go out, none made before its turn. glusterd
+// may answer out of order; replies are matched to calls by XID. The
+// results given to each share a buffer that the next reply overwrites:
+// each copies what it keeps. Every call only reads, so a kept connection
+// that glusterd closed before answering anything is replaced once, as in
+// call.
 func (c *Client) pipeline(ctx context.Context, proc uint32, calls int, args func(b []byte, i int) []byte, each func(i int, res []byte) error) error {
 	timeout := c.Timeout
 	if timeout <= 0 {
