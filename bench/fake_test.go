@@ -47,12 +47,12 @@ func TestFakeScale(t *testing.T) {
 	r := newReport(e, "fake")
 	r.printf("Generated at bench time in %s: %s.\n", ms(took), summary)
 	measureScale(t, e, r, scale{
-		label:     fmt.Sprintf("fakegluster, %d volumes x 3 bricks", n),
-		gluster:   filepath.Join(e.bin, "fakegluster") + " -dir " + dir,
-		workdir:   filepath.Join(dir, "workdir"),
-		volume:    xmlgen.Name(n / 2),
-		volumes:   n,
-		rssTarget: n >= 5000,
+		label:   fmt.Sprintf("fakegluster, %d volumes x 3 bricks", n),
+		gluster: filepath.Join(e.bin, "fakegluster") + " -dir " + dir,
+		workdir: filepath.Join(dir, "workdir"),
+		volume:  xmlgen.Name(n / 2),
+		volumes: n,
+		atScale: n >= 5000,
 		// The fake answers for a glusterd that does not exist: a real one
 		// on this machine must not be read instead.
 		serveArgs: []string{"--glusterd-socket", ""},

@@ -215,13 +215,13 @@ func TestFakeGlusterdServe(t *testing.T) {
 	f := startFakeGlusterd(t, e.bin, n)
 	r := newReport(e, "fakeglusterd")
 	measureScale(t, e, r, scale{
-		label:      fmt.Sprintf("fakeglusterd, %d volumes x 3 bricks", n),
-		gluster:    filepath.Join(e.bin, "fakegluster") + " -dir " + f.dir,
-		workdir:    filepath.Join(f.dir, "workdir"),
-		volume:     xmlgen.Name(n / 2),
-		volumes:    n,
-		serveArgs:  []string{"--glusterd-socket", f.socket},
-		ownTargets: true,
+		label:     fmt.Sprintf("fakeglusterd, %d volumes x 3 bricks", n),
+		gluster:   filepath.Join(e.bin, "fakegluster") + " -dir " + f.dir,
+		workdir:   filepath.Join(f.dir, "workdir"),
+		volume:    xmlgen.Name(n / 2),
+		volumes:   n,
+		serveArgs: []string{"--glusterd-socket", f.socket},
+		atScale:   true,
 		fullReads: func() int {
 			calls, _ := f.calls(t)
 			return int(calls["33"])
