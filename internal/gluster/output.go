@@ -21,11 +21,13 @@ import (
 // The command writes into an anonymous file in memory, not a pipe: at
 // thousands of volumes it prints megabytes, which would be most of the
 // heap during a read (and so of the heap the garbage collector lets grow)
-// were they read into a buffer. The file's pages are not mapped into this
-// process. It is read in small chunks: once for the digest the memo
-// compares and, only when the output changed, by the parser (read), which
-// decodes it as it goes. Small outputs, and those of commands that failed,
-// are read into memory and go the way of any command's.
+// were they read into a buffer. The file is memory all the same while the
+// read lasts, but not mapped into this process nor counted by the
+// collector, and it is freed when the read ends. It is read in small
+// chunks: once for the digest the memo compares and, only when the output
+// changed, by the parser (read), which decodes it as it goes. Small
+// outputs, and those of commands that failed, are read into memory and go
+// the way of any command's.
 func readWhole[T any](ctx context.Context, c *CLI, m *memo[T], read func(*io.SectionReader, int) ([]T, error), args ...string) ([]T, error) {
 	argv, op, timeout := c.command(append(args, "--xml"), true)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
