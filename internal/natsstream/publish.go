@@ -151,6 +151,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 	p.log.Info("nats: publishing journaled events", "stream", StreamName, "subjects", SubjectFilter(p.opts.Cluster), "after_seq", cur)
 
 	ready := false
+	// probe: publish one event alone and wait for its ack before sending
+	// a batch, at the start, after any failure and after a wait. A stream whose leader
+	// is not yet elected answers "no responders" to the first messages of
+	// a batch and stores the later ones, and those first are then stored
+	// after them (the client retries them, or this loop does): out of the
+	// journal's order. One acknowledged event shows the leader is there.
+	probe := true
 	failures := 0
 	lastLogged := ""
 	fail := func(what string, err error) bool {
@@ -200,10 +207,16 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if err := j.Wait(ctx, cur); err != nil {
 				return nil
 			}
+			// The connection may have moved to another server, or the
+			// stream to another leader, while nothing was published.
+			probe = true
 			continue
 		}
 		if gap := evs[0].Seq - cur - 1; gap > 0 {
 			p.lost(gap)
+		}
+		if probe {
+			evs = evs[:1]
 		}
 		done, err := p.publish(ctx, evs)
 		if done > 0 {
@@ -214,6 +227,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
+			probe = true
 			if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrNoStreamResponse) {
 				ready = false
 				p.update(func(s *Status) { s.Ready = false })
@@ -223,6 +237,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		probe = false
 		if failures > 0 {
 			p.log.Info("nats: publishing again", "after_seq", cur)
 			failures, lastLogged = 0, ""
