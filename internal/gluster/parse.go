@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -321,7 +322,7 @@ func openDocument(doc *io.SectionReader) io.Reader {
 // eachChild reads the children of the element whose start dec has just
 // read, up to its end, and calls fn with the start of each. fn must read
 // the child whole: DecodeElement, Skip, or eachChild again.
-func eachChild(dec *xml.Decoder, fn func(*xml.StartElement) error) error {
+func eachChild(dec tokens, fn func(*xml.StartElement) error) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -363,12 +364,14 @@ type xmlVolume struct {
 	Transport       string     `xml:"transport"`
 	Bricks          []xmlBrick `xml:"bricks>brick"`
 	// Tiered volumes (3.7 to 6) list their bricks in two groups.
-	HotBricks  []xmlBrick `xml:"bricks>hotBricks>brick"`
-	ColdBricks []xmlBrick `xml:"bricks>coldBricks>brick"`
-	Options    []struct {
-		Name  string `xml:"name"`
-		Value string `xml:"value"`
-	} `xml:"options>option"`
+	HotBricks  []xmlBrick  `xml:"bricks>hotBricks>brick"`
+	ColdBricks []xmlBrick  `xml:"bricks>coldBricks>brick"`
+	Options    []xmlOption `xml:"options>option"`
+}
+
+type xmlOption struct {
+	Name  string `xml:"name"`
+	Value string `xml:"value"`
 }
 
 // xmlBrick is a <brick>, which mixes text (host:path) with child elements:
@@ -398,19 +401,56 @@ func ParseVolumeInfo(data []byte) ([]Volume, error) {
 // several times the size of the result. capacity is the number of volumes
 // expected, e.g. the last read's.
 func readVolumeInfo(doc *io.SectionReader, capacity int) ([]Volume, error) {
+	splitAbove := int64(splitVolumesAbove)
+	if runtime.GOMAXPROCS(0) < 2 {
+		splitAbove = 0
+	}
+	return readVolumeInfoSplit(doc, capacity, splitAbove)
+}
+
+// splitVolumesAbove is the size of the volumes of a document above which
+// readVolumeInfo decodes them in two halves side by side (some 500 volumes).
+const splitVolumesAbove = 1 << 20
+
+// readVolumeInfoSplit is readVolumeInfo that splits the volumes of doc in
+// two halves when they are larger than splitAbove bytes (0: never).
+func readVolumeInfoSplit(doc *io.SectionReader, capacity int, splitAbove int64) ([]Volume, error) {
+	if doc.Size() == 0 {
+		return nil, errors.New("gluster: empty XML output")
+	}
+	if err := checkHeader(openDocument(doc)); err != nil {
+		return nil, err
+	}
+	// Read with rawTokens first; a document it finds wrong is read again
+	// with the decoder's Token, for the error to report.
+	r, err := openRawPayload(doc)
+	if err == nil {
+		r.splitAbove = splitAbove
+		var vols []Volume
+		if vols, err = walkVolumeInfo(r, capacity); !errors.Is(err, errWalk) {
+			return vols, err
+		}
+	}
 	dec, err := openPayload(doc)
 	if err != nil {
 		return nil, err
 	}
+	return walkVolumeInfo(dec, capacity)
+}
+
+// errWalk marks the error of walkVolumeInfo that comes from reading the
+// document rather than from what it says.
+var errWalk = errors.New("gluster: invalid XML output")
+
+// walkVolumeInfo reads the payload of `volume info`, the root element's
+// start already read.
+func walkVolumeInfo(dec tokens, capacity int) ([]Volume, error) {
 	var (
-		vols    = make([]Volume, 0, capacity)
-		found   bool   // <volInfo><volumes>
-		count   string // its <count>, if any
-		counted bool
-		unnamed int // the first volume without a name, from 1
-		x       xmlVolume
+		found bool // <volInfo><volumes>
+		list  = volumeList{vols: make([]Volume, 0, capacity)}
+		first chan volumeListResult // the first half of the volumes, when split
 	)
-	err = eachChild(dec, func(se *xml.StartElement) error {
+	err := eachChild(dec, func(se *xml.StartElement) error {
 		if se.Name.Local != "volInfo" {
 			return dec.Skip()
 		}
@@ -420,43 +460,74 @@ func readVolumeInfo(doc *io.SectionReader, capacity int) ([]Volume, error) {
 			}
 			found = true
 			return eachChild(dec, func(se *xml.StartElement) error {
-				switch se.Name.Local {
-				case "volume":
-					x = xmlVolume{}
-					if err := dec.DecodeElement(&x, se); err != nil {
-						return err
+				if r, ok := dec.(*rawTokens); ok && first == nil && se.Name.Local == "volume" {
+					if first = r.splitVolumes(); first != nil {
+						return nil // r goes on from the second half
 					}
-					v := x.volume()
-					if v.Name == "" && unnamed == 0 {
-						unnamed = len(vols) + 1
-					}
-					vols = append(vols, v)
-					return nil
-				case "count":
-					counted = true
-					return dec.DecodeElement(&count, se)
 				}
-				return dec.Skip()
+				return list.child(dec, se)
 			})
 		})
 	})
+	if first != nil {
+		half := <-first
+		if err == nil && half.err != nil {
+			err = half.err
+		}
+		list.merge(&half.list)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("gluster: invalid XML output: %w", err)
+		return nil, fmt.Errorf("%w: %w", errWalk, err)
 	}
 	if !found {
 		return nil, errors.New("gluster: volume info output has no <volInfo><volumes>")
 	}
 	// The CLI counts the volumes it wrote completely; a batch that failed
 	// half-way leaves volumes listed but not counted.
-	if counted {
-		if n := atoi(count, -1); n >= 0 && n != len(vols) {
+	vols := list.vols
+	if list.counted {
+		if n := atoi(list.count, -1); n >= 0 && n != len(vols) {
 			return nil, fmt.Errorf("gluster: volume info output is incomplete: %d volumes listed, <count> says %d", len(vols), n)
 		}
 	}
-	if unnamed > 0 {
-		return nil, fmt.Errorf("gluster: volume info output has a volume without a name (volume %d)", unnamed)
+	if i := slices.IndexFunc(vols, func(v Volume) bool { return v.Name == "" }); i >= 0 {
+		return nil, fmt.Errorf("gluster: volume info output has a volume without a name (volume %d)", i+1)
 	}
 	return vols, nil
+}
+
+// volumeList is what the children of <volumes> tell.
+type volumeList struct {
+	vols    []Volume
+	count   string // the last <count>
+	counted bool
+	x       xmlVolume
+}
+
+// child reads the child of <volumes> just started (se).
+func (l *volumeList) child(dec tokens, se *xml.StartElement) error {
+	switch se.Name.Local {
+	case "volume":
+		l.x = xmlVolume{}
+		if err := decodeVolume(dec, &l.x); err != nil {
+			return err
+		}
+		l.vols = append(l.vols, l.x.volume())
+		return nil
+	case "count":
+		l.counted = true
+		return readText(dec, &l.count)
+	}
+	return dec.Skip()
+}
+
+// merge makes l what it would be had first, the children before l's, been
+// read into it first.
+func (l *volumeList) merge(first *volumeList) {
+	l.vols = append(first.vols, l.vols...)
+	if !l.counted {
+		l.count, l.counted = first.count, first.counted
+	}
 }
 
 var volumeStatusNames = []string{"Created", "Started", "Stopped"}

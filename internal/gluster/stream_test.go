@@ -19,6 +19,12 @@ func sameParse(data []byte) string {
 	if !reflect.DeepEqual(vols, refVols) || errorText(err) != errorText(refErr) {
 		diffs = append(diffs, "volume info: "+errorText(err)+" vs "+errorText(refErr))
 	}
+	// The same, its volumes split in two wherever the document is large
+	// enough to hold two.
+	vols, err = readVolumeInfoSplit(document(data), 0, 1)
+	if !reflect.DeepEqual(vols, refVols) || errorText(err) != errorText(refErr) {
+		diffs = append(diffs, "volume info split: "+errorText(err)+" vs "+errorText(refErr))
+	}
 	st, err := ParseVolumeStatusDetail(data)
 	refSt, refErr := refParseVolumeStatusDetail(data)
 	if !reflect.DeepEqual(st, refSt) || errorText(err) != errorText(refErr) {
@@ -92,6 +98,71 @@ func TestParsersDecodeAsUnmarshal(t *testing.T) {
 	} {
 		if d := sameParse([]byte(doc)); d != "" {
 			t.Errorf("%q: %s", doc, d)
+		}
+	}
+}
+
+// TestRawWalkReadsEveryCapture checks that the parser of volume info reads
+// every capture of the command's success with rawTokens, splitting the
+// volumes when there are two or more, and does not owe its results to the
+// decoder's Token it falls back to.
+func TestRawWalkReadsEveryCapture(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*volume-info*.xml"))
+	read := 0
+	for _, file := range files {
+		data := readFile(file)
+		want, err := refParseVolumeInfo(data)
+		if err != nil {
+			continue
+		}
+		doc := document(data)
+		if err := checkHeader(openDocument(doc)); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		r, err := openRawPayload(doc)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		r.splitAbove = 1
+		got, err := walkVolumeInfo(r, 0)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %d volumes, %v; want %d", file, len(got), err, len(want))
+		}
+		if r.split != (len(want) > 1) {
+			t.Errorf("%s: %d volumes, split %v", file, len(want), r.split)
+		}
+		read++
+	}
+	if read < 4 {
+		t.Fatalf("only %d captures of volume info read", read)
+	}
+}
+
+// TestSplitOnlyBetweenVolumes checks that a "<volume>" halfway that is not
+// the start of one of <volumes>' children (in a comment, in a section of
+// character data, in another element) fails the split walk and is read
+// again whole, as the reference reads it.
+func TestSplitOnlyBetweenVolumes(t *testing.T) {
+	vol := func(name string) string {
+		return "<volume><name>" + name + "</name><brickCount>0</brickCount></volume>"
+	}
+	// The split is looked for from halfway between the first volume and
+	// the end: the decoy comes first after it.
+	pad := strings.Repeat(" ", 400)
+	for _, doc := range []string{
+		vol("a") + "<!-- " + pad + "<volume> -->" + vol("b"),
+		vol("a") + "<x><![CDATA[" + pad + "<volume>]]></x>" + vol("b"),
+		vol("a") + "<x>" + pad + "<volume></volume></x>" + vol("b"),
+		vol("a") + "<?pi " + pad + "<volume>?>" + vol("b"),
+		vol("a") + "<x a='" + pad + "<volume>'/>" + vol("b"), // an error
+
+		vol("a") + pad + "</volumes><volumes>" + vol("b") + vol("c"),
+	} {
+		data := []byte("<cliOutput><opRet>0</opRet><volInfo><volumes>" + doc + "</volumes></volInfo></cliOutput>")
+		want, wantErr := refParseVolumeInfo(data)
+		got, err := readVolumeInfoSplit(document(data), 0, 1)
+		if !reflect.DeepEqual(got, want) || errorText(err) != errorText(wantErr) {
+			t.Errorf("%q: %v, %v; want %v, %v", doc, got, err, want, wantErr)
 		}
 	}
 }
