@@ -212,7 +212,7 @@ ELAPSED=$(($(date +%s) - started))
 	echo
 	pprof -top -nodecount=20 "$OUT/bench.test" "$OUT/reload.cpu"
 	echo
-	grep -E 'flat%|refresh\.|gluster\.|state\.|exporter\.|encoding/xml\.Unmarshal$|\(\*Decoder\)\.Skip$' "$OUT/reload.cum" | head -30 || true
+	grep -E 'flat%|refresh\.|gluster\.|state\.|exporter\.|encoding/xml\.Unmarshal$|\(\*Decoder\)\.(Skip|RawToken)$' "$OUT/reload.cum" | head -30 || true
 	echo '```'
 	echo
 	echo "Live heap after those refreshes (\`-sample_index=inuse_space\`):"
@@ -231,9 +231,10 @@ ELAPSED=$(($(date +%s) - started))
 	echo
 	echo "From the profiles and micro-benchmarks above (CPU shares are of all samples of that profile):"
 	echo
-	echo "- **Parsing is most of a full read, and only a changed output is parsed.** In these refreshes \`gluster.decode\` (encoding/xml)"
-	echo "  takes $(cum 'github.com/glusterbus/glusterbus/internal/gluster.decode' "$OUT/reload.cum") of the samples, nearly all of it the start-up read: the \`Reload\` calls get the same"
-	echo "  output again, and \`gluster.(*CLI)\` returns the result it parsed from the same bytes (a SHA-256 of the output, \`internal/gluster/memo.go\`)."
+	echo "- **Parsing is most of a full read through the CLI, and only a changed output is parsed.** In these refreshes decoding"
+	echo "  \`volume info\` takes $(cum 'github.com/glusterbus/glusterbus/internal/gluster.walkVolumeInfo' "$OUT/reload.cum") of the samples (\`gluster.walkVolumeInfo\`) and its first half, decoded beside it,"
+	echo "  $(cum 'github.com/glusterbus/glusterbus/internal/gluster.(*rawTokens).splitVolumes.func1' "$OUT/reload.cum") (\`gluster.(*rawTokens).splitVolumes.func1\`), nearly all of it the start-up read: the \`Reload\` calls get the same"
+	echo "  output again, and \`gluster.(*CLI)\` returns the result it parsed from the same bytes (a digest of the output, \`internal/gluster/memo.go\`)."
 	echo "  What is left of an unchanged full read is \`state.(*Model).SetAll\` ($(cum 'github.com/glusterbus/glusterbus/internal/state.(*Model).SetAll' "$OUT/reload.cum"): it lists the objects of both"
 	echo "  snapshots and diffs them) and \`exporter.(*Exporter).Apply\` ($(cum 'github.com/glusterbus/glusterbus/internal/exporter.(*Exporter).Apply' "$OUT/reload.cum")). ParseVolumeInfo of 5 000 volumes"
 	echo "  takes $(ns 'BenchmarkParseVolumeInfo/volumes=5000') in the micro-benchmarks, CheckOutput of the same document $(ns 'BenchmarkCheckOutput/volume-info/volumes=5000')."
@@ -249,12 +250,12 @@ ELAPSED=$(($(date +%s) - started))
 	echo "  whole body into a null writer only to count file descriptors. The \`GetManagedObjects\` reply no longer goes through it: the"
 	echo "  exporter keeps each object's entry encoded and writes the reply as bytes (\`exporter.(*Exporter).managedBody\`: $(cum 'github.com/glusterbus/glusterbus/internal/exporter.(*Exporter).managedBody' "$OUT/gmo.cum") of the samples"
 	echo "  above, against $(cum 'github.com/godbus/dbus/v5.(*Conn).inWorker' "$OUT/gmo.cum") for the client reading and decoding it). Signals still go through godbus."
-	echo "- **On the real cluster the reconcile is mostly \`volume status all detail\`.** See \"The CLI calls of a full refresh\" in the"
-	echo "  real-cluster section: it is by far the longest call. The idle table gives the CLI wall"
-	echo "  time the default 10 s reconcile spent in one minute; \`volume status\` holds the volumes' cluster-wide locks while it runs"
-	echo "  (README, \"Not breaking the cluster it watches\"). The daemon's own CPU stays small there; the interval, not the daemon, sets that cost."
-	echo "- **Creating or deleting a volume is O(cluster) in the model.** \`state.(*Model).SetVolume\` rebuilds the manager object"
-	echo "  (\`managerObject\`: every volume name, sorted) before and after, and diffs the two lists: a create+delete pair allocates"
+	echo "- **The real cluster is read over glusterd's socket.** With the daemon's defaults no gluster process runs in a refresh"
+	echo "  (\"The CLI calls of a full refresh\" in the real-cluster section). \`volume status\`, which holds the volumes' cluster-wide"
+	echo "  locks while it runs, is run only with \`--remote-brick-status\` (README, \"Not breaking the cluster it watches\")."
+	echo "- **Creating or deleting a volume is O(cluster) in the model.** \`state.(*Model).SetVolume\` copies the sorted list of volume"
+	echo "  names the manager object holds (snapshots share it, so it is copied with the name added or taken out, not changed in place)"
+	echo "  and diffs the manager object before and after (\`Manager.Volumes\` goes out by name only, \`invalidates\`): a create+delete pair allocates"
 	echo "  $(per 'BenchmarkModelSetVolume/create+delete/volumes=50' B/op) B at 50 volumes, $(per 'BenchmarkModelSetVolume/create+delete/volumes=500' B/op) B at 500 and $(per 'BenchmarkModelSetVolume/create+delete/volumes=5000' B/op) B at 5 000"
 	echo "  ($(ns 'BenchmarkModelSetVolume/create+delete/volumes=50') / $(ns 'BenchmarkModelSetVolume/create+delete/volumes=500') / $(ns 'BenchmarkModelSetVolume/create+delete/volumes=5000')), while an option change allocates"
 	echo "  $(per 'BenchmarkModelSetVolume/option-set/volumes=50' B/op) / $(per 'BenchmarkModelSetVolume/option-set/volumes=500' B/op) / $(per 'BenchmarkModelSetVolume/option-set/volumes=5000' B/op) B"
