@@ -323,20 +323,7 @@ func openDocument(doc *io.SectionReader) io.Reader {
 // read, up to its end, and calls fn with the start of each. fn must read
 // the child whole: DecodeElement, Skip, or eachChild again.
 func eachChild(dec tokens, fn func(*xml.StartElement) error) error {
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if err := fn(&t); err != nil {
-				return err
-			}
-		case xml.EndElement:
-			return nil
-		}
-	}
+	return readElement(dec, nil, fn)
 }
 
 // CheckOutput returns nil when data is a gluster --xml document that reports

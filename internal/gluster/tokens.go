@@ -183,8 +183,13 @@ func (r *rawTokens) Skip() error {
 // parsers' tests check them against xml.Unmarshal.
 
 // readText reads the text of the element just started into s.
-func readText(r tokens, s *string) error {
-	var text []byte
+func readText(r tokens, s *string) error { return readElement(r, s, nil) }
+
+// readElement reads the rest of the element just started: its own
+// character data into text (unless nil) and each child through child,
+// which must read it whole (nil: each is skipped).
+func readElement(r tokens, text *string, child func(*xml.StartElement) error) error {
+	var pieces []byte
 	n := 0 // pieces of character data
 	for {
 		tok, err := r.Token()
@@ -193,26 +198,34 @@ func readText(r tokens, s *string) error {
 		}
 		switch t := tok.(type) {
 		case xml.CharData:
-			// One piece, the usual case, is copied once, into s.
+			if text == nil {
+				continue
+			}
+			// One piece, the usual case, is copied once, into text.
 			if n++; n == 1 {
-				*s = string(t)
+				*text = string(t)
 			} else {
 				if n == 2 {
-					text = append(text, *s...)
+					pieces = append(pieces, *text...)
 				}
-				text = append(text, t...)
+				pieces = append(pieces, t...)
 			}
 		case xml.StartElement:
-			if err := r.Skip(); err != nil {
+			if child == nil {
+				err = r.Skip()
+			} else {
+				err = child(&t)
+			}
+			if err != nil {
 				return err
 			}
 		case xml.EndElement:
-			switch n {
-			case 0:
-				*s = ""
-			case 1:
+			switch {
+			case text == nil, n == 1:
+			case n == 0:
+				*text = ""
 			default:
-				*s = string(text)
+				*text = string(pieces)
 			}
 			return nil
 		}
@@ -314,36 +327,23 @@ func appendBrick(r tokens, se *xml.StartElement, bricks *[]xmlBrick) error {
 			b.UUID = a.Value
 		}
 	}
-	var text []byte
-	for {
-		tok, err := r.Token()
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			text = append(text, t...)
-		case xml.StartElement:
-			switch t.Name.Local {
-			case "name":
-				err = readText(r, &b.Name)
-			case "hostUuid":
-				err = readText(r, &b.HostUUID)
-			case "isArbiter":
-				if b.IsArbiter == nil {
-					b.IsArbiter = new(string)
-				}
-				err = readText(r, b.IsArbiter)
-			default:
-				err = r.Skip()
+	err := readElement(r, &b.Text, func(se *xml.StartElement) error {
+		switch se.Name.Local {
+		case "name":
+			return readText(r, &b.Name)
+		case "hostUuid":
+			return readText(r, &b.HostUUID)
+		case "isArbiter":
+			if b.IsArbiter == nil {
+				b.IsArbiter = new(string)
 			}
-			if err != nil {
-				return err
-			}
-		case xml.EndElement:
-			b.Text = string(text)
-			*bricks = append(*bricks, b)
-			return nil
+			return readText(r, b.IsArbiter)
 		}
+		return r.Skip()
+	})
+	if err != nil {
+		return err
 	}
+	*bricks = append(*bricks, b)
+	return nil
 }
