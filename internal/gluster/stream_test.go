@@ -139,8 +139,8 @@ func TestRawWalkReadsEveryCapture(t *testing.T) {
 }
 
 // TestSplitOnlyBetweenVolumes checks that a "<volume>" halfway that is not
-// the start of one of <volumes>' children (in a comment, in a section of
-// character data, in another element) fails the split walk and is read
+// the start of one of <volumes>' children (in a comment, a section of
+// character data, a processing instruction, another element) fails the split walk and is read
 // again whole, as the reference reads it.
 func TestSplitOnlyBetweenVolumes(t *testing.T) {
 	vol := func(name string) string {
@@ -155,7 +155,6 @@ func TestSplitOnlyBetweenVolumes(t *testing.T) {
 		vol("a") + "<x>" + pad + "<volume></volume></x>" + vol("b"),
 		vol("a") + "<?pi " + pad + "<volume>?>" + vol("b"),
 		vol("a") + "<x a='" + pad + "<volume>'/>" + vol("b"), // an error
-
 		vol("a") + pad + "</volumes><volumes>" + vol("b") + vol("c"),
 	} {
 		data := []byte("<cliOutput><opRet>0</opRet><volInfo><volumes>" + doc + "</volumes></volInfo></cliOutput>")
