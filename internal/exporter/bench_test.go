@@ -151,6 +151,23 @@ func BenchmarkApply(b *testing.B) {
 			b.StartTimer()
 		}
 	})
+	// A volume created, then deleted: the manager's list of volumes
+	// changes, and goes out by name only.
+	b.Run(fmt.Sprintf("create-delete/under-model-lock/%d-volumes", n), func(b *testing.B) {
+		exp, _ := benchExporter(b, true)
+		m := state.NewModel(exp)
+		m.SetAll(benchSnapshot(n))
+		waitSignals(exp)
+		v := benchVolume(n)
+		b.ReportAllocs()
+		for b.Loop() {
+			m.SetVolume(v.Name, v)
+			m.SetVolume(v.Name, nil)
+			b.StopTimer()
+			waitSignals(exp)
+			b.StartTimer()
+		}
+	})
 }
 
 // BenchmarkGetManagedObjects calls GetManagedObjects from a client over a

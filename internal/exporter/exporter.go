@@ -192,6 +192,12 @@ func (e *Exporter) toDBus(v any) any {
 			paths[i] = e.path(r)
 		}
 		return paths
+	case state.VolumeList:
+		paths := make([]dbus.ObjectPath, 0, v.Len())
+		for r := range v.All() {
+			paths = append(paths, e.path(r))
+		}
+		return paths
 	}
 	return v
 }
@@ -348,11 +354,21 @@ func (e *Exporter) Apply(changes []state.Change) {
 			changed := map[string]dbus.Variant{}
 			invalidated := []string{}
 			for _, p := range c.Props {
+				quiet := e.quiet[propertyName{iface, p.Name}]
+				if obj.src != nil && (quiet != "" || !announce) {
+					// Made from the Source when read: no value to
+					// keep nor to send (the manager's list of
+					// volumes is made only when a client reads it).
+					if announce && quiet == "invalidates" {
+						invalidated = append(invalidated, p.Name)
+					}
+					continue
+				}
 				v := obj.set(p.Name, e.toDBus(p.Value))
 				if !announce {
 					continue
 				}
-				switch e.quiet[propertyName{iface, p.Name}] {
+				switch quiet {
 				case "":
 					changed[p.Name] = v
 				case "invalidates":

@@ -76,6 +76,16 @@ func appendJSONValue(b []byte, v any) []byte {
 			b = appendJSONString(b, r.Key)
 		}
 		return append(b, ']')
+	case state.VolumeList:
+		b = append(b, '[')
+		first := true
+		for r := range v.All() {
+			if !first {
+				b = append(b, ',')
+			}
+			b, first = appendJSONString(b, r.Key), false
+		}
+		return append(b, ']')
 	case map[string]string:
 		b = append(b, '{')
 		for i, k := range slices.Sorted(maps.Keys(v)) {

@@ -104,6 +104,9 @@ func Equal(a, b any) bool {
 	case []Ref:
 		b, ok := b.([]Ref)
 		return ok && slices.Equal(a, b)
+	case VolumeList:
+		b, ok := b.(VolumeList)
+		return ok && a.equal(b)
 	case map[string]string:
 		b, ok := b.(map[string]string)
 		return ok && maps.Equal(a, b)

@@ -122,7 +122,7 @@ func changedObjects(prev, next *Snapshot) (before, after []Object, moved bool) {
 		after = append(after, peerObject(next.Peers[id]))
 	}
 	moved = prev.index == nil || prev.index != next.index
-	for _, name := range prev.volumeIndex().names {
+	prev.volumeIndex().each(func(name string) {
 		if v, ok := next.Volumes[name]; ok {
 			var sameBricks bool
 			before, sameBricks = appendChangedVolumeObjects(before, prev.Volumes[name], v)
@@ -130,14 +130,14 @@ func changedObjects(prev, next *Snapshot) (before, after []Object, moved bool) {
 		} else {
 			before = appendVolumeObjects(before, prev.Volumes[name])
 		}
-	}
-	for _, name := range next.volumeIndex().names {
+	})
+	next.volumeIndex().each(func(name string) {
 		if v, ok := prev.Volumes[name]; ok {
 			after, _ = appendChangedVolumeObjects(after, next.Volumes[name], v)
 		} else {
 			after = appendVolumeObjects(after, next.Volumes[name])
 		}
-	}
+	})
 	before = appendSnapshotObjects(before, prev.Snapshots)
 	after = appendSnapshotObjects(after, next.Snapshots)
 	before = appendGeoRepObjects(before, prev.GeoReps)
@@ -206,7 +206,7 @@ func (m *Model) SetVolume(name string, v *Volume) []Change {
 	if membership {
 		before = append(before, managerObject(m.cur))
 		// Kept up to date rather than sorted again: a volume created or
-		// deleted costs a copy of the names, not a sort.
+		// deleted costs O(log n) of the index, not a sort or a copy.
 		m.cur.index = m.cur.keepIndex().with(name, v != nil)
 	}
 	before = appendVolumeObjects(before, prev)

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -38,8 +39,8 @@ type Ref struct {
 }
 
 // Property is one named value of an object. Values are string, bool, uint32,
-// int64, uint64, []string, map[string]string, Ref, []Ref, []WebhookState,
-// []Task or []GeoRepWorker.
+// int64, uint64, []string, map[string]string, Ref, []Ref, VolumeList,
+// []WebhookState, []Task or []GeoRepWorker.
 type Property struct {
 	Name  string
 	Value any
@@ -118,9 +119,7 @@ func (s *Snapshot) Objects() []Object {
 	for _, id := range slices.Sorted(maps.Keys(s.Peers)) {
 		objs = append(objs, peerObject(s.Peers[id]))
 	}
-	for _, name := range s.volumeIndex().names {
-		objs = appendVolumeObjects(objs, s.Volumes[name])
-	}
+	s.volumeIndex().each(func(name string) { objs = appendVolumeObjects(objs, s.Volumes[name]) })
 	objs = appendSnapshotObjects(objs, s.Snapshots)
 	return appendGeoRepObjects(objs, s.GeoReps)
 }
@@ -149,8 +148,8 @@ func managerObject(s *Snapshot) Object {
 	for _, id := range slices.Sorted(maps.Keys(s.Peers)) {
 		peers = append(peers, Ref{KindPeer, id})
 	}
-	return Object{Ref{KindManager, ""}, []Property{
-		{"Volumes", s.volumeIndex().refs},
+	props := []Property{
+		{"Volumes", VolumeList{s.volumeIndex()}},
 		{"Peers", peers},
 		{"JournalError", s.Service.JournalError},
 		{"Webhooks", nonNilWebhooks(s.Service.Webhooks)},
@@ -158,7 +157,69 @@ func managerObject(s *Snapshot) Object {
 		{"ClusterStreamCursor", s.Service.ClusterStream.Cursor},
 		{"ClusterStreamPublished", s.Service.ClusterStream.Published},
 		{"ClusterStreamLastError", s.Service.ClusterStream.LastError},
-	}, nil}
+	}
+	// Its own Source, so that a sink keeping it asks for the list of
+	// volumes only when a client wants it.
+	return Object{Ref{KindManager, ""}, props, propsSource(props)}
+}
+
+// propsSource is the Source of an object whose properties are made at
+// once, none of them changed in place.
+type propsSource []Property
+
+// AppendProps appends the object's properties to props.
+func (s propsSource) AppendProps(props []Property) []Property { return append(props, s...) }
+
+// VolumeList is the value of the manager's Volumes: the snapshot's volumes
+// in the order of their names. It is never changed once made, and made
+// into references only when read (All, Refs): a volume created or deleted
+// costs the list O(log n), not a copy of every name.
+type VolumeList struct{ index *volumeIndex }
+
+// Len returns the number of volumes.
+func (l VolumeList) Len() int {
+	if l.index == nil {
+		return 0
+	}
+	return l.index.names.Len()
+}
+
+// All yields the references to the volumes in order.
+func (l VolumeList) All() iter.Seq[Ref] {
+	return func(yield func(Ref) bool) {
+		if l.index == nil {
+			return
+		}
+		l.index.names.Ascend(func(name string) bool { return yield(Ref{KindVolume, name}) })
+	}
+}
+
+// Refs returns the references to the volumes in order.
+func (l VolumeList) Refs() []Ref {
+	refs := make([]Ref, 0, l.Len())
+	for r := range l.All() {
+		refs = append(refs, r)
+	}
+	return refs
+}
+
+// equal says whether two lists hold the same volumes: at once when they
+// are one list or differ in length, as after a volume came or went.
+func (l VolumeList) equal(m VolumeList) bool {
+	if l.index == m.index {
+		return true
+	}
+	if l.Len() != m.Len() {
+		return false
+	}
+	next, stop := iter.Pull(m.All())
+	defer stop()
+	for r := range l.All() {
+		if o, ok := next(); !ok || o != r {
+			return false
+		}
+	}
+	return true
 }
 
 func glusterdObject(g *Glusterd) Object {

@@ -11,6 +11,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/google/btree"
 )
 
 // Snapshot is the cluster as read at one moment.
@@ -34,12 +36,17 @@ type Snapshot struct {
 	index *volumeIndex
 }
 
-// volumeIndex is a set of volume names in order, and the manager's
-// references to them. It is never changed once made.
+// volumeIndex is a set of volume names in order. It is never changed once
+// made: a volume created or deleted makes another (with), which shares
+// all but O(log n) of its tree, so that the manager's list of volumes
+// costs a created or deleted volume no copy of every name.
 type volumeIndex struct {
-	names []string
-	refs  []Ref
+	names *btree.BTreeG[string]
 }
+
+// indexDegree is the degree of a volumeIndex's tree: 64 names a node
+// (about 1 KiB to copy where a name goes in or out).
+const indexDegree = 32
 
 // volumeIndex returns the snapshot's volume names in order: the index the
 // Model keeps, or one made now.
@@ -47,12 +54,11 @@ func (s *Snapshot) volumeIndex() *volumeIndex {
 	if s.index != nil {
 		return s.index
 	}
-	names := slices.Sorted(maps.Keys(s.Volumes))
-	refs := make([]Ref, len(names))
-	for i, name := range names {
-		refs[i] = Ref{KindVolume, name}
+	names := btree.NewOrderedG[string](indexDegree)
+	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
+		names.ReplaceOrInsert(name)
 	}
-	return &volumeIndex{names, refs}
+	return &volumeIndex{names}
 }
 
 // keepIndex makes the snapshot keep its index from now on; only the Model
@@ -62,18 +68,27 @@ func (s *Snapshot) keepIndex() *volumeIndex {
 	return s.index
 }
 
-// with returns the index with name added (add) or taken out, sharing
-// nothing with x, which is never changed.
+// with returns the index with name added (add) or taken out, leaving x as
+// it is.
 func (x *volumeIndex) with(name string, add bool) *volumeIndex {
-	i, found := slices.BinarySearch(x.names, name)
-	switch {
-	case found == add:
+	if x.names.Has(name) == add {
 		return x
-	case add:
-		return &volumeIndex{slices.Insert(slices.Clip(x.names), i, name), slices.Insert(slices.Clip(x.refs), i, Ref{KindVolume, name})}
-	default:
-		return &volumeIndex{slices.Delete(slices.Clone(x.names), i, i+1), slices.Delete(slices.Clone(x.refs), i, i+1)}
 	}
+	names := x.names.Clone()
+	if add {
+		names.ReplaceOrInsert(name)
+	} else {
+		names.Delete(name)
+	}
+	return &volumeIndex{names}
+}
+
+// each calls fn with each name in order.
+func (x *volumeIndex) each(fn func(name string)) {
+	x.names.Ascend(func(name string) bool {
+		fn(name)
+		return true
+	})
 }
 
 // sameVolumeNames reports whether two snapshots hold the same volume names.
