@@ -115,9 +115,7 @@ func Equal(a, b any) bool {
 		return ok && slices.Equal(a, b)
 	case []Task:
 		b, ok := b.([]Task)
-		return ok && slices.EqualFunc(a, b, func(x, y Task) bool {
-			return x.ID == y.ID && x.Type == y.Type && x.Status == y.Status && maps.Equal(x.Figures, y.Figures)
-		})
+		return ok && tasksEqual(a, b)
 	case []GeoRepWorker:
 		b, ok := b.([]GeoRepWorker)
 		return ok && slices.Equal(a, b)
@@ -127,4 +125,11 @@ func Equal(a, b any) bool {
 	default:
 		return a == b
 	}
+}
+
+// tasksEqual compares two lists of tasks.
+func tasksEqual(a, b []Task) bool {
+	return slices.EqualFunc(a, b, func(x, y Task) bool {
+		return x.ID == y.ID && x.Type == y.Type && x.Status == y.Status && maps.Equal(x.Figures, y.Figures)
+	})
 }

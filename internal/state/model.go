@@ -178,7 +178,7 @@ func volumeEqual(a, b *Volume) bool {
 		a.SplitBrainEntries == b.SplitBrainEntries && a.PossiblyHealingEntries == b.PossiblyHealingEntries &&
 		unixMicro(a.HealInfoTime) == unixMicro(b.HealInfoTime) &&
 		sameOptions(a.Options, b.Options) && slices.Equal(a.Bricks, b.Bricks) &&
-		Equal(nonNilTasks(a.Tasks), nonNilTasks(b.Tasks)) && slices.Equal(a.QuotaLimits, b.QuotaLimits)
+		tasksEqual(a.Tasks, b.Tasks) && slices.Equal(a.QuotaLimits, b.QuotaLimits)
 }
 
 // sameOptions says whether two maps of options hold the same: at once when
