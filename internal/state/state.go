@@ -44,8 +44,8 @@ type volumeIndex struct {
 	names *btree.BTreeG[string]
 }
 
-// indexDegree is the degree of a volumeIndex's tree: 64 names a node
-// (about 1 KiB to copy where a name goes in or out).
+// indexDegree is the degree of a volumeIndex's tree: up to 63 names a
+// node, about 1 KiB to copy on each level where a name goes in or out.
 const indexDegree = 32
 
 // volumeIndex returns the snapshot's volume names in order: the index the
