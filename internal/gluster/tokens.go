@@ -17,12 +17,12 @@ type tokens interface {
 // rawTokens reads a document with the decoder's RawToken, which skips the
 // bookkeeping of name spaces Token does for every element (an eighth of
 // the tokenizer's time on a large document; names are matched here by
-// their local part anyway), and checks itself what else Token checks: that every
-// element ends with its own name and that the document does not end inside
-// one. It reports no more than that something is wrong (errNotWellFormed,
-// or the decoder's error): a walk that fails with it is walked again with
-// Token, for the error Token gives. Where rawTokens reads a document
-// without error, Token reads the same tokens.
+// their local part anyway), and checks itself what else Token checks:
+// that every element ends with its own name and that the document does
+// not end inside one. It reports no more than that something is wrong
+// (errNotWellFormed, or the decoder's error): a walk that fails with it is
+// walked again with Token, for the error Token gives. Where rawTokens
+// reads a document without error, Token reads the same tokens.
 type rawTokens struct {
 	dec  *xml.Decoder
 	open []xml.Name // elements started and not yet ended, as written
@@ -176,11 +176,11 @@ func (r *rawTokens) Skip() error {
 
 // The decoders below read an element whose start was just read into a
 // struct of this package as xml's DecodeElement does, without its
-// reflection (a fifth of the time of a large document): an
-// element's text is its own character data (that of its children left
-// out), the last of a repeated element wins, elements of a list are
-// appended, and elements the struct does not name are skipped. The
-// parsers' tests check them against xml.Unmarshal.
+// reflection (a fifth of the time of a large document): an element's text
+// is its own character data (that of its children left out), the last of
+// a repeated element wins, elements of a list are appended, and elements
+// the struct does not name are skipped. The parsers' tests check them
+// against xml.Unmarshal.
 
 // readText reads the text of the element just started into s.
 func readText(r tokens, s *string) error { return readElement(r, s, nil) }
