@@ -296,12 +296,23 @@ const readBuffer = 64 << 10
 // it) as decode does and returns a decoder of doc that has read its root
 // element's start, for the parser of the payload.
 func openPayload(doc *io.SectionReader) (*xml.Decoder, error) {
-	if doc.Size() == 0 {
-		return nil, errors.New("gluster: empty XML output")
-	}
-	if err := checkHeader(openDocument(doc)); err != nil {
+	if err := checkPayload(doc); err != nil {
 		return nil, err
 	}
+	return openCheckedPayload(doc)
+}
+
+// checkPayload checks that doc is a document whose header reports
+// success, as openPayload does first.
+func checkPayload(doc *io.SectionReader) error {
+	if doc.Size() == 0 {
+		return errors.New("gluster: empty XML output")
+	}
+	return checkHeader(openDocument(doc))
+}
+
+// openCheckedPayload is openPayload of a document checkPayload accepted.
+func openCheckedPayload(doc *io.SectionReader) (*xml.Decoder, error) {
 	dec := xml.NewDecoder(openDocument(doc))
 	for {
 		tok, err := dec.Token()
@@ -402,10 +413,7 @@ const splitVolumesAbove = 1 << 20
 // readVolumeInfoSplit is readVolumeInfo that splits the volumes of doc in
 // two halves when they are larger than splitAbove bytes (0: never).
 func readVolumeInfoSplit(doc *io.SectionReader, capacity int, splitAbove int64) ([]Volume, error) {
-	if doc.Size() == 0 {
-		return nil, errors.New("gluster: empty XML output")
-	}
-	if err := checkHeader(openDocument(doc)); err != nil {
+	if err := checkPayload(doc); err != nil {
 		return nil, err
 	}
 	// Read with rawTokens first; a document it finds wrong is read again
@@ -418,7 +426,7 @@ func readVolumeInfoSplit(doc *io.SectionReader, capacity int, splitAbove int64) 
 			return vols, err
 		}
 	}
-	dec, err := openPayload(doc)
+	dec, err := openCheckedPayload(doc)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ var errNotWellFormed = errors.New("gluster: XML element not closed by its own na
 
 // openRawPayload returns rawTokens of doc (a document cut as trimToXML
 // cuts it, its header already checked) that has read its root element's
-// start, as openPayload does.
+// start, as openCheckedPayload does.
 func openRawPayload(doc *io.SectionReader) (*rawTokens, error) {
 	r := &rawTokens{dec: xml.NewDecoder(openDocument(doc)), open: make([]xml.Name, 0, 8), doc: doc}
 	for {
