@@ -136,13 +136,13 @@ func (p *policy) announce() { p.announced = burstChecks }
 func (p *policy) check(heap uint64) bool {
 	p.rest = min(p.rest, heap) // the runtime returned some itself
 	p.held = min(p.held, heap)
-	slack := slack(p.rest)
+	allowed := slack(p.rest)
 	switch {
 	case p.announced > 0:
 		return true
-	case heap > p.held+slack: // grown since the last trim
+	case heap > p.held+allowed: // grown since the last trim
 		return true
-	case p.held > p.rest+slack: // high after the last trim: a burst may be over now
+	case p.held > p.rest+allowed: // high after the last trim: a burst may be over now
 		if p.wait > 0 {
 			p.wait--
 			return false
@@ -154,10 +154,10 @@ func (p *policy) check(heap uint64) bool {
 
 // trimmed is called after each trim with the heap's mapped bytes.
 func (p *policy) trimmed(heap uint64) {
-	slack := slack(p.rest)
-	grown := heap > p.held+slack
+	allowed := slack(p.rest)
+	grown := heap > p.held+allowed
 	p.held = heap
-	if heap <= p.rest+slack {
+	if heap <= p.rest+allowed {
 		p.rest = min(p.rest, heap)
 		p.announced, p.wait, p.backoff = 0, 0, 0 // back down: the burst is over
 		return

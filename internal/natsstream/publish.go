@@ -152,11 +152,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 	ready := false
 	// probe: publish one event alone and wait for its ack before sending
-	// a batch, at the start, after any failure and after a wait. A stream whose leader
-	// is not yet elected answers "no responders" to the first messages of
-	// a batch and stores the later ones, and those first are then stored
-	// after them (the client retries them, or this loop does): out of the
-	// journal's order. One acknowledged event shows the leader is there.
+	// a batch, at the start, after any failure and after a wait. A stream
+	// whose leader is not yet elected answers "no responders" to the first
+	// messages of a batch and stores the later ones, and those first are
+	// then stored after them (the client retries them, or this loop does):
+	// out of the journal's order. One acknowledged event shows the leader
+	// is there.
 	probe := true
 	failures := 0
 	lastLogged := ""
