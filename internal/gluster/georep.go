@@ -153,7 +153,7 @@ func ParseGeoRepStatus(data []byte) ([]GeoRepSession, error) {
 			session := text(first(s.SessionSecondary, s.SessionSlave))
 			for pi, p := range s.Pairs {
 				secondary := secondaryOf(text(first(p.Secondary, p.Slave)), session)
-				host, vol, ok := splitSecondary(secondary)
+				user, host, vol, ok := splitSecondary(secondary)
 				if !ok {
 					return nil, fmt.Errorf("gluster: geo-replication status output: volume %s, session %d, pair %d: no secondary host::volume in %q",
 						primary, si+1, pi+1, secondary)
@@ -161,9 +161,8 @@ func ParseGeoRepStatus(data []byte) ([]GeoRepSession, error) {
 				key := [2]string{primary, secondary}
 				i, seen := index[key]
 				if !seen {
-					user := text(first(p.SecondaryUser, p.SlaveUser))
-					if at := strings.LastIndex(host, "@"); at >= 0 {
-						user, host = host[:at], host[at+1:]
+					if user == "" {
+						user = text(first(p.SecondaryUser, p.SlaveUser))
 					}
 					if user == "" {
 						user = "root"
@@ -237,11 +236,15 @@ func secondaryOf(pair, session string) string {
 	return strings.TrimSpace(s)
 }
 
-// splitSecondary splits "[user@]host::volume" into its host part (with the
-// user) and the volume.
-func splitSecondary(s string) (host, volume string, ok bool) {
+// splitSecondary splits "[user@]host::volume"; a user, a host or a volume
+// left empty ("@host::v", "user@::v", "host::") is no secondary.
+func splitSecondary(s string) (user, host, volume string, ok bool) {
 	host, volume, ok = strings.Cut(s, "::")
-	return host, volume, ok && host != "" && volume != "" && !strings.ContainsAny(s, " \t\n")
+	if at := strings.LastIndex(host, "@"); at >= 0 {
+		user, host = host[:at], host[at+1:]
+		ok = ok && user != ""
+	}
+	return user, host, volume, ok && host != "" && volume != "" && !strings.ContainsAny(s, " \t\n")
 }
 
 // geoRepTime parses the UTC times gsyncd prints ("2006-01-02 15:04:05");

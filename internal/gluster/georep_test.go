@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -112,6 +113,13 @@ func TestParseGeoRepStatusErrors(t *testing.T) {
 		`<pair><primary_node>n</primary_node><secondary>N/A</secondary></pair></session></sessions></volume></geoRep></cliOutput>`
 	if _, err := ParseGeoRepStatus([]byte(noSecondary)); err == nil {
 		t.Error("a pair without a secondary was read")
+	}
+	// A user or a host left empty beside its "@" is no secondary either.
+	for _, secondary := range []string{"@::v", "u@::v", "@h::v", "h::", "::v"} {
+		doc := strings.Replace(noSecondary, "N/A", secondary, 1)
+		if s, err := ParseGeoRepStatus([]byte(doc)); err == nil {
+			t.Errorf("secondary %q was read: %+v", secondary, s)
+		}
 	}
 }
 
